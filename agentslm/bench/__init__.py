@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: BFCL schema validity and constrained-decoding overhead."""

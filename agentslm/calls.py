@@ -1,0 +1,97 @@
+"""Value objects of one step: the call the model made, the verifier's verdict, the tool's observation."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["ToolCall", "CallSignals", "Check", "Verdict", "Observation", "RunResult"]
+
+
+class CallSignals(BaseModel):
+    """Raw confidence signals of a constrained call, from the decoder's token probabilities."""
+
+    name_margin: float | None = None
+    """Smallest p(best) - p(second best) among the tokens that chose the tool name (1.0 if forced)."""
+    name_logprob: float | None = None
+    """Sum of the model's own log-probabilities of the tool-name tokens it chose."""
+    min_argument_logprob: float | None = None
+    """Weakest model log-probability of a token the model chose inside the arguments."""
+    mean_logprob: float | None = None
+    """Mean model log-probability over the tokens the model chose (forced tokens excluded)."""
+    completion_tokens: int = 0
+    """Tokens in the output, forced ones included."""
+    model_steps: int = 0
+    """Times the model was asked for next-token logits."""
+    seconds: float = 0.0
+    """Wall time of the generation."""
+
+
+class ToolCall(BaseModel):
+    """One tool call decoded from the model (not yet verified or run)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    """Tool name ('' if the output did not parse)."""
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    """Arguments as decoded JSON."""
+    raw: str = ""
+    """The model's output text."""
+    parse_error: str | None = None
+    """Why the output is not a call (budget ran out, invalid JSON); ``None`` when it parsed."""
+    signals: CallSignals = Field(default_factory=CallSignals)
+    """Confidence signals."""
+
+
+class Check(BaseModel):
+    """One stage of verification."""
+
+    stage: Literal["parse", "tool", "schema", "types", "policy", "approval", "validator"]
+    ok: bool
+    reason: str = ""
+
+
+class Verdict(BaseModel):
+    """The verifier's decision. Only an approved call is executed."""
+
+    approved: bool
+    checks: list[Check] = Field(default_factory=list)
+    arguments: dict[str, Any] | None = Field(default=None, exclude=True)
+    """Validated, typed arguments (pydantic-coerced) to execute with; set when approved."""
+
+    @property
+    def reasons(self) -> list[str]:
+        """Reasons of the failed checks."""
+        return [f"{c.stage}: {c.reason}" for c in self.checks if not c.ok]
+
+
+class Observation(BaseModel):
+    """What running a tool produced."""
+
+    ok: bool
+    """False if the tool raised, timed out or could not run."""
+    text: str
+    """The result rendered as text for the model (truncated to the output budget)."""
+    value: Any = Field(default=None, exclude=True)
+    """The Python value returned (not serialised)."""
+    error: str | None = None
+    """Error type and message when not ok."""
+    truncated: bool = False
+    """True if ``text`` was cut to the output budget."""
+    seconds: float = 0.0
+
+
+class RunResult(BaseModel):
+    """One request: the call, its verdict and (only if approved) the observation."""
+
+    request: str
+    call: ToolCall
+    verdict: Verdict
+    observation: Observation | None = None
+    """``None`` when the verdict refused the call: nothing ran."""
+
+    @property
+    def executed(self) -> bool:
+        return self.observation is not None

@@ -1,0 +1,293 @@
+"""The model protocol: generate a chat reply, optionally under a JSON Schema constraint,
+returning the text *and* per-token log-probabilities of what was generated.
+
+Local backends (llama.cpp, transformers) share one decode loop (:class:`LocalModel`): the
+backend supplies "evaluate these tokens, give me the next logits"; the loop applies the
+constraint's token mask, picks the token and records its probabilities.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agentslm.errors import GenerationError, UserError
+from agentslm.schema.engines import ConstraintEngine, Matcher
+
+__all__ = ["Message", "TokenLogprob", "Generation", "Model", "LocalModel"]
+
+Message = Mapping[str, str]
+"""A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
+
+
+@dataclass(kw_only=True)
+class TokenLogprob:
+    """One generated token and how sure the model was of it."""
+
+    token: int
+    """Token id."""
+    text: str
+    """The token's text (may be part of a multi-byte character)."""
+    logprob: float | None
+    """log p(token) under the model's own, unconstrained distribution; ``None`` if the token was
+    forced by the grammar and fed without asking the model."""
+    constrained_logprob: float | None
+    """log p(token) renormalised over the tokens the grammar allowed (0.0 when forced)."""
+    margin: float | None
+    """p(best allowed) - p(second best allowed), renormalised; 1.0 when only one token was allowed."""
+    n_allowed: int | None
+    """How many tokens the grammar allowed at this step (``None`` when unconstrained)."""
+
+    @property
+    def forced(self) -> bool:
+        """True if the grammar allowed only this token."""
+        return self.n_allowed == 1 or self.logprob is None
+
+
+@dataclass(kw_only=True)
+class Generation:
+    """The result of one generation."""
+
+    text: str
+    """Generated text."""
+    tokens: list[TokenLogprob] = field(default_factory=list)
+    """Per-token log-probabilities."""
+    prompt_tokens: int = 0
+    """Prompt length in tokens."""
+    finish_reason: Literal["stop", "length"] = "stop"
+    """``stop``: the output ended (grammar complete or end-of-turn); ``length``: the token budget ran out."""
+    seconds: float = 0.0
+    """Wall time of the whole call (prompt evaluation included)."""
+    prefill_seconds: float = 0.0
+    """Time spent evaluating the prompt."""
+    decode_seconds: float = 0.0
+    """Time spent in the decode loop (model steps + constraint)."""
+    constraint_seconds: float = 0.0
+    """Part of ``decode_seconds`` spent computing and applying the grammar mask."""
+    model_steps: int = 0
+    """How many times the model was asked for next-token logits during decoding."""
+
+    @property
+    def completion_tokens(self) -> int:
+        return len(self.tokens)
+
+
+class Model(ABC):
+    """A chat model that can decode under a JSON Schema."""
+
+    name: str = "model"
+
+    @abstractmethod
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: Mapping[str, Any] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> Generation:
+        """Generate the assistant's reply to ``messages``; under ``schema`` if given."""
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt length of ``messages`` in tokens (approximate for remote models)."""
+        return sum(len(m.get("content", "")) for m in messages) // 4
+
+    def close(self) -> None:
+        """Release resources (optional)."""
+
+
+def _log_softmax_at(logits: NDArray[np.float32], token: int) -> float:
+    m = float(logits.max())
+    return float(logits[token]) - (m + math.log(float(np.exp(logits - m).sum())))
+
+
+class LocalModel(Model):
+    """A model whose logits we can read token by token; implements the shared decode loop.
+
+    Calls are serialised per instance (llama.cpp contexts are not thread-safe).
+    """
+
+    vocab_size: int
+    eos_token_ids: frozenset[int]
+
+    def __init__(self, *, engine: str | None = None, fast_forward: bool = True) -> None:
+        self._lock = threading.RLock()
+        self._engines: dict[str, ConstraintEngine] = {}
+        self.default_engine = engine or self.preferred_engine
+        self.fast_forward = fast_forward
+        """Feed grammar-forced tokens in one batch instead of asking the model for each."""
+
+    preferred_engine: str = "llguidance"
+
+    # -- backend hooks --------------------------------------------------------------------
+    @abstractmethod
+    def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
+        """The prompt tokens of ``messages`` under the model's chat template (generation prompt added)."""
+
+    @abstractmethod
+    def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
+        """Evaluate the prompt (reusing any cached prefix); return the next-token logits."""
+
+    @abstractmethod
+    def _step(self, tokens: list[int]) -> NDArray[np.float32]:
+        """Append ``tokens`` to the sequence; return the next-token logits."""
+
+    @abstractmethod
+    def text_tokens(self, text: str) -> list[int]:
+        """Tokenize plain text (no special tokens, no BOS)."""
+
+    @abstractmethod
+    def token_text(self, tokens: Sequence[int]) -> str:
+        """Decode tokens to text."""
+
+    @abstractmethod
+    def _make_engine(self, name: str) -> ConstraintEngine:
+        """Create the named constraint engine for this model's tokenizer."""
+
+    @property
+    def context_length(self) -> int:
+        return 1 << 30
+
+    # -- shared ---------------------------------------------------------------------------
+    def engine(self, name: str | None = None) -> ConstraintEngine:
+        """The (cached) constraint engine ``name`` for this model's tokenizer."""
+        name = name or self.default_engine
+        with self._lock:
+            if name not in self._engines:
+                from agentslm.schema.engines import ENGINES
+
+                if name not in ENGINES:
+                    raise UserError(f"Unknown constraint engine {name!r}.", hint=f"use one of {list(ENGINES)}.")
+                self._engines[name] = self._make_engine(name)
+            return self._engines[name]
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.chat_tokens(messages))
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: Mapping[str, Any] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        engine: str | None = None,
+        fast_forward: bool | None = None,
+        response_prefix: str = "",
+    ) -> Generation:
+        """Like :meth:`Model.generate`; ``response_prefix`` is text placed at the start of the reply
+        (not part of the returned text) before decoding starts."""
+        matcher = self.engine(engine).compile(schema).matcher() if schema is not None else None
+        prompt = self.chat_tokens(messages) + (self.text_tokens(response_prefix) if response_prefix else [])
+        return self.generate_tokens(prompt, matcher=matcher, max_tokens=max_tokens, temperature=temperature,
+                                    seed=seed, fast_forward=self.fast_forward if fast_forward is None else fast_forward)
+
+    def generate_tokens(
+        self,
+        prompt: list[int],
+        *,
+        matcher: Matcher | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        fast_forward: bool = True,
+    ) -> Generation:
+        """The decode loop. With ``matcher``, every token is drawn from the grammar's mask."""
+        if max_tokens < 1:
+            raise UserError(f"max_tokens={max_tokens} must be at least 1.")
+        if len(prompt) + max_tokens > self.context_length:
+            raise UserError(
+                f"Prompt ({len(prompt)} tokens) + max_tokens ({max_tokens}) exceed the context ({self.context_length}).",
+                hint="shorten the prompt (fewer tools), lower max_tokens or load the model with a larger n_ctx.",
+            )
+        rng = np.random.default_rng(seed)
+        with self._lock:
+            t0 = time.perf_counter()
+            logits = self._prefill(prompt)
+            t1 = time.perf_counter()
+            out: list[TokenLogprob] = []
+            bitmask = np.zeros((self.vocab_size + 31) // 32, dtype=np.int32)
+            t_constraint = 0.0
+            steps = 0
+            finish: Literal["stop", "length"] = "length"
+            while len(out) < max_tokens:
+                if matcher is not None:
+                    tc = time.perf_counter()
+                    matcher.fill_bitmask(bitmask)
+                    allowed = np.unpackbits(bitmask.view(np.uint8), bitorder="little")[: logits.shape[0]].view(bool)
+                    idx = np.flatnonzero(allowed)
+                    n_allowed = int(idx.shape[0])
+                    if n_allowed == 0:
+                        raise GenerationError("The grammar allows no next token (dead end).", hint="report this schema as a bug.")
+                    vals = logits[idx]
+                    j = self._pick(vals, temperature, rng)
+                    token = int(idx[j])
+                    top = float(vals.max())
+                    z = np.exp(vals - top)
+                    c_lse = top + math.log(float(z.sum()))
+                    c_lp = float(vals[j]) - c_lse
+                    if n_allowed > 1:
+                        best = int(np.argmax(z))
+                        p1 = float(z[best])
+                        z[best] = 0.0
+                        margin = (p1 - float(z.max())) / math.exp(c_lse - top)
+                    else:
+                        margin = 1.0
+                    if not matcher.consume(token):
+                        raise GenerationError(f"The grammar refused token {token} it had allowed.")
+                    t_constraint += time.perf_counter() - tc
+                    out.append(TokenLogprob(token=token, text=self.token_text([token]), logprob=_log_softmax_at(logits, token),
+                                            constrained_logprob=c_lp, margin=margin, n_allowed=n_allowed))
+                    if matcher.is_finished():
+                        finish = "stop"
+                        break
+                    feed = [token]
+                    if fast_forward:
+                        tc = time.perf_counter()
+                        forced = matcher.forced_tokens()[: max(0, max_tokens - len(out))]
+                        for f in forced:
+                            if not matcher.consume(f):
+                                raise GenerationError(f"The grammar refused forced token {f}.")
+                            out.append(TokenLogprob(token=f, text=self.token_text([f]), logprob=None,
+                                                    constrained_logprob=0.0, margin=1.0, n_allowed=1))
+                        t_constraint += time.perf_counter() - tc
+                        feed += forced
+                        if matcher.is_finished():
+                            finish = "stop"
+                            break
+                else:
+                    token = self._pick(logits, temperature, rng)
+                    if token in self.eos_token_ids:
+                        finish = "stop"
+                        break
+                    out.append(TokenLogprob(token=token, text=self.token_text([token]), logprob=_log_softmax_at(logits, token),
+                                            constrained_logprob=None, margin=None, n_allowed=None))
+                    feed = [token]
+                if len(out) >= max_tokens:
+                    break
+                logits = self._step(feed)
+                steps += 1
+            t2 = time.perf_counter()
+        text = self.token_text([t.token for t in out if t.token not in self.eos_token_ids])
+        return Generation(text=text, tokens=out, prompt_tokens=len(prompt), finish_reason=finish, seconds=t2 - t0,
+                          prefill_seconds=t1 - t0, decode_seconds=t2 - t1, constraint_seconds=t_constraint, model_steps=steps)
+
+    @staticmethod
+    def _pick(logits: NDArray[np.float32], temperature: float, rng: np.random.Generator) -> int:
+        if temperature <= 0:
+            return int(np.argmax(logits))
+        z = logits.astype(np.float64) / temperature
+        z -= z.max()
+        p = np.exp(z)
+        p /= p.sum()
+        return int(rng.choice(p.shape[0], p=p))

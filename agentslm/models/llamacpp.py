@@ -1,0 +1,145 @@
+"""llama.cpp backend (default): any GGUF file, the embedded SmolLM2 by default.
+
+Keeps the KV cache of the longest common prompt prefix between calls, so a stable
+system prompt + tool list is evaluated once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agentslm.errors import ModelNotFoundError, UserError
+from agentslm.models.base import LocalModel, Message
+from agentslm.schema.engines import ConstraintEngine, LLGuidanceEngine, OutlinesEngine
+
+__all__ = ["LlamaCppModel"]
+
+
+class LlamaCppModel(LocalModel):
+    """A GGUF model run by llama-cpp-python.
+
+    Args:
+        path: the GGUF file.
+        n_ctx: context length in tokens.
+        n_threads: CPU threads (default: ``AGENTSLM_THREADS`` or all cores). On a busy
+            2-core machine 1 thread can beat 2.
+        lora_path: optional GGUF LoRA adapter applied on top.
+        engine: constraint engine (``llguidance`` by default; ``outlines`` also works).
+    """
+
+    preferred_engine = "llguidance"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        lora_path: str | os.PathLike[str] | None = None,
+        engine: str | None = None,
+        fast_forward: bool = True,
+        verbose: bool = False,
+    ) -> None:
+        import llama_cpp
+
+        model_path = Path(path).expanduser()
+        if not model_path.is_file():
+            raise ModelNotFoundError(f"No GGUF model file at {str(model_path)!r}.",
+                                     hint="pass the path of an existing .gguf file, or omit it to use the embedded SmolLM2.")
+        if lora_path is not None and not Path(lora_path).is_file():
+            raise ModelNotFoundError(f"No LoRA adapter file at {str(lora_path)!r}.", hint="pass an existing GGUF adapter file.")
+        threads = n_threads or int(os.environ.get("AGENTSLM_THREADS", "0")) or (os.cpu_count() or 1)
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                lora_path=str(lora_path) if lora_path else None, logits_all=False, verbose=verbose,
+            )
+        except ValueError as exc:
+            raise ModelNotFoundError(f"llama.cpp could not load {str(model_path)!r}: {exc}.",
+                                     hint="check that the file is a GGUF model llama.cpp supports.") from exc
+        self.path = model_path
+        self.name = f"llamacpp:{model_path.name}"
+        self.n_threads = threads
+        self.vocab_size = self._llm.n_vocab()
+        eos = {self._llm.token_eos()}
+        for special in ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<end_of_turn>"):
+            ids = self._llm.tokenize(special.encode(), add_bos=False, special=True)
+            if len(ids) == 1:
+                eos.add(ids[0])
+        self.eos_token_ids = frozenset(eos)
+        self._template = self._load_template()
+        super().__init__(engine=engine, fast_forward=fast_forward)
+
+    @property
+    def llama(self) -> Any:
+        """The underlying ``llama_cpp.Llama`` (use it only while no generation runs)."""
+        return self._llm
+
+    @property
+    def context_length(self) -> int:
+        return int(self._llm.n_ctx())
+
+    def _load_template(self) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        meta = self._llm.metadata
+        template = meta.get("tokenizer.chat_template")
+        if not template:
+            raise UserError(f"{self.path.name} has no chat template in its metadata.", hint="use an instruct/chat GGUF model.")
+        def piece(key: str) -> str:
+            tid = meta.get(key)
+            return self._llm.detokenize([int(tid)], special=True).decode("utf-8", "replace") if tid is not None else ""
+        return Jinja2ChatFormatter(template=template, eos_token=piece("tokenizer.ggml.eos_token_id"),
+                                   bos_token=piece("tokenizer.ggml.bos_token_id"), add_generation_prompt=True)
+
+    def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
+        prompt = self._template(messages=[dict(m) for m in messages]).prompt
+        return list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    def _logits(self) -> NDArray[np.float32]:
+        import llama_cpp
+
+        ptr = llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.vocab_size,)).copy()
+
+    def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
+        llm = self._llm
+        cached = llm.input_ids[: llm.n_tokens].tolist()
+        common = 0
+        for a, b in zip(cached, tokens):
+            if a != b:
+                break
+            common += 1
+        common = min(common, len(tokens) - 1)  # always evaluate at least one token to get logits
+        llm.n_tokens = common
+        llm.eval(tokens[common:])
+        return self._logits()
+
+    def _step(self, tokens: list[int]) -> NDArray[np.float32]:
+        self._llm.eval(tokens)
+        return self._logits()
+
+    def text_tokens(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def token_text(self, tokens: Sequence[int]) -> str:
+        return self._llm.detokenize(list(tokens)).decode("utf-8", "replace")
+
+    def _make_engine(self, name: str) -> ConstraintEngine:
+        if name == "llguidance":
+            from llguidance.llamacpp import lltokenizer_from_vocab
+
+            return LLGuidanceEngine(lltokenizer_from_vocab(self._llm._model.vocab))
+        import outlines
+        from outlines.backends.outlines_core import OutlinesCoreBackend
+
+        return OutlinesEngine(OutlinesCoreBackend(outlines.from_llamacpp(self._llm)).vocabulary)
+
+    def close(self) -> None:
+        self._llm.close()

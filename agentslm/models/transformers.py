@@ -1,0 +1,103 @@
+"""transformers backend (extra ``hf``): a HF model directory, or a GGUF file through transformers'
+GGUF loader. outlines (outlines-core) drives its constrained decoding by default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from agentslm.errors import MissingExtraError, ModelNotFoundError
+from agentslm.models.base import LocalModel, Message
+from agentslm.schema.engines import ConstraintEngine, LLGuidanceEngine, OutlinesEngine
+
+__all__ = ["TransformersModel"]
+
+
+class TransformersModel(LocalModel):
+    """A causal LM run by transformers on the CPU (or ``device``).
+
+    Args:
+        path: a model directory, or a ``.gguf`` file (dequantised by transformers' GGUF loader).
+        engine: constraint engine (``outlines`` by default; ``llguidance`` also works).
+    """
+
+    preferred_engine = "outlines"
+
+    def __init__(self, path: str | os.PathLike[str], *, engine: str | None = None, device: str = "cpu",
+                 fast_forward: bool = True) -> None:
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise MissingExtraError("The transformers backend needs torch and transformers.",
+                                    hint="pip install 'agentslm[hf]'.") from None
+        p = Path(path).expanduser()
+        if not p.exists():
+            raise ModelNotFoundError(f"No model at {str(p)!r}.", hint="pass a HF model directory or a .gguf file.")
+        kwargs: dict[str, Any] = {}
+        directory = p
+        if p.is_file():
+            directory, kwargs["gguf_file"] = p.parent, p.name
+        self._torch = torch
+        self.tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
+        self.hf_model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32, **kwargs).to(device)
+        self.hf_model.eval()
+        self.device = device
+        self.path = p
+        self.name = f"transformers:{p.name}"
+        self.vocab_size = int(self.hf_model.get_output_embeddings().weight.shape[0])
+        eos = {self.tokenizer.eos_token_id}
+        for special in ("<|im_end|>", "<|endoftext|>"):
+            tid = self.tokenizer.convert_tokens_to_ids(special)
+            if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
+                eos.add(tid)
+        self.eos_token_ids = frozenset(t for t in eos if t is not None)
+        self._cache: Any = None
+        super().__init__(engine=engine, fast_forward=fast_forward)
+
+    @property
+    def context_length(self) -> int:
+        return int(getattr(self.hf_model.config, "max_position_embeddings", 2048))
+
+    def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
+        ids = self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):
+            ids = ids["input_ids"]
+        return [int(i) for i in ids]
+
+    def _run(self, tokens: list[int]) -> NDArray[np.float32]:
+        torch = self._torch
+        with torch.inference_mode():
+            out = self.hf_model(input_ids=torch.tensor([tokens], device=self.device), past_key_values=self._cache, use_cache=True)
+        self._cache = out.past_key_values
+        return out.logits[0, -1].float().cpu().numpy()
+
+    def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
+        from transformers import DynamicCache
+
+        self._cache = DynamicCache()
+        return self._run(tokens)
+
+    def _step(self, tokens: list[int]) -> NDArray[np.float32]:
+        return self._run(tokens)
+
+    def text_tokens(self, text: str) -> list[int]:
+        return [int(i) for i in self.tokenizer.encode(text, add_special_tokens=False)]
+
+    def token_text(self, tokens: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(list(tokens), skip_special_tokens=False))
+
+    def _make_engine(self, name: str) -> ConstraintEngine:
+        if name == "llguidance":
+            import llguidance.hf
+
+            return LLGuidanceEngine(llguidance.hf.from_tokenizer(self.tokenizer, n_vocab=self.vocab_size))
+        import outlines
+        from outlines.backends.outlines_core import OutlinesCoreBackend
+
+        return OutlinesEngine(OutlinesCoreBackend(outlines.from_transformers(self.hf_model, self.tokenizer)).vocabulary)

@@ -1,0 +1,510 @@
+"""Typed function registry: plain Python functions (and imported specs) become tools.
+
+A tool's JSON Schema comes from the function's type hints (``Annotated[..., Field(...)]``,
+pydantic models, enums, ``Literal``, optionals, lists, nested objects) and its docstring.
+The same pydantic model that produced the schema validates the model's call arguments,
+so schema, grammar and validation share one source of truth.
+
+    >>> from agentslm import tool, ToolRegistry
+    >>> registry = ToolRegistry()
+    >>> @registry.tool
+    ... def add(a: int, b: int) -> int:
+    ...     '''Add two integers.'''
+    ...     return a + b
+    >>> registry["add"].parameters["required"]
+    ['a', 'b']
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints, overload
+
+import docstring_parser
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
+from pydantic.fields import FieldInfo
+
+from agentslm.errors import ToolRegistrationError, UserError
+from agentslm.schema.normalize import normalize_bfcl_schema, strip_titles
+
+__all__ = ["Effect", "Tool", "ToolRegistry", "tool", "as_registry", "TOOL_NAME_PATTERN"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+"""Allowed tool names: letters, digits, ``_``, ``.`` and ``-``, at most 128 characters
+(the MCP and OpenAI limits, with dots allowed for BFCL names such as ``math.factorial``)."""
+
+_TOOL_ATTR = "__agentslm_tool__"
+
+
+class Effect(str, Enum):
+    """What running a tool may do to the world. Drives the verifier's approval policy."""
+
+    READ = "read"
+    """Reads data; no side effects."""
+    WRITE = "write"
+    """Creates or changes data; can be undone."""
+    DESTRUCTIVE = "destructive"
+    """Deletes or overwrites data; cannot be undone. Needs approval by default."""
+    EXTERNAL = "external"
+    """Reaches outside the machine (sends, posts, opens). Needs approval by default."""
+
+
+_APPROVAL_EFFECTS = frozenset({Effect.DESTRUCTIVE, Effect.EXTERNAL})
+
+
+@dataclass(kw_only=True, eq=False)
+class Tool:
+    """One tool: a name, a description, a JSON Schema for its arguments and how to run it."""
+
+    name: str
+    """Unique name the model emits to choose this tool."""
+    description: str
+    """What the tool does, shown to the model."""
+    parameters: dict[str, Any]
+    """JSON Schema (an object schema) of the arguments."""
+    fn: Callable[..., Any] | None = None
+    """The Python callable, or ``None`` for a spec-only tool (imported schema without a handler)."""
+    effects: frozenset[Effect] = frozenset({Effect.READ})
+    """Effects of running the tool."""
+    requires_approval: bool = False
+    """If true, the verifier asks the approval callback before running (default deny)."""
+    timeout: float | None = 30.0
+    """Seconds the executor waits for the tool; ``None`` waits forever."""
+    returns: dict[str, Any] | None = None
+    """JSON Schema of the return value, when the function's return hint gives one."""
+    args_model: type[BaseModel] | None = field(default=None, repr=False)
+    """Pydantic model of the arguments (function tools); validates calls."""
+
+    @property
+    def is_async(self) -> bool:
+        """True if calling ``fn`` returns an awaitable."""
+        return self.fn is not None and inspect.iscoroutinefunction(self.fn)
+
+    def to_openai(self) -> dict[str, Any]:
+        """This tool in OpenAI's tool format (``{"type": "function", "function": {...}}``)."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.parameters,
+            },
+        }
+
+    def parse_arguments(self, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate ``arguments`` with the tool's pydantic model and return the typed values.
+
+        Raises ``pydantic.ValidationError`` when they do not fit. Spec-only tools (no pydantic
+        model) return the arguments unchanged; their JSON Schema check is done by the verifier.
+        """
+        if self.args_model is None:
+            return dict(arguments)
+        model = self.args_model.model_validate(dict(arguments))
+        return {name: getattr(model, name) for name in type(model).model_fields}
+
+    def invoke(self, arguments: Mapping[str, Any]) -> Any:
+        """Run the tool synchronously with already-validated arguments (async tools are awaited)."""
+        if self.fn is None:
+            raise UserError(
+                f"Tool {self.name!r} has no handler, so it cannot run.",
+                hint="pass handlers= to ToolRegistry.from_openai()/from_bfcl(), or use agent.call() "
+                "to get the call without running it.",
+            )
+        result = self.fn(**self.parse_arguments(arguments))
+        if inspect.isawaitable(result):
+            import asyncio
+
+            return asyncio.run(_await(result))
+        return result
+
+
+async def _await(value: Awaitable[Any]) -> Any:
+    return await value
+
+
+def _check_name(name: str, where: str) -> None:
+    if not isinstance(name, str) or not TOOL_NAME_PATTERN.match(name):
+        raise ToolRegistrationError(
+            f"Invalid tool name {name!r} ({where}).",
+            hint="use 1-128 characters of letters, digits, '_', '.' or '-', e.g. name='get_weather'.",
+        )
+
+
+def _field_has_description(annotation: Any) -> bool:
+    if get_origin(annotation) is Annotated:
+        return any(isinstance(m, FieldInfo) and m.description for m in get_args(annotation)[1:])
+    return False
+
+
+def _schema_from_function(fn: Callable[..., Any], tool_name: str) -> tuple[type[BaseModel], str, dict[str, Any] | None]:
+    """Build the arguments model, description and return schema of ``fn``."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError) as exc:
+        raise ToolRegistrationError(f"Cannot read the signature of {fn!r}: {exc}.") from exc
+    try:
+        hints = get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # NameError for unresolved forward references, mostly
+        raise ToolRegistrationError(
+            f"Cannot resolve the type hints of tool {tool_name!r}: {exc}.",
+            hint="import every type used in the annotations at module level (not only under TYPE_CHECKING).",
+        ) from exc
+    doc = docstring_parser.parse(inspect.getdoc(fn) or "")
+    param_docs = {p.arg_name: p.description for p in doc.params if p.description}
+    description = "\n\n".join(part for part in (doc.short_description, doc.long_description) if part).strip()
+
+    fields: dict[str, Any] = {}
+    for pname, param in signature.parameters.items():
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            raise ToolRegistrationError(
+                f"Tool {tool_name!r} takes *{pname} or **{pname}; a tool needs named parameters.",
+                hint=f"replace *{pname}/**{pname} with explicit typed parameters, or one parameter typed "
+                "with a pydantic model.",
+            )
+        if param.kind is inspect.Parameter.POSITIONAL_ONLY:
+            raise ToolRegistrationError(
+                f"Parameter {pname!r} of tool {tool_name!r} is positional-only; tools are called by keyword.",
+                hint="remove the '/' from the signature.",
+            )
+        if pname not in hints:
+            raise ToolRegistrationError(
+                f"Parameter {pname!r} of tool {tool_name!r} has no type hint.",
+                hint=f"annotate it, e.g. `{pname}: str` or `{pname}: Annotated[int, Field(ge=0)]`.",
+            )
+        annotation = hints[pname]
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        if pname in param_docs and not _field_has_description(annotation):
+            fields[pname] = (annotation, Field(default, description=param_docs[pname]))
+        else:
+            fields[pname] = (annotation, default)
+    model_name = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", tool_name) if part) + "Arguments"
+    try:
+        args_model = create_model(  # type: ignore[call-overload]
+            model_name or "Arguments",
+            __config__=ConfigDict(extra="forbid", arbitrary_types_allowed=False),
+            **fields,
+        )
+        args_model.model_json_schema()
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError) as exc:
+        raise ToolRegistrationError(
+            f"Tool {tool_name!r} uses an annotation that has no JSON Schema: {str(exc).splitlines()[0]}",
+            hint="use JSON-friendly types (str, int, float, bool, list, dict, Literal, Enum, "
+            "pydantic models, Optional/Union of these).",
+        ) from exc
+    returns: dict[str, Any] | None = None
+    ret = hints.get("return", inspect.Signature.empty)
+    if ret not in (inspect.Signature.empty, None, type(None)):
+        try:
+            returns = strip_titles(TypeAdapter(ret).json_schema())
+        except (PydanticSchemaGenerationError, PydanticUserError, TypeError):
+            returns = None  # any Python object may be returned; it is rendered as text
+    return args_model, description, returns
+
+
+def _make_tool(
+    fn: Callable[..., Any],
+    *,
+    name: str | None,
+    description: str | None,
+    effects: Iterable[Effect | str] | None,
+    requires_approval: bool | None,
+    timeout: float | None,
+) -> Tool:
+    if isinstance(fn, (staticmethod, classmethod)):
+        raise ToolRegistrationError(
+            "@tool was applied on top of @staticmethod/@classmethod.",
+            hint="register the bound function instead, e.g. registry.add(MyClass.method).",
+        )
+    if not callable(fn):
+        raise ToolRegistrationError(
+            f"@tool got {fn!r}, which is not callable.",
+            hint="use @tool on a function, or @tool(name='...') to set options. "
+            "Did you forget to call it? Use @tool() with keyword options.",
+        )
+    tool_name = name or getattr(fn, "__name__", None)
+    if not tool_name or tool_name == "<lambda>":
+        raise ToolRegistrationError("A lambda or unnamed callable needs an explicit name.", hint="use tool(fn, name='...').")
+    _check_name(tool_name, f"from {fn!r}")
+    args_model, doc_description, returns = _schema_from_function(fn, tool_name)
+    try:
+        effect_set = frozenset(Effect(e) for e in (effects if effects is not None else [Effect.READ]))
+    except ValueError as exc:
+        raise ToolRegistrationError(
+            f"Unknown effect for tool {tool_name!r}: {exc}.",
+            hint=f"use some of {[e.value for e in Effect]}.",
+        ) from exc
+    if not effect_set:
+        raise ToolRegistrationError(f"Tool {tool_name!r} has no effects.", hint="pass effects=['read'] for a pure read.")
+    if timeout is not None and not timeout > 0:
+        raise ToolRegistrationError(f"Tool {tool_name!r} has timeout={timeout!r}.", hint="use a positive number of seconds or None.")
+    parameters = strip_titles(args_model.model_json_schema())
+    return Tool(
+        name=tool_name,
+        description=(description if description is not None else doc_description),
+        parameters=parameters,
+        fn=fn,
+        effects=effect_set,
+        requires_approval=(
+            requires_approval if requires_approval is not None else bool(effect_set & _APPROVAL_EFFECTS)
+        ),
+        timeout=timeout,
+        returns=returns,
+        args_model=args_model,
+    )
+
+
+@overload
+def tool(fn: F, /) -> F: ...
+@overload
+def tool(
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    effects: Iterable[Effect | str] | None = None,
+    requires_approval: bool | None = None,
+    timeout: float | None = 30.0,
+) -> Callable[[F], F]: ...
+def tool(
+    fn: Any = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    effects: Iterable[Effect | str] | None = None,
+    requires_approval: bool | None = None,
+    timeout: float | None = 30.0,
+) -> Any:
+    """Mark a plain function as a tool; returns the function unchanged.
+
+    Use bare (``@tool``) or called (``@tool(effects=["destructive"], timeout=5)``). The schema
+    is built at once, so mistakes fail here with a :class:`ToolRegistrationError`. Destructive
+    and external tools require approval unless ``requires_approval=False`` is given.
+    """
+
+    def decorate(f: F) -> F:
+        built = _make_tool(
+            f, name=name, description=description, effects=effects, requires_approval=requires_approval, timeout=timeout
+        )
+        try:
+            setattr(f, _TOOL_ATTR, built)
+        except (AttributeError, TypeError):  # builtins and some callables refuse attributes
+            pass
+        return f
+
+    if fn is None:
+        return decorate
+    if isinstance(fn, str):
+        raise ToolRegistrationError(
+            f"tool({fn!r}) got a string where a function was expected.",
+            hint=f"to set the name use @tool(name={fn!r}).",
+        )
+    return decorate(fn)
+
+
+class ToolRegistry:
+    """An ordered set of uniquely named tools.
+
+    Add tools with ``@registry.tool`` (bare or called), :meth:`add`, :meth:`from_openai`
+    or :meth:`from_bfcl`; export them with :meth:`to_openai`.
+    """
+
+    def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            self.add(t)
+
+    # -- adding -------------------------------------------------------------
+    def add(self, item: Tool | Callable[..., Any], **options: Any) -> Tool:
+        """Register a :class:`Tool`, a function marked with ``@tool``, or a plain typed function.
+
+        ``options`` are those of :func:`tool` (``name``, ``effects``, ...), for plain functions.
+        """
+        if isinstance(item, Tool):
+            if options:
+                raise UserError("Options apply to functions, not to Tool objects.", hint="set the fields on the Tool.")
+            built = item
+        elif hasattr(item, _TOOL_ATTR) and not options:
+            built = getattr(item, _TOOL_ATTR)
+        else:
+            built = _make_tool(
+                item,
+                name=options.pop("name", None),
+                description=options.pop("description", None),
+                effects=options.pop("effects", None),
+                requires_approval=options.pop("requires_approval", None),
+                timeout=options.pop("timeout", 30.0),
+            )
+            if options:
+                raise UserError(f"Unknown tool options {sorted(options)}.", hint="see agentslm.tool for the options.")
+        _check_name(built.name, "in registry")
+        if built.name in self._tools:
+            raise ToolRegistrationError(
+                f"A tool named {built.name!r} is already registered.",
+                hint="give one of them another name, e.g. @tool(name='other_name').",
+            )
+        self._tools[built.name] = built
+        return built
+
+    @overload
+    def tool(self, fn: F, /) -> F: ...
+    @overload
+    def tool(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        effects: Iterable[Effect | str] | None = None,
+        requires_approval: bool | None = None,
+        timeout: float | None = 30.0,
+    ) -> Callable[[F], F]: ...
+    def tool(self, fn: Any = None, /, **options: Any) -> Any:
+        """Decorator: like :func:`agentslm.tool`, and registers the tool here."""
+
+        def decorate(f: F) -> F:
+            self.add(tool(**options)(f))
+            return f
+
+        if fn is None:
+            return decorate
+        if isinstance(fn, str):
+            raise ToolRegistrationError(
+                f"registry.tool({fn!r}) got a string where a function was expected.",
+                hint=f"to set the name use @registry.tool(name={fn!r}).",
+            )
+        return decorate(fn)
+
+    def add_spec(
+        self,
+        name: str,
+        description: str,
+        parameters: Mapping[str, Any],
+        *,
+        handler: Callable[..., Any] | None = None,
+        effects: Iterable[Effect | str] = (Effect.READ,),
+        requires_approval: bool | None = None,
+        timeout: float | None = 30.0,
+    ) -> Tool:
+        """Register a tool from a JSON Schema (spec-only unless ``handler`` is given)."""
+        _check_name(name, "in spec")
+        params = dict(parameters) if parameters else {"type": "object", "properties": {}}
+        if params.get("type", "object") != "object":
+            raise ToolRegistrationError(
+                f"Tool {name!r} has parameters of type {params.get('type')!r}; tool parameters must be an object schema.",
+                hint='wrap them: {"type": "object", "properties": {...}}.',
+            )
+        params.setdefault("type", "object")
+        try:
+            effect_set = frozenset(Effect(e) for e in effects)
+        except ValueError as exc:
+            raise ToolRegistrationError(f"Unknown effect for tool {name!r}: {exc}.", hint=f"use some of {[e.value for e in Effect]}.") from exc
+        return self.add(
+            Tool(
+                name=name,
+                description=description or "",
+                parameters=params,
+                fn=handler,
+                effects=effect_set,
+                requires_approval=(
+                    requires_approval if requires_approval is not None else bool(effect_set & _APPROVAL_EFFECTS)
+                ),
+                timeout=timeout,
+            )
+        )
+
+    @classmethod
+    def from_openai(
+        cls,
+        specs: Iterable[Mapping[str, Any]],
+        *,
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> ToolRegistry:
+        """Build a registry from OpenAI tool JSON (``{"type": "function", "function": {...}}``
+        or bare function objects). ``handlers`` maps tool names to callables."""
+        registry = cls()
+        handlers = dict(handlers or {})
+        for i, spec in enumerate(specs):
+            fn_spec = spec.get("function", spec) if spec.get("type", "function") == "function" else None
+            if not isinstance(fn_spec, Mapping) or "name" not in fn_spec:
+                raise ToolRegistrationError(
+                    f"OpenAI tool #{i} is not a function tool: {dict(spec)!r:.200}.",
+                    hint='expected {"type": "function", "function": {"name": ..., "parameters": {...}}}.',
+                )
+            registry.add_spec(
+                fn_spec["name"],
+                fn_spec.get("description", ""),
+                fn_spec.get("parameters") or {"type": "object", "properties": {}},
+                handler=handlers.pop(fn_spec["name"], None),
+            )
+        if handlers:
+            raise UserError(f"Handlers given for unknown tools: {sorted(handlers)}.", hint="check the tool names.")
+        return registry
+
+    @classmethod
+    def from_bfcl(
+        cls,
+        functions: Iterable[Mapping[str, Any]],
+        *,
+        handlers: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> ToolRegistry:
+        """Build a registry from BFCL function docs (``"type": "dict"``, ``"float"``, ``"tuple"``, ``"any"``).
+
+        The parameters are normalised to standard JSON Schema (see :func:`normalize_bfcl_schema`).
+        """
+        specs = [
+            {"name": f["name"], "description": f.get("description", ""), "parameters": normalize_bfcl_schema(f.get("parameters") or {})}
+            for f in functions
+        ]
+        return cls.from_openai(specs, handlers=handlers)
+
+    # -- reading ------------------------------------------------------------
+    def to_openai(self) -> list[dict[str, Any]]:
+        """All tools in OpenAI's tool format."""
+        return [t.to_openai() for t in self._tools.values()]
+
+    def subset(self, names: Iterable[str]) -> ToolRegistry:
+        """A new registry with only the named tools (in this registry's order)."""
+        wanted = set(names)
+        unknown = wanted - self._tools.keys()
+        if unknown:
+            raise UserError(f"Unknown tools {sorted(unknown)}.", hint=f"known tools: {sorted(self._tools)}.")
+        return ToolRegistry([t for n, t in self._tools.items() if n in wanted])
+
+    @property
+    def names(self) -> list[str]:
+        """Tool names in registration order."""
+        return list(self._tools)
+
+    def get(self, name: str) -> Tool | None:
+        """The tool called ``name``, or ``None``."""
+        return self._tools.get(name)
+
+    def __getitem__(self, name: str) -> Tool:
+        try:
+            return self._tools[name]
+        except KeyError:
+            raise UserError(f"No tool named {name!r}.", hint=f"known tools: {sorted(self._tools)}.") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tools
+
+    def __iter__(self) -> Iterator[Tool]:
+        return iter(self._tools.values())
+
+    def __len__(self) -> int:
+        return len(self._tools)
+
+    def __repr__(self) -> str:
+        return f"ToolRegistry({self.names!r})"
+
+
+def as_registry(tools: ToolRegistry | Iterable[Tool | Callable[..., Any]]) -> ToolRegistry:
+    """Accept a registry or an iterable of tools/functions."""
+    return tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+

@@ -1,0 +1,75 @@
+"""The caller's output schema: a union of ``{"name": <tool>, "arguments": <its schema>}``.
+
+The decoding schema is a *tightened* copy of each tool's schema: strings and arrays get
+length bounds (a 135M model can otherwise repeat inside a value until the token budget runs
+out) and objects that list their properties admit no others. Validation after decoding
+uses the tool's original schema, so the bounds only ever narrow what the model may emit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from agentslm.schema.normalize import hoist_defs, map_subschemas
+
+if TYPE_CHECKING:
+    from agentslm.registry import Tool
+
+__all__ = ["DecodeLimits", "bound_schema", "call_schema"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecodeLimits:
+    """Bounds added to the decoding grammar where a schema sets none."""
+
+    max_string_length: int = 256
+    """``maxLength`` for strings without one."""
+    max_array_items: int = 32
+    """``maxItems`` for arrays without one."""
+    close_objects: bool = True
+    """Add ``additionalProperties: false`` to objects that list ``properties`` and say nothing else."""
+
+
+def bound_schema(schema: Any, limits: DecodeLimits) -> Any:
+    """Return ``schema`` with the bounds of ``limits`` added where absent."""
+
+    def tighten(node: dict[str, Any]) -> dict[str, Any]:
+        types = node.get("type")
+        type_set = set(types) if isinstance(types, list) else {types} if types else set()
+        if "string" in type_set and "maxLength" not in node and "enum" not in node and "const" not in node:
+            node["maxLength"] = max(limits.max_string_length, int(node.get("minLength", 0)))
+        if "array" in type_set and "maxItems" not in node:
+            node["maxItems"] = max(limits.max_array_items, int(node.get("minItems", 0)))
+        if limits.close_objects and "properties" in node and "additionalProperties" not in node and "patternProperties" not in node:
+            node["additionalProperties"] = False
+        return node
+
+    return map_subschemas(schema, tighten)
+
+
+def call_schema(tools: Sequence[Tool], limits: DecodeLimits | None = None) -> dict[str, Any]:
+    """The JSON Schema of one call to any of ``tools`` (properties in order: name, arguments)."""
+    limits = limits or DecodeLimits()
+    branches: list[dict[str, Any]] = []
+    all_defs: dict[str, Any] = {}
+    for i, t in enumerate(tools):
+        body, defs = hoist_defs(t.parameters, prefix=f"t{i}_")
+        branches.append(
+            {
+                "type": "object",
+                "properties": {"name": {"const": t.name}, "arguments": bound_schema(body, limits)},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+        )
+        all_defs.update({name: bound_schema(sub, limits) for name, sub in defs.items()})
+    if not branches:
+        from agentslm.errors import UserError
+
+        raise UserError("No tools to call.", hint="register at least one tool.")
+    schema: dict[str, Any] = dict(branches[0]) if len(branches) == 1 else {"anyOf": branches}
+    if all_defs:
+        schema["$defs"] = all_defs
+    return schema
