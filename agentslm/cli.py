@@ -19,14 +19,21 @@ from agentslm.errors import AgentslmError, UserError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="agentslm: reliable tool-using agents on small local models.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="agentslm: reliable tool-using agents on small local models.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
 console = Console()
 
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="Model spec: a .gguf path, 'llamacpp:PATH', "
-                                              "'transformers:PATH'; default: the embedded SmolLM2-135M.")]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model spec: a .gguf path, 'llamacpp:PATH', 'transformers:PATH'; default: the embedded SmolLM2-135M.",
+    ),
+]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="llama.cpp threads (default: all cores).")]
 
 
@@ -51,7 +58,9 @@ def _load_registry(spec: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UserError(f"Cannot import module {module_name!r}: {exc}.", hint="run from the folder that contains it, or install it.") from exc
+        raise UserError(
+            f"Cannot import module {module_name!r}: {exc}.", hint="run from the folder that contains it, or install it."
+        ) from exc
     if not hasattr(module, attr):
         raise UserError(f"Module {module_name!r} has no attribute {attr!r}.")
     value = getattr(module, attr)
@@ -66,16 +75,20 @@ def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
 
     t0 = time.perf_counter()
     agent = Agent(_load(model, threads), demo_registry())
-    console.print(f"[bold]agentslm demo[/] on {agent.model.name} (loaded in {time.perf_counter() - t0:.1f}s); "
-                  f"tools: {', '.join(agent.registry.names)}")
+    console.print(
+        f"[bold]agentslm demo[/] on {agent.model.name} (loaded in {time.perf_counter() - t0:.1f}s); "
+        f"tools: {', '.join(agent.registry.names)}"
+    )
     refused = executed = 0
     for request in DEMO_REQUESTS:
         console.rule(f"[cyan]user[/]: {request}")
         result = agent.run(request)
         call = result.call
-        console.print(f"[bold]call[/]    {call.name}({json.dumps(call.arguments)})  "
-                      f"[dim]{call.signals.completion_tokens} tokens, {call.signals.seconds:.2f}s, "
-                      f"name margin {call.signals.name_margin if call.signals.name_margin is None else round(call.signals.name_margin, 2)}[/]")
+        console.print(
+            f"[bold]call[/]    {call.name}({json.dumps(call.arguments)})  "
+            f"[dim]{call.signals.completion_tokens} tokens, {call.signals.seconds:.2f}s, "
+            f"name margin {call.signals.name_margin if call.signals.name_margin is None else round(call.signals.name_margin, 2)}[/]"
+        )
         if result.verdict.approved:
             console.print("[bold]verdict[/] [green]approved[/] (" + ", ".join(c.stage for c in result.verdict.checks) + ")")
         else:
@@ -129,17 +142,26 @@ def bench_schema_valid(
 
     cases = load_bfcl(category, limit=limit)
     m = _load(model, threads)
-    rows = []
     with _progress() as progress:
         task = progress.add_task(f"{category} x 2 systems", total=2 * len(cases))
-        results = run_schema_valid(m, cases, engine=engine, on_result=lambda r: (rows.append(r), progress.advance(task)))
+
+        def advance(_: object) -> None:
+            progress.advance(task)
+
+        results = run_schema_valid(m, cases, engine=engine, on_result=advance)
     summary = summarize(results)
     table = Table(title=f"BFCL {category}: schema-valid calls ({m.name}, {len(cases)} cases)")
     for col in ("system", "schema-valid", "rate", "p50 s", "p95 s", "mean tokens"):
         table.add_column(col)
     for system, s in summary.items():
-        table.add_row(system, f"{s['valid']:.0f}/{s['cases']:.0f}", f"{100 * s['valid_rate']:.1f}%", f"{s['p50_s']:.2f}",
-                      f"{s['p95_s']:.2f}", f"{s['mean_completion_tokens']:.1f}")
+        table.add_row(
+            system,
+            f"{s['valid']:.0f}/{s['cases']:.0f}",
+            f"{100 * s['valid_rate']:.1f}%",
+            f"{s['p50_s']:.2f}",
+            f"{s['p95_s']:.2f}",
+            f"{s['mean_completion_tokens']:.1f}",
+        )
     console.print(table)
     for r in results:
         if r.system == "constrained" and not r.valid:
@@ -149,8 +171,14 @@ def bench_schema_valid(
         with (out / f"schema_valid_{category}.jsonl").open("w") as fh:
             for r in results:
                 fh.write(json.dumps(r.__dict__, ensure_ascii=False) + "\n")
-        meta = {"category": category, "model": m.name, "machine": platform.platform(), "python": platform.python_version(),
-                "date": time.strftime("%Y-%m-%d"), "summary": summary}
+        meta = {
+            "category": category,
+            "model": m.name,
+            "machine": platform.platform(),
+            "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d"),
+            "summary": summary,
+        }
         (out / f"schema_valid_{category}.json").write_text(json.dumps(meta, indent=2))
 
 
@@ -169,17 +197,34 @@ def bench_overhead(
     cases = load_bfcl(category, limit=limit)
     m = _load(model, threads)
     table = Table(title=f"Constrained decoding overhead ({m.name}, {category}, {len(cases)} cases)")
-    for col in ("engine", "tokens", "unconstrained ms/tok", "constrained ms/tok", "ratio", "mask ms/tok",
-                "fast-forward ms/tok", "ff ratio", "compiled"):
+    for col in (
+        "engine",
+        "tokens",
+        "unconstrained ms/tok",
+        "constrained ms/tok",
+        "ratio",
+        "mask ms/tok",
+        "fast-forward ms/tok",
+        "ff ratio",
+        "compiled",
+    ):
         table.add_column(col)
     for name in engine or ["llguidance", "outlines"]:
         eng = m.engine(name)
         compile_before = eng.compile_count
         rows = measure_overhead(m, cases, engine=name)
         s = summarize_overhead(rows)
-        table.add_row(name, f"{s['tokens']:.0f}", f"{s['unconstrained_ms_per_token']:.2f}", f"{s['constrained_ms_per_token']:.2f}",
-                      f"{s['ratio']:.3f}", f"{s['constraint_ms_per_token']:.3f}", f"{s['fast_forward_ms_per_token']:.2f}",
-                      f"{s['fast_forward_ratio']:.3f}", f"{eng.compile_count - compile_before} schemas")
+        table.add_row(
+            name,
+            f"{s['tokens']:.0f}",
+            f"{s['unconstrained_ms_per_token']:.2f}",
+            f"{s['constrained_ms_per_token']:.2f}",
+            f"{s['ratio']:.3f}",
+            f"{s['constraint_ms_per_token']:.3f}",
+            f"{s['fast_forward_ms_per_token']:.2f}",
+            f"{s['fast_forward_ratio']:.3f}",
+            f"{eng.compile_count - compile_before} schemas",
+        )
     console.print(table)
 
 

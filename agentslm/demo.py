@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
@@ -17,7 +17,7 @@ NOTES: list[str] = []
 _WEATHER = {"paris": (18, "cloudy"), "london": (14, "rain"), "tokyo": (22, "sunny"), "madrid": (27, "sunny")}
 
 
-class Unit(str, Enum):
+class Unit(StrEnum):
     celsius = "celsius"
     fahrenheit = "fahrenheit"
 

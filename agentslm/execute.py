@@ -61,7 +61,7 @@ class Executor:
                     if inspect.isawaitable(value):
                         value = asyncio.run(asyncio.wait_for(_as_coroutine(value), tool.timeout))
                     outcome["value"] = value
-            except BaseException as exc:  # noqa: BLE001 - every failure becomes an observation
+            except BaseException as exc:
                 outcome["error"] = exc
             finally:
                 done.set()
@@ -73,8 +73,12 @@ class Executor:
         error = outcome.get("error")
         timed_out = not finished or (isinstance(error, asyncio.TimeoutError) and inspect.iscoroutinefunction(fn))
         if timed_out:
-            return Observation(ok=False, text=f"error: {tool.name} timed out after {tool.timeout:g}s",
-                               error=f"Timeout: no result within {tool.timeout:g}s", seconds=seconds)
+            return Observation(
+                ok=False,
+                text=f"error: {tool.name} timed out after {tool.timeout:g}s",
+                error=f"Timeout: no result within {tool.timeout:g}s",
+                seconds=seconds,
+            )
         if "error" in outcome:
             exc = outcome["error"]
             message = f"{type(exc).__name__}: {exc}"

@@ -21,7 +21,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints, overload
 
 import docstring_parser
@@ -43,7 +43,7 @@ TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 _TOOL_ATTR = "__agentslm_tool__"
 
 
-class Effect(str, Enum):
+class Effect(StrEnum):
     """What running a tool may do to the world. Drives the verifier's approval policy."""
 
     READ = "read"
@@ -165,8 +165,7 @@ def _schema_from_function(fn: Callable[..., Any], tool_name: str) -> tuple[type[
         if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
             raise ToolRegistrationError(
                 f"Tool {tool_name!r} takes *{pname} or **{pname}; a tool needs named parameters.",
-                hint=f"replace *{pname}/**{pname} with explicit typed parameters, or one parameter typed "
-                "with a pydantic model.",
+                hint=f"replace *{pname}/**{pname} with explicit typed parameters, or one parameter typed with a pydantic model.",
             )
         if param.kind is inspect.Parameter.POSITIONAL_ONLY:
             raise ToolRegistrationError(
@@ -243,7 +242,9 @@ def _make_tool(
     if not effect_set:
         raise ToolRegistrationError(f"Tool {tool_name!r} has no effects.", hint="pass effects=['read'] for a pure read.")
     if timeout is not None and not timeout > 0:
-        raise ToolRegistrationError(f"Tool {tool_name!r} has timeout={timeout!r}.", hint="use a positive number of seconds or None.")
+        raise ToolRegistrationError(
+            f"Tool {tool_name!r} has timeout={timeout!r}.", hint="use a positive number of seconds or None."
+        )
     parameters = strip_titles(args_model.model_json_schema())
     return Tool(
         name=tool_name,
@@ -251,9 +252,7 @@ def _make_tool(
         parameters=parameters,
         fn=fn,
         effects=effect_set,
-        requires_approval=(
-            requires_approval if requires_approval is not None else bool(effect_set & _APPROVAL_EFFECTS)
-        ),
+        requires_approval=(requires_approval if requires_approval is not None else bool(effect_set & _APPROVAL_EFFECTS)),
         timeout=timeout,
         returns=returns,
         args_model=args_model,
@@ -364,12 +363,25 @@ class ToolRegistry:
         requires_approval: bool | None = None,
         timeout: float | None = 30.0,
     ) -> Callable[[F], F]: ...
-    def tool(self, fn: Any = None, /, **options: Any) -> Any:
+    def tool(  # type: ignore[misc]  # mypy rejects a positional-only fn next to the keyword-only overload
+        self,
+        fn: Any = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        effects: Iterable[Effect | str] | None = None,
+        requires_approval: bool | None = None,
+        timeout: float | None = 30.0,
+    ) -> Any:
         """Decorator: like :func:`agentslm.tool`, and registers the tool here."""
 
         def decorate(f: F) -> F:
-            self.add(tool(**options)(f))
-            return f
+            marked = tool(
+                name=name, description=description, effects=effects, requires_approval=requires_approval, timeout=timeout
+            )(f)
+            self.add(marked)
+            return marked
 
         if fn is None:
             return decorate
@@ -403,7 +415,9 @@ class ToolRegistry:
         try:
             effect_set = frozenset(Effect(e) for e in effects)
         except ValueError as exc:
-            raise ToolRegistrationError(f"Unknown effect for tool {name!r}: {exc}.", hint=f"use some of {[e.value for e in Effect]}.") from exc
+            raise ToolRegistrationError(
+                f"Unknown effect for tool {name!r}: {exc}.", hint=f"use some of {[e.value for e in Effect]}."
+            ) from exc
         return self.add(
             Tool(
                 name=name,
@@ -411,9 +425,7 @@ class ToolRegistry:
                 parameters=params,
                 fn=handler,
                 effects=effect_set,
-                requires_approval=(
-                    requires_approval if requires_approval is not None else bool(effect_set & _APPROVAL_EFFECTS)
-                ),
+                requires_approval=(requires_approval if requires_approval is not None else bool(effect_set & _APPROVAL_EFFECTS)),
                 timeout=timeout,
             )
         )
@@ -458,7 +470,11 @@ class ToolRegistry:
         The parameters are normalised to standard JSON Schema (see :func:`normalize_bfcl_schema`).
         """
         specs = [
-            {"name": f["name"], "description": f.get("description", ""), "parameters": normalize_bfcl_schema(f.get("parameters") or {})}
+            {
+                "name": f["name"],
+                "description": f.get("description", ""),
+                "parameters": normalize_bfcl_schema(f.get("parameters") or {}),
+            }
             for f in functions
         ]
         return cls.from_openai(specs, handlers=handlers)
@@ -507,4 +523,3 @@ class ToolRegistry:
 def as_registry(tools: ToolRegistry | Iterable[Tool | Callable[..., Any]]) -> ToolRegistry:
     """Accept a registry or an iterable of tools/functions."""
     return tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
-

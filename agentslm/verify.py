@@ -7,9 +7,9 @@ if an approval callback returns ``True``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
-import json
 from typing import Any
 
 import jsonschema
@@ -81,7 +81,9 @@ class Verifier:
             return refuse("schema", f"the tool's schema is invalid: {exc.message}")
         errors = sorted(validator.iter_errors(call.arguments), key=lambda e: list(e.absolute_path))
         if errors:
-            return refuse("schema", "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5]))
+            return refuse(
+                "schema", "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5])
+            )
         checks.append(Check(stage="schema", ok=True))
         try:
             typed = tool.parse_arguments(call.arguments)
@@ -107,7 +109,9 @@ class Verifier:
             except Exception as exc:
                 return refuse("validator", f"{getattr(check, '__name__', 'validator')} raised {type(exc).__name__}: {exc}")
             if outcome is False or isinstance(outcome, str):
-                return refuse("validator", outcome if isinstance(outcome, str) else f"{getattr(check, '__name__', 'validator')} refused")
+                return refuse(
+                    "validator", outcome if isinstance(outcome, str) else f"{getattr(check, '__name__', 'validator')} refused"
+                )
         if self._global or self._per_tool.get(tool.name):
             checks.append(Check(stage="validator", ok=True))
         return Verdict(approved=True, checks=checks, arguments=typed)

@@ -28,8 +28,9 @@ class Caller:
         engine: constraint engine name (default: the model's preferred one).
     """
 
-    def __init__(self, model: Model, *, max_tokens: int = 384, limits: DecodeLimits | None = None,
-                 engine: str | None = None) -> None:
+    def __init__(
+        self, model: Model, *, max_tokens: int = 384, limits: DecodeLimits | None = None, engine: str | None = None
+    ) -> None:
         self.model = model
         self.max_tokens = max_tokens
         self.limits = limits or DecodeLimits()
@@ -45,8 +46,9 @@ class Caller:
         schema = call_schema(tools, self.limits)
         messages = self.messages(request, tools, context)
         if isinstance(self.model, LocalModel):
-            gen = self.model.generate(messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine,
-                                      response_prefix=RESPONSE_PREFIX)
+            gen = self.model.generate(
+                messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=RESPONSE_PREFIX
+            )
         else:
             gen = self.model.generate(messages, schema=schema, max_tokens=self.max_tokens)
         return parse_call(gen)
@@ -56,8 +58,12 @@ def parse_call(gen: Generation) -> ToolCall:
     """Turn a constrained generation into a :class:`ToolCall` (with ``parse_error`` if it is not one)."""
     signals = signals_from_generation(gen)
     if gen.finish_reason == "length":
-        return ToolCall(name="", raw=gen.text, signals=signals,
-                        parse_error=f"the token budget ran out after {gen.completion_tokens} tokens before the call was complete")
+        return ToolCall(
+            name="",
+            raw=gen.text,
+            signals=signals,
+            parse_error=f"the token budget ran out after {gen.completion_tokens} tokens before the call was complete",
+        )
     try:
         data: Any = json.loads(gen.text)
     except json.JSONDecodeError as exc:

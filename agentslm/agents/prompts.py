@@ -26,8 +26,11 @@ def _template(name: str) -> jinja2.Template:
 
 def tools_json(tools: list[Tool]) -> str:
     """The tools as a compact JSON list of function specs (name, description, parameters)."""
-    return json.dumps([{"name": t.name, "description": t.description, "parameters": t.parameters} for t in tools],
-                      ensure_ascii=False, separators=(", ", ": "))
+    return json.dumps(
+        [{"name": t.name, "description": t.description, "parameters": t.parameters} for t in tools],
+        ensure_ascii=False,
+        separators=(", ", ": "),
+    )
 
 
 def render_prompt(name: str, **variables: Any) -> str:

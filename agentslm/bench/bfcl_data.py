@@ -33,7 +33,9 @@ def bfcl_data_dir() -> Path:
         raise MissingExtraError("BFCL data needs the bfcl-eval package.", hint="pip install --no-deps bfcl-eval") from None
     path = Path(str(dist.locate_file("bfcl_eval/data")))
     if not path.is_dir():
-        raise MissingExtraError(f"bfcl-eval is installed but {path} is missing.", hint="pip install --force-reinstall --no-deps bfcl-eval")
+        raise MissingExtraError(
+            f"bfcl-eval is installed but {path} is missing.", hint="pip install --force-reinstall --no-deps bfcl-eval"
+        )
     return path
 
 
@@ -57,8 +59,14 @@ def load_bfcl(category: str, *, limit: int | None = None) -> list[BfclCase]:
             continue
         row = json.loads(line)
         turn = row["question"][0] if row["question"] and isinstance(row["question"][0], list) else row["question"]
-        cases.append(BfclCase(id=row["id"], messages=[{"role": m["role"], "content": m["content"]} for m in turn],
-                              functions=row["function"], answer=answers.get(row["id"])))
+        cases.append(
+            BfclCase(
+                id=row["id"],
+                messages=[{"role": m["role"], "content": m["content"]} for m in turn],
+                functions=row["function"],
+                answer=answers.get(row["id"]),
+            )
+        )
         if limit is not None and len(cases) >= limit:
             break
     return cases

@@ -69,13 +69,16 @@ def measure_overhead(model: LocalModel, cases: Iterable[BfclCase], *, engine: st
         decode_tokens = [t.token for t in slow.tokens][:-1]  # the last token needs no further model step
         replay = _replay(model, prompt, decode_tokens)
         fast = model.generate_tokens(prompt, matcher=compiled.matcher(), max_tokens=caller.max_tokens, fast_forward=True)
-        rows.append(OverheadRow(
-            id=case.id, tokens=n,
-            constrained_ms_per_token=1000 * slow.decode_seconds / (n - 1),
-            unconstrained_ms_per_token=1000 * replay / len(decode_tokens) if decode_tokens else float("nan"),
-            fast_forward_ms_per_token=1000 * fast.decode_seconds / max(1, len(fast.tokens)),
-            constraint_ms_per_token=1000 * slow.constraint_seconds / n,
-        ))
+        rows.append(
+            OverheadRow(
+                id=case.id,
+                tokens=n,
+                constrained_ms_per_token=1000 * slow.decode_seconds / (n - 1),
+                unconstrained_ms_per_token=1000 * replay / len(decode_tokens) if decode_tokens else float("nan"),
+                fast_forward_ms_per_token=1000 * fast.decode_seconds / max(1, len(fast.tokens)),
+                constraint_ms_per_token=1000 * slow.constraint_seconds / n,
+            )
+        )
     return rows
 
 
@@ -85,9 +88,13 @@ def summarize_overhead(rows: list[OverheadRow]) -> dict[str, float]:
     u = sum(r.unconstrained_ms_per_token * r.tokens for r in rows) / total
     f = sum(r.fast_forward_ms_per_token * r.tokens for r in rows) / total
     return {
-        "cases": len(rows), "tokens": total,
-        "constrained_ms_per_token": c, "unconstrained_ms_per_token": u, "ratio": c / u,
+        "cases": len(rows),
+        "tokens": total,
+        "constrained_ms_per_token": c,
+        "unconstrained_ms_per_token": u,
+        "ratio": c / u,
         "median_case_ratio": statistics.median(r.ratio for r in rows),
-        "fast_forward_ms_per_token": f, "fast_forward_ratio": f / u,
+        "fast_forward_ms_per_token": f,
+        "fast_forward_ratio": f / u,
         "constraint_ms_per_token": sum(r.constraint_ms_per_token * r.tokens for r in rows) / total,
     }

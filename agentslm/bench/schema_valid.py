@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentslm.agents.caller import RESPONSE_PREFIX, Caller, parse_call
+from agentslm.agents.caller import RESPONSE_PREFIX, Caller
 from agentslm.bench.bfcl_data import BfclCase
 from agentslm.calls import ToolCall
 from agentslm.models.base import LocalModel
@@ -67,9 +67,15 @@ def schema_valid(call: ToolCall, registry: ToolRegistry) -> tuple[bool, str]:
     return (not failed, failed[0].stage + ": " + failed[0].reason if failed else "ok")
 
 
-def run_schema_valid(model: LocalModel, cases: Iterable[BfclCase], *, systems: tuple[str, ...] = ("constrained", "unconstrained"),
-                     max_tokens: int = 384, engine: str | None = None,
-                     on_result: Callable[[CaseResult], None] | None = None) -> list[CaseResult]:
+def run_schema_valid(
+    model: LocalModel,
+    cases: Iterable[BfclCase],
+    *,
+    systems: tuple[str, ...] = ("constrained", "unconstrained"),
+    max_tokens: int = 384,
+    engine: str | None = None,
+    on_result: Callable[[CaseResult], None] | None = None,
+) -> list[CaseResult]:
     """Run every case through each system; returns one :class:`CaseResult` per case and system."""
     results: list[CaseResult] = []
     caller = Caller(model, max_tokens=max_tokens, engine=engine)
@@ -89,8 +95,15 @@ def run_schema_valid(model: LocalModel, cases: Iterable[BfclCase], *, systems: t
                 call = lenient_parse(gen.text)
                 tokens = gen.completion_tokens
             ok, reason = schema_valid(call, registry)
-            result = CaseResult(id=case.id, system=system, valid=ok, reason=reason, output=call.raw,
-                                seconds=time.perf_counter() - t0, completion_tokens=tokens)
+            result = CaseResult(
+                id=case.id,
+                system=system,
+                valid=ok,
+                reason=reason,
+                output=call.raw,
+                seconds=time.perf_counter() - t0,
+                completion_tokens=tokens,
+            )
             results.append(result)
             if on_result:
                 on_result(result)
@@ -108,7 +121,7 @@ def summarize(results: list[CaseResult]) -> dict[str, dict[str, float]]:
             "valid": sum(r.valid for r in rows),
             "valid_rate": sum(r.valid for r in rows) / len(rows),
             "p50_s": statistics.median(secs),
-            "p95_s": secs[min(len(secs) - 1, int(round(0.95 * (len(secs) - 1))))],
+            "p95_s": secs[min(len(secs) - 1, round(0.95 * (len(secs) - 1)))],
             "mean_completion_tokens": statistics.fmean(r.completion_tokens for r in rows),
         }
     return out

@@ -39,8 +39,11 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
         elif "://" in text:
             raise UserError(f"Unsupported model URL {text!r}.", hint="use a GGUF path, 'llamacpp:PATH' or 'transformers:PATH'.")
         else:
-            raise ModelNotFoundError(f"No model at {text!r}.", hint="pass an existing .gguf file or HF model directory, "
-                                     "'llamacpp:PATH', 'transformers:PATH', or nothing for the embedded SmolLM2.")
+            raise ModelNotFoundError(
+                f"No model at {text!r}.",
+                hint="pass an existing .gguf file or HF model directory, "
+                "'llamacpp:PATH', 'transformers:PATH', or nothing for the embedded SmolLM2.",
+            )
     if backend == "llamacpp":
         from agentslm.models.llamacpp import LlamaCppModel
 

@@ -101,7 +101,7 @@ class Model(ABC):
         """Prompt length of ``messages`` in tokens (approximate for remote models)."""
         return sum(len(m.get("content", "")) for m in messages) // 4
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (optional)."""
 
 
@@ -189,8 +189,14 @@ class LocalModel(Model):
         (not part of the returned text) before decoding starts."""
         matcher = self.engine(engine).compile(schema).matcher() if schema is not None else None
         prompt = self.chat_tokens(messages) + (self.text_tokens(response_prefix) if response_prefix else [])
-        return self.generate_tokens(prompt, matcher=matcher, max_tokens=max_tokens, temperature=temperature,
-                                    seed=seed, fast_forward=self.fast_forward if fast_forward is None else fast_forward)
+        return self.generate_tokens(
+            prompt,
+            matcher=matcher,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            seed=seed,
+            fast_forward=self.fast_forward if fast_forward is None else fast_forward,
+        )
 
     def generate_tokens(
         self,
@@ -246,8 +252,16 @@ class LocalModel(Model):
                     if not matcher.consume(token):
                         raise GenerationError(f"The grammar refused token {token} it had allowed.")
                     t_constraint += time.perf_counter() - tc
-                    out.append(TokenLogprob(token=token, text=self.token_text([token]), logprob=_log_softmax_at(logits, token),
-                                            constrained_logprob=c_lp, margin=margin, n_allowed=n_allowed))
+                    out.append(
+                        TokenLogprob(
+                            token=token,
+                            text=self.token_text([token]),
+                            logprob=_log_softmax_at(logits, token),
+                            constrained_logprob=c_lp,
+                            margin=margin,
+                            n_allowed=n_allowed,
+                        )
+                    )
                     if matcher.is_finished():
                         finish = "stop"
                         break
@@ -258,8 +272,16 @@ class LocalModel(Model):
                         for f in forced:
                             if not matcher.consume(f):
                                 raise GenerationError(f"The grammar refused forced token {f}.")
-                            out.append(TokenLogprob(token=f, text=self.token_text([f]), logprob=None,
-                                                    constrained_logprob=0.0, margin=1.0, n_allowed=1))
+                            out.append(
+                                TokenLogprob(
+                                    token=f,
+                                    text=self.token_text([f]),
+                                    logprob=None,
+                                    constrained_logprob=0.0,
+                                    margin=1.0,
+                                    n_allowed=1,
+                                )
+                            )
                         t_constraint += time.perf_counter() - tc
                         feed += forced
                         if matcher.is_finished():
@@ -270,8 +292,16 @@ class LocalModel(Model):
                     if token in self.eos_token_ids:
                         finish = "stop"
                         break
-                    out.append(TokenLogprob(token=token, text=self.token_text([token]), logprob=_log_softmax_at(logits, token),
-                                            constrained_logprob=None, margin=None, n_allowed=None))
+                    out.append(
+                        TokenLogprob(
+                            token=token,
+                            text=self.token_text([token]),
+                            logprob=_log_softmax_at(logits, token),
+                            constrained_logprob=None,
+                            margin=None,
+                            n_allowed=None,
+                        )
+                    )
                     feed = [token]
                 if len(out) >= max_tokens:
                     break
@@ -279,8 +309,17 @@ class LocalModel(Model):
                 steps += 1
             t2 = time.perf_counter()
         text = self.token_text([t.token for t in out if t.token not in self.eos_token_ids])
-        return Generation(text=text, tokens=out, prompt_tokens=len(prompt), finish_reason=finish, seconds=t2 - t0,
-                          prefill_seconds=t1 - t0, decode_seconds=t2 - t1, constraint_seconds=t_constraint, model_steps=steps)
+        return Generation(
+            text=text,
+            tokens=out,
+            prompt_tokens=len(prompt),
+            finish_reason=finish,
+            seconds=t2 - t0,
+            prefill_seconds=t1 - t0,
+            decode_seconds=t2 - t1,
+            constraint_seconds=t_constraint,
+            model_steps=steps,
+        )
 
     @staticmethod
     def _pick(logits: NDArray[np.float32], temperature: float, rng: np.random.Generator) -> int:

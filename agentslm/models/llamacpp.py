@@ -7,6 +7,7 @@ system prompt + tool list is evaluated once.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,19 +51,28 @@ class LlamaCppModel(LocalModel):
 
         model_path = Path(path).expanduser()
         if not model_path.is_file():
-            raise ModelNotFoundError(f"No GGUF model file at {str(model_path)!r}.",
-                                     hint="pass the path of an existing .gguf file, or omit it to use the embedded SmolLM2.")
+            raise ModelNotFoundError(
+                f"No GGUF model file at {str(model_path)!r}.",
+                hint="pass the path of an existing .gguf file, or omit it to use the embedded SmolLM2.",
+            )
         if lora_path is not None and not Path(lora_path).is_file():
             raise ModelNotFoundError(f"No LoRA adapter file at {str(lora_path)!r}.", hint="pass an existing GGUF adapter file.")
         threads = n_threads or int(os.environ.get("AGENTSLM_THREADS", "0")) or (os.cpu_count() or 1)
         try:
             self._llm = llama_cpp.Llama(
-                model_path=str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                lora_path=str(lora_path) if lora_path else None, logits_all=False, verbose=verbose,
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                lora_path=str(lora_path) if lora_path else None,
+                logits_all=False,
+                verbose=verbose,
             )
         except ValueError as exc:
-            raise ModelNotFoundError(f"llama.cpp could not load {str(model_path)!r}: {exc}.",
-                                     hint="check that the file is a GGUF model llama.cpp supports.") from exc
+            raise ModelNotFoundError(
+                f"llama.cpp could not load {str(model_path)!r}: {exc}.",
+                hint="check that the file is a GGUF model llama.cpp supports.",
+            ) from exc
         self.path = model_path
         self.name = f"llamacpp:{model_path.name}"
         self.n_threads = threads
@@ -92,11 +102,17 @@ class LlamaCppModel(LocalModel):
         template = meta.get("tokenizer.chat_template")
         if not template:
             raise UserError(f"{self.path.name} has no chat template in its metadata.", hint="use an instruct/chat GGUF model.")
+
         def piece(key: str) -> str:
             tid = meta.get(key)
             return self._llm.detokenize([int(tid)], special=True).decode("utf-8", "replace") if tid is not None else ""
-        return Jinja2ChatFormatter(template=template, eos_token=piece("tokenizer.ggml.eos_token_id"),
-                                   bos_token=piece("tokenizer.ggml.bos_token_id"), add_generation_prompt=True)
+
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=piece("tokenizer.ggml.eos_token_id"),
+            bos_token=piece("tokenizer.ggml.bos_token_id"),
+            add_generation_prompt=True,
+        )
 
     def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
         prompt = self._template(messages=[dict(m) for m in messages]).prompt
@@ -112,7 +128,7 @@ class LlamaCppModel(LocalModel):
         llm = self._llm
         cached = llm.input_ids[: llm.n_tokens].tolist()
         common = 0
-        for a, b in zip(cached, tokens):
+        for a, b in zip(cached, tokens, strict=False):
             if a != b:
                 break
             common += 1
@@ -135,7 +151,9 @@ class LlamaCppModel(LocalModel):
         if name == "llguidance":
             from llguidance.llamacpp import lltokenizer_from_vocab
 
-            return LLGuidanceEngine(lltokenizer_from_vocab(self._llm._model.vocab))
+            with warnings.catch_warnings():  # llguidance calls a llama.cpp function deprecated upstream
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return LLGuidanceEngine(lltokenizer_from_vocab(self._llm._model.vocab))
         import outlines
         from outlines.backends.outlines_core import OutlinesCoreBackend
 

@@ -28,14 +28,16 @@ class TransformersModel(LocalModel):
 
     preferred_engine = "outlines"
 
-    def __init__(self, path: str | os.PathLike[str], *, engine: str | None = None, device: str = "cpu",
-                 fast_forward: bool = True) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, engine: str | None = None, device: str = "cpu", fast_forward: bool = True
+    ) -> None:
         try:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
         except ImportError:
-            raise MissingExtraError("The transformers backend needs torch and transformers.",
-                                    hint="pip install 'agentslm[hf]'.") from None
+            raise MissingExtraError(
+                "The transformers backend needs torch and transformers.", hint="pip install 'agentslm[hf]'."
+            ) from None
         p = Path(path).expanduser()
         if not p.exists():
             raise ModelNotFoundError(f"No model at {str(p)!r}.", hint="pass a HF model directory or a .gguf file.")
@@ -44,8 +46,10 @@ class TransformersModel(LocalModel):
         if p.is_file():
             directory, kwargs["gguf_file"] = p.parent, p.name
         self._torch = torch
-        self.tokenizer = AutoTokenizer.from_pretrained(str(directory), **kwargs)
-        self.hf_model = AutoModelForCausalLM.from_pretrained(str(directory), dtype=torch.float32, **kwargs).to(device)
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(directory), **kwargs)
+        auto_model: Any = AutoModelForCausalLM
+        self.hf_model: Any = auto_model.from_pretrained(str(directory), dtype=torch.float32, **kwargs)
+        self.hf_model.to(device)
         self.hf_model.eval()
         self.device = device
         self.path = p
@@ -65,7 +69,7 @@ class TransformersModel(LocalModel):
         return int(getattr(self.hf_model.config, "max_position_embeddings", 2048))
 
     def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
-        ids = self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=True)
+        ids: Any = self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=True)
         if isinstance(ids, dict) or hasattr(ids, "input_ids"):
             ids = ids["input_ids"]
         return [int(i) for i in ids]

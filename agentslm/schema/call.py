@@ -42,7 +42,12 @@ def bound_schema(schema: Any, limits: DecodeLimits) -> Any:
             node["maxLength"] = max(limits.max_string_length, int(node.get("minLength", 0)))
         if "array" in type_set and "maxItems" not in node:
             node["maxItems"] = max(limits.max_array_items, int(node.get("minItems", 0)))
-        if limits.close_objects and "properties" in node and "additionalProperties" not in node and "patternProperties" not in node:
+        if (
+            limits.close_objects
+            and "properties" in node
+            and "additionalProperties" not in node
+            and "patternProperties" not in node
+        ):
             node["additionalProperties"] = False
         return node
 

@@ -26,13 +26,35 @@ from numpy.typing import NDArray
 from agentslm.errors import SchemaCompileError
 from agentslm.schema.normalize import SCHEMA_CHILD_KEYS
 
-__all__ = ["Matcher", "CompiledConstraint", "ConstraintEngine", "LLGuidanceEngine", "OutlinesEngine", "ENGINES",
-           "check_local_refs"]
+__all__ = [
+    "Matcher",
+    "CompiledConstraint",
+    "ConstraintEngine",
+    "LLGuidanceEngine",
+    "OutlinesEngine",
+    "ENGINES",
+    "check_local_refs",
+]
 
 ENGINES = ("llguidance", "outlines")
 
-_ANNOTATIONS = frozenset({"description", "title", "default", "examples", "$comment", "deprecated", "readOnly",
-                          "writeOnly", "$schema", "$id", "$anchor", "contentMediaType", "contentEncoding"})
+_ANNOTATIONS = frozenset(
+    {
+        "description",
+        "title",
+        "default",
+        "examples",
+        "$comment",
+        "deprecated",
+        "readOnly",
+        "writeOnly",
+        "$schema",
+        "$id",
+        "$anchor",
+        "contentMediaType",
+        "contentEncoding",
+    }
+)
 
 
 class Matcher(Protocol):
@@ -124,8 +146,9 @@ def check_local_refs(schema: Mapping[str, Any]) -> None:
         for part in ref.lstrip("#").strip("/").split("/") if ref not in ("#", "#/") else []:
             part = part.replace("~1", "/").replace("~0", "~")
             if not isinstance(target, Mapping) or part not in target:
-                raise SchemaCompileError(f"Schema at {path} has a $ref {ref!r} that points nowhere.",
-                                         hint="add the missing definition under $defs.")
+                raise SchemaCompileError(
+                    f"Schema at {path} has a $ref {ref!r} that points nowhere.", hint="add the missing definition under $defs."
+                )
             target = target[part]
 
 
@@ -193,11 +216,31 @@ class LLGuidanceEngine(ConstraintEngine):
 # outlines-core
 # ---------------------------------------------------------------------------------------------
 # Keywords outlines-core's schema → regex translation enforces (others would be ignored).
-_OUTLINES_KEYWORDS = frozenset({
-    "type", "properties", "required", "additionalProperties", "items", "prefixItems", "enum", "const",
-    "anyOf", "$ref", "$defs", "definitions", "minLength", "maxLength", "pattern", "minItems", "maxItems",
-    "format",
-}) | _ANNOTATIONS
+_OUTLINES_KEYWORDS = (
+    frozenset(
+        {
+            "type",
+            "properties",
+            "required",
+            "additionalProperties",
+            "items",
+            "prefixItems",
+            "enum",
+            "const",
+            "anyOf",
+            "$ref",
+            "$defs",
+            "definitions",
+            "minLength",
+            "maxLength",
+            "pattern",
+            "minItems",
+            "maxItems",
+            "format",
+        }
+    )
+    | _ANNOTATIONS
+)
 _OUTLINES_FORMATS = frozenset({"date-time", "date", "time", "uuid", "uri", "email"})
 
 
@@ -211,12 +254,15 @@ def check_outlines_support(schema: Mapping[str, Any]) -> None:
                     hint="use engine='llguidance' or remove the keyword.",
                 )
         if "format" in node and node["format"] not in _OUTLINES_FORMATS:
-            raise SchemaCompileError(f"The outlines engine cannot enforce format {node['format']!r} at {path}.",
-                                     hint="use engine='llguidance' or remove the format.")
+            raise SchemaCompileError(
+                f"The outlines engine cannot enforce format {node['format']!r} at {path}.",
+                hint="use engine='llguidance' or remove the format.",
+            )
         ap = node.get("additionalProperties")
         if isinstance(ap, Mapping) or (ap is True and "properties" in node):
-            raise SchemaCompileError(f"The outlines engine cannot enforce additionalProperties={ap!r} at {path}.",
-                                     hint="use engine='llguidance'.")
+            raise SchemaCompileError(
+                f"The outlines engine cannot enforce additionalProperties={ap!r} at {path}.", hint="use engine='llguidance'."
+            )
 
 
 class _OutlinesMatcher:

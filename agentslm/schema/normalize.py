@@ -12,14 +12,33 @@ from typing import Any
 __all__ = ["normalize_bfcl_schema", "strip_titles", "hoist_defs", "map_subschemas", "SCHEMA_CHILD_KEYS"]
 
 # Keywords whose value is one subschema, a list of subschemas, or a name → subschema mapping.
-_SINGLE = ("items", "additionalProperties", "not", "contains", "propertyNames", "if", "then", "else",
-           "unevaluatedItems", "unevaluatedProperties", "additionalItems")
+_SINGLE = (
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+)
 _LIST = ("anyOf", "oneOf", "allOf", "prefixItems")
 _MAP = ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas")
 SCHEMA_CHILD_KEYS = _SINGLE + _LIST + _MAP
 """Keywords that hold subschemas (as a schema, a list of schemas or a mapping of schemas)."""
 
-_BFCL_TYPES = {"dict": "object", "float": "number", "tuple": "array", "int": "integer", "bool": "boolean", "str": "string", "list": "array"}
+_BFCL_TYPES = {
+    "dict": "object",
+    "float": "number",
+    "tuple": "array",
+    "int": "integer",
+    "bool": "boolean",
+    "str": "string",
+    "list": "array",
+}
 
 
 def map_subschemas(schema: Any, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> Any:
@@ -100,7 +119,7 @@ def hoist_defs(schema: Mapping[str, Any], prefix: str) -> tuple[dict[str, Any], 
         if isinstance(ref, str):
             for key in ("#/$defs/", "#/definitions/"):
                 if ref.startswith(key):
-                    node["$ref"] = f"#/$defs/{prefix}{ref[len(key):]}"
+                    node["$ref"] = f"#/$defs/{prefix}{ref[len(key) :]}"
         return node
 
     body = map_subschemas({k: v for k, v in schema.items() if k not in ("$defs", "definitions", "$schema", "$id")}, rename)

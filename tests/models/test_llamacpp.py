@@ -1,0 +1,82 @@
+"""The llama.cpp backend on the real embedded model."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from agentslm import ModelNotFoundError, UserError, embedded_model_path, load_model
+from agentslm.models.llamacpp import LlamaCppModel
+
+
+def test_embedded_path_comes_from_package_metadata() -> None:
+    path = embedded_model_path()
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+
+
+def test_unknown_model_paths_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFoundError, match="No GGUF model file") as info:
+        load_model(f"llamacpp:{tmp_path / 'nope.gguf'}")
+    assert "embedded" in str(info.value)
+    with pytest.raises(ModelNotFoundError, match="No model at"):
+        load_model(str(tmp_path / "missing"))
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf")
+    with pytest.raises(ModelNotFoundError, match="could not load"):
+        load_model(bad)
+    with pytest.raises(UserError, match="Unsupported model URL"):
+        load_model("ftp://host/model")
+
+
+def test_constrained_generation_returns_logprobs(embedded_model: LlamaCppModel) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"enum": ["yes", "no"]}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    gen = embedded_model.generate([{"role": "user", "content": "Is the sky blue? Answer in JSON."}], schema=schema, max_tokens=20)
+    assert json.loads(gen.text)["answer"] in ("yes", "no")
+    assert gen.finish_reason == "stop" and gen.prompt_tokens > 10
+    decided = [t for t in gen.tokens if not t.forced]
+    assert decided, "the yes/no choice is a real decision"
+    for t in decided:
+        assert t.logprob is not None and t.logprob <= 0.0
+        assert t.constrained_logprob is not None and t.logprob <= t.constrained_logprob <= 0.0
+        assert t.margin is not None and 0.0 <= t.margin <= 1.0 and t.n_allowed is not None and t.n_allowed > 1
+    assert "".join(t.text for t in gen.tokens) == gen.text
+
+
+def test_fast_forward_gives_same_output_in_fewer_steps(embedded_model: LlamaCppModel) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"first_name": {"type": "string", "maxLength": 12}},
+        "required": ["first_name"],
+        "additionalProperties": False,
+    }
+    msgs = [{"role": "user", "content": "My name is Ana. Reply in JSON."}]
+    slow = embedded_model.generate(msgs, schema=schema, fast_forward=False, max_tokens=40)
+    fast = embedded_model.generate(msgs, schema=schema, fast_forward=True, max_tokens=40)
+    assert json.loads(slow.text) == json.loads(fast.text)
+    assert fast.model_steps < slow.model_steps
+
+
+def test_unconstrained_generation_and_budget(embedded_model: LlamaCppModel) -> None:
+    gen = embedded_model.generate([{"role": "user", "content": "Write a long story about a cat."}], max_tokens=8)
+    assert gen.finish_reason == "length" and len(gen.tokens) == 8
+    assert all(t.n_allowed is None and t.logprob is not None and math.isfinite(t.logprob) for t in gen.tokens)
+    with pytest.raises(UserError, match="exceed the context"):
+        embedded_model.generate([{"role": "user", "content": "hi"}], max_tokens=10**6)
+
+
+def test_prompt_prefix_is_reused(embedded_model: LlamaCppModel) -> None:
+    system = {"role": "system", "content": "You are terse. " * 40}
+    embedded_model.generate([system, {"role": "user", "content": "one"}], max_tokens=1)
+    second = embedded_model.generate([system, {"role": "user", "content": "two"}], max_tokens=1)
+    cold = embedded_model.generate(
+        [{"role": "system", "content": "You are brief. " * 40}, {"role": "user", "content": "two"}], max_tokens=1
+    )
+    assert second.prefill_seconds < cold.prefill_seconds
