@@ -189,6 +189,7 @@ def bench_overhead(
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
     engine: Annotated[list[str] | None, typer.Option(help="Engines to measure (repeatable).")] = None,
+    gbnf: Annotated[bool, typer.Option(help="Also measure llama.cpp's native GBNF grammar sampler.")] = True,
 ) -> None:
     """Per-token decode time with and without the constraint, same model and same tokens, as a ratio."""
     from agentslm.bench.bfcl_data import load_bfcl
@@ -226,6 +227,21 @@ def bench_overhead(
             f"{eng.compile_count - compile_before} schemas",
         )
     console.print(table)
+    if gbnf:
+        from agentslm.bench.overhead import measure_llamacpp_gbnf
+        from agentslm.models.llamacpp import LlamaCppModel
+
+        if not isinstance(m, LlamaCppModel):
+            raise UserError("--gbnf measures llama.cpp's native grammar sampler; use a llama.cpp model.")
+        grows, failed = measure_llamacpp_gbnf(m, cases)
+        total = sum(r.tokens for r in grows)
+        g = sum(r.grammar_ms_per_token * r.tokens for r in grows) / total
+        f = sum(r.free_ms_per_token * r.tokens for r in grows) / total
+        console.print(
+            f"llama.cpp GBNF (native sampler): {len(grows)} cases, {total} tokens, {f:.2f} ms/tok without grammar, "
+            f"{g:.2f} ms/tok with grammar, ratio {g / f:.3f}; schema-valid {sum(r.valid for r in grows)}/{len(grows)}; "
+            f"converter rejected {len(failed)} schemas"
+        )
 
 
 def main() -> None:

@@ -98,3 +98,66 @@ def summarize_overhead(rows: list[OverheadRow]) -> dict[str, float]:
         "fast_forward_ratio": f / u,
         "constraint_ms_per_token": sum(r.constraint_ms_per_token * r.tokens for r in rows) / total,
     }
+
+
+@dataclass(kw_only=True)
+class NativeGrammarRow:
+    id: str
+    tokens: int
+    grammar_ms_per_token: float
+    free_ms_per_token: float
+    valid: bool
+
+
+def measure_llamacpp_gbnf(model: LocalModel, cases: Iterable[BfclCase]) -> tuple[list[NativeGrammarRow], list[str]]:
+    """llama.cpp's own GBNF grammar (llama-cpp-python ``LlamaGrammar.from_json_schema``) in its native sampler.
+
+    Per case: decode the call with the grammar, then decode the same number of tokens without it
+    (end-of-text banned so the length matches); both runs start from a cached prompt. Returns the
+    rows and the ids whose schema the GBNF converter rejected.
+    """
+    import json
+    import warnings
+
+    import jsonschema
+    from llama_cpp import LlamaGrammar
+
+    llm = model.llama  # type: ignore[attr-defined]
+    caller = Caller(model)
+    rows: list[NativeGrammarRow] = []
+    failed: list[str] = []
+    ban_eos = {t: -1e9 for t in model.eos_token_ids}
+    for case in cases:
+        tools = list(ToolRegistry.from_bfcl(case.functions))
+        schema = call_schema(tools, caller.limits)
+        prompt = model.chat_tokens(caller.messages(case.messages[-1]["content"], tools, case.messages[:-1]))
+        prompt += model.text_tokens(RESPONSE_PREFIX)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        except Exception:  # the converter rejects some schemas
+            failed.append(case.id)
+            continue
+        opts = {"temperature": 0.0, "top_k": 1, "max_tokens": caller.max_tokens}
+        llm.create_completion(prompt, grammar=grammar, **opts)  # warm: caches the prompt
+        t0 = time.perf_counter()
+        out = llm.create_completion(prompt, grammar=grammar, **opts)
+        t_grammar = time.perf_counter() - t0
+        n = int(out["usage"]["completion_tokens"])
+        if n < 2:
+            continue
+        t0 = time.perf_counter()
+        llm.create_completion(prompt, **{**opts, "max_tokens": n}, logit_bias=ban_eos)
+        t_free = time.perf_counter() - t0
+        try:
+            jsonschema.validate(json.loads(out["choices"][0]["text"]), schema)
+            valid = True
+        except (ValueError, jsonschema.ValidationError):
+            valid = False
+        rows.append(
+            NativeGrammarRow(
+                id=case.id, tokens=n, grammar_ms_per_token=1000 * t_grammar / n, free_ms_per_token=1000 * t_free / n, valid=valid
+            )
+        )
+    return rows, failed

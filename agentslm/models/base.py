@@ -74,6 +74,10 @@ class Generation:
     """Part of ``decode_seconds`` spent computing and applying the grammar mask."""
     model_steps: int = 0
     """How many times the model was asked for next-token logits during decoding."""
+    loop_breaks: int = 0
+    """How many times the loop guard removed a token that would have continued a repeating cycle."""
+    closed_early: bool = False
+    """True if decoding switched to closing mode (after 3 loop breaks, or near the token budget)."""
 
     @property
     def completion_tokens(self) -> int:
@@ -103,6 +107,20 @@ class Model(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (optional)."""
+
+
+def _cycle_continuation(tokens: list[int]) -> int | None:
+    """The token that would continue a repeating cycle at the end of ``tokens``, if there is one:
+    the same token 4 times in a row, or a cycle of 2-8 tokens repeated 3 times."""
+    n = len(tokens)
+    if n >= 4 and tokens[-1] == tokens[-2] == tokens[-3] == tokens[-4]:
+        return tokens[-1]
+    for length in range(2, 9):
+        if n < 3 * length:
+            break
+        if tokens[-length:] == tokens[-2 * length : -length] == tokens[-3 * length : -2 * length]:
+            return tokens[-length]
+    return None
 
 
 def _log_softmax_at(logits: NDArray[np.float32], token: int) -> float:
@@ -207,8 +225,21 @@ class LocalModel(Model):
         temperature: float = 0.0,
         seed: int | None = None,
         fast_forward: bool = True,
+        loop_guard: bool = True,
+        close_reserve: int = 64,
     ) -> Generation:
-        """The decode loop. With ``matcher``, every token is drawn from the grammar's mask."""
+        """The decode loop. With ``matcher``, every token is drawn from the grammar's mask.
+
+        ``loop_guard`` (constrained decoding only): when the output ends in a repeating cycle of tokens
+        (one token 4 times, or a 2-8 token cycle 3 times), the token that would continue the cycle is
+        removed from the allowed set for that step, so a small model that starts looping inside a value
+        takes its next-best allowed token (often closing the value) instead of running out of budget.
+
+        Closing mode (constrained decoding only): after 3 loop breaks, or once fewer than
+        ``close_reserve`` tokens (at most a quarter of the budget) remain, allowed tokens that end a value (starting with
+        ``"``, ``]`` or ``}``; then ``,``) are preferred and tokens that open ``[``/``{`` avoided, so the output completes within the budget
+        instead of being cut off as invalid JSON. ``Generation.closed_early`` reports it.
+        """
         if max_tokens < 1:
             raise UserError(f"max_tokens={max_tokens} must be at least 1.")
         if len(prompt) + max_tokens > self.context_length:
@@ -225,6 +256,9 @@ class LocalModel(Model):
             bitmask = np.zeros((self.vocab_size + 31) // 32, dtype=np.int32)
             t_constraint = 0.0
             steps = 0
+            loop_breaks = 0
+            closing = False
+            reserve = min(close_reserve, max_tokens // 4)
             finish: Literal["stop", "length"] = "length"
             while len(out) < max_tokens:
                 if matcher is not None:
@@ -236,6 +270,18 @@ class LocalModel(Model):
                     if n_allowed == 0:
                         raise GenerationError("The grammar allows no next token (dead end).", hint="report this schema as a bug.")
                     vals = logits[idx]
+                    if loop_guard and n_allowed > 1:
+                        repeat = _cycle_continuation([t.token for t in out])
+                        if repeat is not None:
+                            hit = np.flatnonzero(idx == repeat)
+                            if hit.size:
+                                vals = vals.copy()
+                                vals[hit[0]] = -np.inf
+                                loop_breaks += 1
+                    if n_allowed > 1 and (loop_breaks >= 3 or len(out) >= max_tokens - reserve):
+                        # closing mode: prefer tokens that end the current value so the output completes
+                        vals = vals + self._closing_bonus()[idx]
+                        closing = True
                     j = self._pick(vals, temperature, rng)
                     token = int(idx[j])
                     top = float(vals.max())
@@ -319,7 +365,27 @@ class LocalModel(Model):
             decode_seconds=t2 - t1,
             constraint_seconds=t_constraint,
             model_steps=steps,
+            loop_breaks=loop_breaks,
+            closed_early=closing,
         )
+
+    def _closing_bonus(self) -> NDArray[np.float32]:
+        """Per-token logit bonus used in closing mode (computed once per model)."""
+        bonus = getattr(self, "_closing_bonus_cache", None)
+        if bonus is None:
+            bonus = np.zeros(self.vocab_size, dtype=np.float32)
+            for tok in range(self.vocab_size):
+                text = self.token_text([tok]).lstrip(" ")
+                if "[" in text or "{" in text:
+                    bonus[tok] = -100.0  # never open a new structure while closing
+                elif text[:1] == '"':
+                    bonus[tok] = 100.0  # ends a string (inside one, ']' and '}' are plain characters)
+                elif text[:1] in ("]", "}"):
+                    bonus[tok] = 90.0
+                elif text[:1] == ",":
+                    bonus[tok] = 50.0
+            self._closing_bonus_cache = bonus
+        return bonus
 
     @staticmethod
     def _pick(logits: NDArray[np.float32], temperature: float, rng: np.random.Generator) -> int:

@@ -80,3 +80,41 @@ def test_prompt_prefix_is_reused(embedded_model: LlamaCppModel) -> None:
         [{"role": "system", "content": "You are brief. " * 40}, {"role": "user", "content": "two"}], max_tokens=1
     )
     assert second.prefill_seconds < cold.prefill_seconds
+
+
+def test_cycle_detection() -> None:
+    from agentslm.models.base import _cycle_continuation
+
+    assert _cycle_continuation([1, 5, 5, 5, 5]) == 5
+    assert _cycle_continuation([1, 5, 5, 5]) is None
+    assert _cycle_continuation([9, 1, 2, 3, 1, 2, 3, 1, 2, 3]) == 1
+    assert _cycle_continuation([1, 2, 3, 1, 2, 3]) is None
+    assert _cycle_continuation(list(range(30))) is None
+
+
+def test_closing_mode_completes_within_a_tight_budget(embedded_model: LlamaCppModel) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"text": {"type": "string", "maxLength": 400}, "words": {"type": "integer"}},
+        "required": ["text", "words"],
+        "additionalProperties": False,
+    }
+    compiled = embedded_model.engine().compile(schema)
+    prompts = [
+        "Write a 300-word essay about the history of Rome, as JSON.",
+        "Tell me a long story about a dragon, as JSON.",
+        "Describe the water cycle in great detail, as JSON.",
+    ]
+    cut, closed = [], []
+    for text in prompts:
+        prompt = embedded_model.chat_tokens([{"role": "user", "content": text}])
+        cut.append(
+            embedded_model.generate_tokens(prompt, matcher=compiled.matcher(), max_tokens=30, close_reserve=0, loop_guard=False)
+        )
+        closed.append(embedded_model.generate_tokens(prompt, matcher=compiled.matcher(), max_tokens=30))
+    assert any(g.finish_reason == "length" for g in cut)  # without closing mode long values run past the budget
+    for gen in closed:
+        assert gen.finish_reason == "stop" and len(gen.tokens) <= 30
+        data = json.loads(gen.text)
+        assert isinstance(data["text"], str) and isinstance(data["words"], int)
+    assert any(g.closed_early for g in closed)
