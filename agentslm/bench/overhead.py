@@ -34,6 +34,7 @@ class OverheadRow:
     unconstrained_ms_per_token: float
     fast_forward_ms_per_token: float
     constraint_ms_per_token: float
+    compile_ms: float
 
     @property
     def ratio(self) -> float:
@@ -60,7 +61,9 @@ def measure_overhead(model: LocalModel, cases: Iterable[BfclCase], *, engine: st
         tools = list(ToolRegistry.from_bfcl(case.functions))
         messages = caller.messages(case.messages[-1]["content"], tools, case.messages[:-1])
         prompt = model.chat_tokens(messages) + model.text_tokens(RESPONSE_PREFIX)
+        t_compile = time.perf_counter()
         compiled = model.engine(engine).compile(call_schema(tools, caller.limits))
+        compile_seconds = time.perf_counter() - t_compile
         model.generate_tokens(prompt, matcher=compiled.matcher(), max_tokens=caller.max_tokens, fast_forward=False)  # warm
         slow = model.generate_tokens(prompt, matcher=compiled.matcher(), max_tokens=caller.max_tokens, fast_forward=False)
         n = len(slow.tokens)
@@ -77,6 +80,7 @@ def measure_overhead(model: LocalModel, cases: Iterable[BfclCase], *, engine: st
                 unconstrained_ms_per_token=1000 * replay / len(decode_tokens) if decode_tokens else float("nan"),
                 fast_forward_ms_per_token=1000 * fast.decode_seconds / max(1, len(fast.tokens)),
                 constraint_ms_per_token=1000 * slow.constraint_seconds / n,
+                compile_ms=1000 * compile_seconds,
             )
         )
     return rows
@@ -97,6 +101,7 @@ def summarize_overhead(rows: list[OverheadRow]) -> dict[str, float]:
         "fast_forward_ms_per_token": f,
         "fast_forward_ratio": f / u,
         "constraint_ms_per_token": sum(r.constraint_ms_per_token * r.tokens for r in rows) / total,
+        "median_compile_ms": statistics.median(r.compile_ms for r in rows),
     }
 
 

@@ -3,6 +3,7 @@ GGUF loader. outlines (outlines-core) drives its constrained decoding by default
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,6 +63,8 @@ class TransformersModel(LocalModel):
                 eos.add(tid)
         self.eos_token_ids = frozenset(t for t in eos if t is not None)
         self._cache: Any = None
+        # transformers >= 5.2x renamed `past_key_values` to `cache` (the old name warns until its removal)
+        self._cache_kwarg = "cache" if "cache" in inspect.signature(self.hf_model.forward).parameters else "past_key_values"
         super().__init__(engine=engine, fast_forward=fast_forward)
 
     @property
@@ -77,8 +80,13 @@ class TransformersModel(LocalModel):
     def _run(self, tokens: list[int]) -> NDArray[np.float32]:
         torch = self._torch
         with torch.inference_mode():
-            out = self.hf_model(input_ids=torch.tensor([tokens], device=self.device), past_key_values=self._cache, use_cache=True)
-        self._cache = out.past_key_values
+            out = self.hf_model(
+                input_ids=torch.tensor([tokens], device=self.device),
+                **{self._cache_kwarg: self._cache},
+                use_cache=True,
+                logits_to_keep=1,
+            )
+        self._cache = getattr(out, "cache", None) or out.past_key_values
         return out.logits[0, -1].float().cpu().numpy()
 
     def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
