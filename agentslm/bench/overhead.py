@@ -9,7 +9,6 @@ tokens fed in one batch), which is what users get by default.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 from collections.abc import Iterable
@@ -19,7 +18,7 @@ import numpy as np
 
 from agentslm.agents.caller import RESPONSE_PREFIX, Caller
 from agentslm.bench.bfcl_data import BfclCase
-from agentslm.models.base import LocalModel
+from agentslm.models.base import LocalModel, _log_softmax_at
 from agentslm.registry import ToolRegistry
 from agentslm.schema.call import call_schema
 
@@ -47,8 +46,7 @@ def _replay(model: LocalModel, prompt: list[int], tokens: list[int]) -> float:
     t0 = time.perf_counter()
     for tok in tokens:
         int(np.argmax(logits))
-        m = float(logits.max())
-        _ = float(logits[tok]) - (m + math.log(float(np.exp(logits - m).sum())))
+        _log_softmax_at(logits, tok)  # the same log-probability work the decode loop does per token
         model.token_text([tok])
         logits = model._step([tok])
     return time.perf_counter() - t0
