@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ToolCall", "CallSignals", "Check", "Verdict", "Observation", "RunResult"]
+__all__ = ["ToolCall", "CallList", "CallSignals", "Check", "Verdict", "Observation", "RunResult"]
 
 
 class CallSignals(BaseModel):
@@ -45,10 +46,49 @@ class ToolCall(BaseModel):
     """Confidence signals."""
 
 
+class CallList(BaseModel):
+    """Zero or more calls decoded from one reply; an empty, parsed list means the model found no tool that fits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    calls: list[ToolCall] = Field(default_factory=list)
+    raw: str = ""
+    """The model's output text."""
+    parse_error: str | None = None
+    """Why the output is not a list of calls; ``None`` when it parsed."""
+    signals: CallSignals = Field(default_factory=CallSignals)
+    """Confidence signals over the whole reply (every tool-name choice and argument token)."""
+    open_probabilities: list[float] = Field(default_factory=list)
+    """For each call ``i``: the probability (renormalised over what the grammar allowed) with which the
+    decoder chose to start call ``i`` rather than close the list (1.0 when the grammar forced it)."""
+
+    def gated(self, *, min_first: float = 0.0, min_more: float = 0.0, dedupe: bool = True) -> CallList:
+        """The list as if the decoder had closed it at the first call it started with less confidence than
+        ``min_first`` (the first call) or ``min_more`` (each further call); identical calls are dropped when
+        ``dedupe``. Thresholds below 0.5 change nothing (greedy decoding already took that branch)."""
+        kept: list[ToolCall] = []
+        seen: set[str] = set()
+        for i, call in enumerate(self.calls):
+            p = self.open_probabilities[i] if i < len(self.open_probabilities) else 1.0
+            if p < (min_first if i == 0 else min_more):
+                break
+            key = call.name + "\x00" + json.dumps(call.arguments, sort_keys=True)
+            if dedupe and key in seen:
+                continue
+            seen.add(key)
+            kept.append(call)
+        return self.model_copy(update={"calls": kept})
+
+    @property
+    def abstained(self) -> bool:
+        """True if the reply parsed and holds no call."""
+        return self.parse_error is None and not self.calls
+
+
 class Check(BaseModel):
     """One stage of verification."""
 
-    stage: Literal["parse", "tool", "schema", "types", "policy", "approval", "validator"]
+    stage: Literal["parse", "tool", "schema", "types", "grounding", "policy", "approval", "validator"]
     ok: bool
     reason: str = ""
 

@@ -244,6 +244,217 @@ def bench_overhead(
         )
 
 
+CategoryOpt = Annotated[
+    list[str] | None,
+    typer.Option("--category", "-c", help="BFCL category (repeatable); default: the five core categories."),
+]
+SystemsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--system", "-s", help="System to run (repeatable): agentslm, unconstrained, llamacpp-chatml-fc; default: all."),
+]
+CORE_CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"]
+
+
+def _run_suite_cli(
+    categories: dict[str, Any],
+    systems: list[str] | None,
+    model: str | None,
+    threads: int | None,
+    max_tokens: int,
+    gate_first: float | None,
+    gate_more: float | None,
+    grounding: bool | None,
+    out: Path,
+    overhead: int,
+    report: bool,
+) -> None:
+    from agentslm.bench.bfcl_run import Suite, read_records, run_suite
+    from agentslm.bench.report import write_report
+    from agentslm.bench.systems import DEFAULT_GATE, SYSTEMS, Gate, make_system
+
+    names = systems or list(SYSTEMS)
+    gate = Gate(
+        min_first=DEFAULT_GATE.min_first if gate_first is None else gate_first,
+        min_more=DEFAULT_GATE.min_more if gate_more is None else gate_more,
+        grounding=DEFAULT_GATE.grounding if grounding is None else grounding,
+    )
+    t0 = time.perf_counter()
+    m = _load(model, threads)
+    load_seconds = time.perf_counter() - t0
+    chosen = [make_system(n, m, max_tokens=max_tokens, gate=gate) for n in names]
+    command = "agentslm " + " ".join(sys.argv[1:])
+    notes: dict[str, Any] = {
+        "gate": {"min_first": gate.min_first, "min_more": gate.min_more, "grounding": gate.grounding},
+        "max_tokens": max_tokens,
+    }
+    done = {(r["category"], r["id"], r["system"]) for r in read_records(out)}
+    total = sum(1 for c, cases in categories.items() for case in cases for n in names if (c, case.id, n) not in done)
+    with _progress() as progress:
+        task = progress.add_task(f"{len(categories)} categories x {len(names)} systems", total=total)
+        run_suite(
+            Suite(categories=categories, out_dir=out, command=command, notes=notes),
+            chosen,
+            model_name=m.name,
+            load_seconds=load_seconds,
+            on_record=lambda _: progress.advance(task),
+        )
+    meta_path = out / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if "agentslm" in names:  # the same decodes without the decision policy, for comparison
+        from agentslm.bench.gate import regate
+
+        records = read_records(out)
+        cases = {(c, case.id): case for c, cs in categories.items() for case in cs}
+        plain: dict[str, float] = {}
+        for c in categories:
+            rs = [r for r in records if r["category"] == c and (c, r["id"]) in cases]
+            verdicts = regate(rs, cases, Gate())
+            if verdicts:
+                plain[c] = sum(verdicts) / len(verdicts)
+        meta["agentslm_policy_off"] = plain
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    if overhead > 0:
+        from agentslm.bench.bfcl_data import load_bfcl
+        from agentslm.bench.overhead import measure_overhead, summarize_overhead
+
+        s = summarize_overhead(measure_overhead(m, load_bfcl("simple_python", limit=overhead)))
+        meta["overhead"] = s
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    if report:
+        path = write_report(out)
+        console.print(f"report: {path}")
+        from agentslm.bench.report import summarize_records
+
+        _print_summary(summarize_records(read_records(out)))
+
+
+def _print_summary(rows: list[dict[str, Any]]) -> None:
+    table = Table(title="BFCL (official checker)")
+    for col in ("category", "system", "cases", "accuracy", "schema-valid", "executable", "p50 s", "p95 s", "tok/s"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["category"],
+            r["system"],
+            str(r["cases"]),
+            f"{100 * r['accuracy']:.1f}%",
+            f"{100 * r['schema_valid']:.1f}%",
+            f"{100 * r['executable']:.1f}%",
+            f"{r['p50_s']:.2f}",
+            f"{r['p95_s']:.2f}",
+            f"{r['tokens_per_s']:.1f}",
+        )
+    console.print(table)
+
+
+@bench_app.command("bfcl")
+def bench_bfcl(
+    category: CategoryOpt = None,
+    questions: Annotated[Path | None, typer.Option(help="Your own BFCL-format questions file (JSONL).")] = None,
+    answers: Annotated[Path | None, typer.Option(help="Possible answers for --questions (JSONL).")] = None,
+    kind: Annotated[
+        str, typer.Option(help="How --questions is scored: simple, multiple, parallel, parallel_multiple or irrelevance.")
+    ] = "simple",
+    system: SystemsOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Cases per category (a seeded sample).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    max_tokens: Annotated[int, typer.Option(help="Token budget per case.")] = 384,
+    gate_first: Annotated[float | None, typer.Option(help="agentslm gate: min probability to start the first call.")] = None,
+    gate_more: Annotated[float | None, typer.Option(help="agentslm gate: min probability to start each further call.")] = None,
+    grounding: Annotated[
+        bool | None, typer.Option("--grounding/--no-grounding", help="agentslm: make no call when values are not grounded.")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Results folder (resumable: existing records are kept).")] = Path("bench-out/bfcl"),
+    overhead: Annotated[int, typer.Option(help="Cases for the per-token overhead figure (0: skip).")] = 20,
+    report: Annotated[bool, typer.Option(help="Write report.md and plots into --out when done.")] = True,
+) -> None:
+    """BFCL accuracy (official AST checker), validity, latency, tokens and memory per system and category."""
+    from agentslm.bench.bfcl_data import load_bfcl, load_bfcl_files, select_cases
+
+    kinds = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance")
+    categories: dict[str, Any] = {}
+    if questions is not None:
+        if kind not in kinds:
+            raise UserError(f"--kind {kind!r} is not one of {', '.join(kinds)}.")
+        if answers is None and kind != "irrelevance":
+            raise UserError("--questions needs --answers (possible answers) unless --kind irrelevance.")
+        cases = load_bfcl_files(questions, answers)
+        categories[f"{kind}:{questions.stem}"] = select_cases(cases, limit=limit, seed=seed)
+    for name in category or ([] if questions is not None else CORE_CATEGORIES):
+        categories[name] = load_bfcl(name, limit=limit, seed=seed)
+    _run_suite_cli(categories, system, model, threads, max_tokens, gate_first, gate_more, grounding, out, overhead, report)
+
+
+@bench_app.command("report")
+def bench_report(
+    results: Annotated[Path, typer.Argument(help="A results folder of `agentslm bench bfcl` or `agentslm eval`.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write report.md and the plots (default: the results folder).")
+    ] = None,
+) -> None:
+    """Write the markdown report and PNG plots of a results folder."""
+    from agentslm.bench.bfcl_run import read_records
+    from agentslm.bench.report import summarize_records, write_report
+
+    console.print(f"report: {write_report(results, out)}")
+    _print_summary(summarize_records(read_records(results)))
+
+
+@bench_app.command("gate")
+def bench_gate(
+    results: Annotated[Path, typer.Argument(help="A results folder with agentslm records (gate 0/0).")],
+    top: Annotated[int, typer.Option(help="Rows to print.")] = 10,
+) -> None:
+    """Accuracy of the agentslm caller under a grid of confidence gates, from recorded results (no decoding)."""
+    from agentslm.bench.bfcl_data import load_bfcl
+    from agentslm.bench.bfcl_run import read_records
+    from agentslm.bench.gate import sweep
+
+    records = [r for r in read_records(results) if r["system"] == "agentslm"]
+    if not records:
+        raise UserError(f"No agentslm records in {results}.")
+    categories = sorted({r["category"] for r in records})
+    cases = {(c, case.id): case for c in categories for case in load_bfcl(c)}
+    rows = sweep(records, cases)
+    table = Table(title=f"agentslm gate sweep ({len(records)} records)")
+    for col in ("min_first", "min_more", "mean", *categories):
+        table.add_column(col)
+    for row in rows[:top]:
+        table.add_row(
+            f"{row['min_first']:.2f}",
+            f"{row['min_more']:.2f}",
+            f"{100 * row['mean']:.1f}",
+            *(f"{100 * row[c]:.1f}" for c in categories),
+        )
+    base = next(r for r in rows if r["min_first"] == 0.0 and r["min_more"] == 0.0)
+    table.add_row("0.00", "0.00", f"{100 * base['mean']:.1f}", *(f"{100 * base[c]:.1f}" for c in categories), style="dim")
+    console.print(table)
+
+
+@app.command("eval")
+def eval_cmd(
+    tools: Annotated[str, typer.Option(help="Your tools: 'module:attribute' (a ToolRegistry, list of tools, or a factory).")],
+    cases: Annotated[Path, typer.Option(help="Labelled requests, JSON Lines (see below).")],
+    system: SystemsOpt = None,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    max_tokens: Annotated[int, typer.Option(help="Token budget per case.")] = 384,
+    out: Annotated[Path, typer.Option(help="Results folder (resumable).")] = Path("bench-out/eval"),
+    report: Annotated[bool, typer.Option(help="Write report.md and plots into --out when done.")] = True,
+) -> None:
+    """Measure your own tools on your own labelled requests, with the BFCL checker and the benchmark's figures.
+
+    Each line of --cases: {"id": "...", "request": "...", "expected": [{"name": "tool", "arguments": {...}}]}
+    ("expected": [] when no tool fits; an argument may list acceptable values; optional "tools": names offered).
+    """
+    from agentslm.bench.user_eval import load_user_cases
+
+    registry = _load_registry(tools)
+    _run_suite_cli(load_user_cases(cases, registry), system, model, threads, max_tokens, None, None, None, out, 0, report)
+
+
 def main() -> None:
     """Entry point: user errors print their message and hint, exit status 2."""
     try:

@@ -1,4 +1,4 @@
-"""Verification before execution: parse → tool → JSON Schema → types → policy → approval → validators.
+"""Verification before execution: parse → tool → JSON Schema → types → (grounding) → policy → approval → validators.
 
 Each stage yields a :class:`~agentslm.calls.Check`; the first failure stops the pipeline
 and the call is refused. Approval is default-deny: a tool that requires approval runs only
@@ -16,6 +16,7 @@ import jsonschema
 from pydantic import ValidationError
 
 from agentslm.calls import Check, ToolCall, Verdict
+from agentslm.grounding import grounding_report
 from agentslm.registry import Tool, ToolRegistry
 
 __all__ = ["Approver", "Validator", "Verifier"]
@@ -43,6 +44,8 @@ class Verifier:
         approve: approval callback for tools with ``requires_approval``; ``None`` denies them all.
         validators: custom checks run on every call, or a mapping tool name → checks.
         allow: if given, only these tool names may run (an allow-list).
+        grounding: refuse calls whose free-text or numeric argument values do not appear in the
+            conversation (see :mod:`agentslm.grounding`); needs ``source`` in :meth:`verify`.
     """
 
     def __init__(
@@ -52,6 +55,7 @@ class Verifier:
         approve: Approver | None = None,
         validators: Sequence[Validator] | Mapping[str, Sequence[Validator]] = (),
         allow: Iterable[str] | None = None,
+        grounding: bool = False,
     ) -> None:
         self.registry = registry
         self.approve = approve
@@ -60,8 +64,10 @@ class Verifier:
             {k: list(v) for k, v in validators.items()} if isinstance(validators, Mapping) else {}
         )
         self.allow = frozenset(allow) if allow is not None else None
+        self.grounding = grounding
 
-    def verify(self, call: ToolCall) -> Verdict:
+    def verify(self, call: ToolCall, *, source: str | None = None) -> Verdict:
+        """Run the pipeline; ``source`` is the conversation text arguments are grounded in."""
         checks: list[Check] = []
 
         def refuse(stage: Any, reason: str) -> Verdict:
@@ -90,6 +96,11 @@ class Verifier:
         except ValidationError as exc:
             return refuse("types", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]))
         checks.append(Check(stage="types", ok=True))
+        if self.grounding and source is not None:
+            missing = grounding_report(call.arguments, tool.parameters, source)
+            if missing:
+                return refuse("grounding", f"values of {missing} do not appear in the request (ask the user for them)")
+            checks.append(Check(stage="grounding", ok=True))
         if self.allow is not None and tool.name not in self.allow:
             return refuse("policy", f"tool {tool.name!r} is not on the allow-list")
         checks.append(Check(stage="policy", ok=True, reason=f"effects: {sorted(e.value for e in tool.effects)}"))

@@ -8,12 +8,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agentslm.calls import Observation, RunResult, ToolCall, Verdict
+from agentslm.calls import CallList, Observation, RunResult, ToolCall, Verdict
 
 __all__ = ["WIRE_MODELS", "wire_schemas", "write_wire_schemas"]
 
 WIRE_MODELS: dict[str, type[BaseModel]] = {
     "tool_call": ToolCall,
+    "call_list": CallList,
     "verdict": Verdict,
     "observation": Observation,
     "run_result": RunResult,

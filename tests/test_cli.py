@@ -26,3 +26,51 @@ def test_demo_runs_on_embedded_model() -> None:
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "refused" in result.output and "get_weather" in result.output and "executed" in result.output
+
+
+def test_eval_own_tools_and_cases_with_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(
+        json.dumps(
+            {
+                "id": "paris",
+                "request": "What's the weather in Paris?",
+                "expected": [{"name": "get_weather", "arguments": {"city": "Paris"}}],
+            }
+        )
+        + "\n"
+    )
+    out = tmp_path / "out"
+    args = [
+        "eval",
+        "--tools",
+        "tests.sample_tools:registry",
+        "--cases",
+        str(cases),
+        "--out",
+        str(out),
+        "-s",
+        "agentslm",
+        "-s",
+        "unconstrained",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert {(r["category"], r["system"]) for r in records} == {("simple", "agentslm"), ("simple", "unconstrained")}
+    agentslm = next(r for r in records if r["system"] == "agentslm")
+    assert agentslm["valid"] and agentslm["calls"] == [{"name": "get_weather", "arguments": {"city": "Paris"}}]
+    assert "| simple | agentslm | 1 | 100.0% |" in (out / "report.md").read_text()
+
+
+def test_bench_bfcl_small_run_and_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "bfcl"
+    args = ["bench", "bfcl", "-c", "irrelevance", "--limit", "1", "--out", str(out), "--overhead", "0", "--no-report"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["system"] for r in records) == ["agentslm", "llamacpp-chatml-fc", "unconstrained"]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["model"].startswith("llamacpp:") and meta["machine"]["cpus"] and meta["command"].startswith("agentslm ")
+    bad = runner.invoke(app, ["bench", "bfcl", "--questions", str(tmp_path / "q.jsonl"), "--kind", "weird"])
+    assert bad.exit_code != 0 and "--kind 'weird'" in str(bad.exception)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
 from agentslm.agents.prompts import render_prompt, tools_json
-from agentslm.calls import CallSignals, ToolCall
+from agentslm.calls import CallList, CallSignals, ToolCall
 from agentslm.models.base import Generation, LocalModel, Message, Model
 from agentslm.registry import Tool
-from agentslm.schema.call import DecodeLimits, call_schema
+from agentslm.schema.call import DecodeLimits, call_schema, calls_schema
 
-__all__ = ["RESPONSE_PREFIX", "Caller", "parse_call", "signals_from_generation"]
+__all__ = ["CALLS_PREFIX", "RESPONSE_PREFIX", "Caller", "parse_call", "parse_calls", "signals_from_generation"]
 
 RESPONSE_PREFIX = "<tool_call>["
 """Text placed at the start of the reply before constrained decoding (the format the model was tuned on)."""
+
+CALLS_PREFIX = "<tool_call>"
+"""Response prefix of :meth:`Caller.calls`: the model then writes a JSON list of calls (``[]`` for none)."""
 
 
 class Caller:
@@ -53,6 +57,84 @@ class Caller:
             gen = self.model.generate(messages, schema=schema, max_tokens=self.max_tokens)
         return parse_call(gen)
 
+    def calls_messages(self, request: str, tools: Sequence[Tool], context: Sequence[Message] = ()) -> list[Message]:
+        """The chat messages of :meth:`calls` (SmolLM2's own prompt: zero or more calls, ``[]`` if none fits)."""
+        system = render_prompt("calls", tools_json=tools_json(list(tools)))
+        return [{"role": "system", "content": system}, *context, {"role": "user", "content": request}]
+
+    def calls(self, request: str, tools: Sequence[Tool], context: Sequence[Message] = (), *, max_calls: int = 8) -> CallList:
+        """Decode a list of 0..``max_calls`` calls to ``tools``; an empty list means that no tool fits."""
+        schema = calls_schema(tools, self.limits, max_calls=max_calls)
+        messages = self.calls_messages(request, tools, context)
+        if isinstance(self.model, LocalModel):
+            gen = self.model.generate(
+                messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
+            )
+        else:
+            gen = self.model.generate(messages, schema=schema, max_tokens=self.max_tokens)
+        return parse_calls(gen)
+
+
+def parse_calls(gen: Generation) -> CallList:
+    """Turn a constrained generation of a call list into a :class:`CallList`."""
+    signals = signals_from_generation(gen)
+    if gen.finish_reason == "length":
+        error = f"the token budget ran out after {gen.completion_tokens} tokens before the list was complete"
+        return CallList(raw=gen.text, signals=signals, parse_error=error)
+    try:
+        data: Any = json.loads(gen.text)
+    except json.JSONDecodeError as exc:
+        return CallList(raw=gen.text, signals=signals, parse_error=f"invalid JSON: {exc}")
+    if not isinstance(data, list):
+        return CallList(raw=gen.text, signals=signals, parse_error="expected a JSON list of calls")
+    calls: list[ToolCall] = []
+    for item in data:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not isinstance(item.get("arguments"), dict):
+            return CallList(raw=gen.text, signals=signals, parse_error='expected items {"name": str, "arguments": object}')
+        calls.append(ToolCall(name=item["name"], arguments=item["arguments"], raw=json.dumps(item), signals=signals))
+    return CallList(calls=calls, raw=gen.text, signals=signals, open_probabilities=_open_probabilities(gen))
+
+
+def _open_probabilities(gen: Generation) -> list[float]:
+    """Probability of each decision to start another call: at the first character after ``[`` and after
+    each ``,`` between calls (the token covering that character, renormalised over the grammar's choices)."""
+    text = gen.text
+    starts: list[int] = []
+    depth = 0
+    in_string = escaped = False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+            continue
+        if ch == '"':
+            in_string = True
+        elif ch == "," and depth == 1:
+            starts.append(i)  # the decision to write another call is taken at the comma
+        elif ch in "[{":
+            if ch == "{" and depth == 1 and not starts:
+                starts.append(i)
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+    probabilities: list[float] = []
+    pos = 0
+    spans = []
+    for tok in gen.tokens:
+        spans.append((pos, pos + len(tok.text), tok))
+        pos += len(tok.text)
+    for start in starts:
+        chosen = next((t for a, b, t in spans if a <= start < b), None)
+        if chosen is None or chosen.forced or chosen.constrained_logprob is None:
+            probabilities.append(1.0)
+        else:
+            probabilities.append(math.exp(chosen.constrained_logprob))
+    return probabilities
+
 
 def parse_call(gen: Generation) -> ToolCall:
     """Turn a constrained generation into a :class:`ToolCall` (with ``parse_error`` if it is not one)."""
@@ -76,8 +158,14 @@ def parse_call(gen: Generation) -> ToolCall:
 def signals_from_generation(gen: Generation) -> CallSignals:
     """Confidence signals: tool-name margin and log-probability, weakest argument token."""
     text = gen.text
-    name_start = text.find('"name":"') + len('"name":"') if '"name":"' in text else -1
-    name_end = text.find('"', name_start) if name_start >= 0 else -1
+    name_spans: list[tuple[int, int]] = []
+    at = text.find('"name":"')
+    while at >= 0:
+        begin = at + len('"name":"')
+        end = text.find('"', begin)
+        end = len(text) if end < 0 else end
+        name_spans.append((begin, end))
+        at = text.find('"name":"', end)
     args_start = text.find('"arguments":')
     pos = 0
     name_margins: list[float] = []
@@ -88,7 +176,7 @@ def signals_from_generation(gen: Generation) -> CallSignals:
         start, pos = pos, pos + len(tok.text)
         if tok.logprob is not None and not tok.forced:
             chosen.append(tok.logprob)
-        if name_start >= 0 and start < name_end and pos > name_start:
+        if any(start < end and pos > begin for begin, end in name_spans):
             if tok.margin is not None:
                 name_margins.append(tok.margin)
             if tok.logprob is not None:

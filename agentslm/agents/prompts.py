@@ -11,10 +11,13 @@ import jinja2
 
 from agentslm.registry import Tool
 
-__all__ = ["render_prompt", "tools_json", "PROMPT_VERSION"]
+__all__ = ["render_prompt", "tools_json", "CALLS_PROMPT_VERSION", "PROMPT_VERSION"]
 
 PROMPT_VERSION = "caller-v2"
 """Bumped whenever a template changes, so traces and benchmark results say which prompt they used."""
+
+CALLS_PROMPT_VERSION = "calls-v1"
+"""Version of the call-list prompt (``calls.jinja``)."""
 
 
 @cache

@@ -146,6 +146,11 @@ class LocalModel(Model):
 
     preferred_engine: str = "llguidance"
 
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock that serialises use of this model; hold it to use the backend object directly."""
+        return self._lock
+
     # -- backend hooks --------------------------------------------------------------------
     @abstractmethod
     def chat_tokens(self, messages: Sequence[Message]) -> list[int]:

@@ -17,7 +17,7 @@ from agentslm.schema.normalize import hoist_defs, map_subschemas
 if TYPE_CHECKING:
     from agentslm.registry import Tool
 
-__all__ = ["DecodeLimits", "bound_schema", "call_schema"]
+__all__ = ["DecodeLimits", "bound_schema", "call_schema", "calls_schema"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +30,9 @@ class DecodeLimits:
     """``maxItems`` for arrays without one."""
     close_objects: bool = True
     """Add ``additionalProperties: false`` to objects that list ``properties`` and say nothing else."""
+    nonempty_required_strings: bool = True
+    """Give required string properties without a length bound ``minLength: 1``: a small model otherwise
+    answers a value it cannot find with ``""``, which is never a useful required argument."""
 
 
 def bound_schema(schema: Any, limits: DecodeLimits) -> Any:
@@ -49,6 +52,16 @@ def bound_schema(schema: Any, limits: DecodeLimits) -> Any:
             and "patternProperties" not in node
         ):
             node["additionalProperties"] = False
+        props = node.get("properties")
+        if limits.nonempty_required_strings and isinstance(props, dict) and isinstance(node.get("required"), list):
+            for name in node["required"]:
+                prop = props.get(name)
+                if (
+                    isinstance(prop, dict)
+                    and prop.get("type") == "string"
+                    and not {"minLength", "enum", "const", "pattern", "format"} & prop.keys()
+                ):
+                    props[name] = {**prop, "minLength": 1}
         return node
 
     return map_subschemas(schema, tighten)
@@ -77,4 +90,18 @@ def call_schema(tools: Sequence[Tool], limits: DecodeLimits | None = None) -> di
     schema: dict[str, Any] = dict(branches[0]) if len(branches) == 1 else {"anyOf": branches}
     if all_defs:
         schema["$defs"] = all_defs
+    return schema
+
+
+def calls_schema(tools: Sequence[Tool], limits: DecodeLimits | None = None, *, max_calls: int = 8) -> dict[str, Any]:
+    """The JSON Schema of a list of 0..``max_calls`` calls to ``tools`` (an empty list means: no tool fits)."""
+    if max_calls < 1:
+        from agentslm.errors import UserError
+
+        raise UserError(f"max_calls must be at least 1, got {max_calls}.", hint="pass max_calls=1 or more.")
+    one = call_schema(tools, limits)
+    defs = one.pop("$defs", None)
+    schema: dict[str, Any] = {"type": "array", "items": one, "maxItems": max_calls}
+    if defs:
+        schema["$defs"] = defs
     return schema

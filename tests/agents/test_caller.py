@@ -3,8 +3,8 @@ from __future__ import annotations
 import json
 
 from agentslm import Generation, TokenLogprob, ToolRegistry
-from agentslm.agents.caller import RESPONSE_PREFIX, Caller, parse_call, signals_from_generation
-from agentslm.agents.prompts import PROMPT_VERSION, render_prompt, tools_json
+from agentslm.agents.caller import RESPONSE_PREFIX, Caller, parse_call, parse_calls, signals_from_generation
+from agentslm.agents.prompts import CALLS_PROMPT_VERSION, PROMPT_VERSION, render_prompt, tools_json
 
 
 def _tok(text: str, logprob: float | None, margin: float, n: int) -> TokenLogprob:
@@ -52,3 +52,47 @@ def test_signals_come_from_the_decisive_tokens() -> None:
     assert abs((s.name_logprob or 0) - (-0.3)) < 1e-9
     assert s.min_argument_logprob == -1.5
     assert s.completion_tokens == 6 and s.model_steps == 4
+
+
+def test_parse_calls_outcomes_and_open_probabilities() -> None:
+    def tok(text: str, p: float | None) -> TokenLogprob:
+        import math
+
+        forced = p is None
+        lp = 0.0 if forced else math.log(p)
+        return TokenLogprob(
+            token=0, text=text, logprob=lp, constrained_logprob=lp, margin=1.0, n_allowed=1 if forced else 3, forced=forced
+        )
+
+    tokens = [
+        tok("[", None),
+        tok('{"', 0.8),
+        tok('name":"f","arguments":{"x":1}}', None),
+        tok(",", 0.6),
+        tok('{"name":"f","arguments":{"x":"a,]"}}', None),
+        tok("]", 0.9),
+    ]
+    listed = parse_calls(Generation(text="".join(t.text for t in tokens), tokens=tokens))
+    assert listed.parse_error is None and [c.arguments for c in listed.calls] == [{"x": 1}, {"x": "a,]"}]
+    assert [round(p, 6) for p in listed.open_probabilities] == [0.8, 0.6]  # commas inside strings are not decisions
+    assert parse_calls(Generation(text="[]")).abstained
+    assert "expected a JSON list" in (parse_calls(Generation(text='{"name":"f"}')).parse_error or "")
+    assert "expected items" in (parse_calls(Generation(text='[{"name":"f"}]')).parse_error or "")
+    assert "budget" in (parse_calls(Generation(text="[{", finish_reason="length")).parse_error or "")
+    assert not parse_calls(Generation(text="[{", finish_reason="length")).abstained
+
+
+def test_calls_prompt_is_smollm2s_own_and_decodes_a_list(embedded_model) -> None:  # type: ignore[no-untyped-def]
+    registry = ToolRegistry()
+
+    @registry.tool
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        return city
+
+    rendered = render_prompt("calls", tools_json=tools_json(list(registry)))
+    assert CALLS_PROMPT_VERSION == "calls-v1" and "empty list '[]'" in rendered and "<tools>[" in rendered
+    listed = Caller(embedded_model).calls("What's the weather in Paris?", list(registry))
+    assert listed.parse_error is None and listed.calls[0].name == "get_weather"
+    assert listed.calls[0].arguments == {"city": "Paris"}
+    assert len(listed.open_probabilities) == len(listed.calls) and all(0 < p <= 1 for p in listed.open_probabilities)

@@ -55,3 +55,15 @@ def test_call_schema_is_a_union_with_hoisted_defs() -> None:
     assert list(schema["anyOf"][0]["properties"]) == ["name", "arguments"]
     single = call_schema([registry["a"]])
     assert "anyOf" not in single and single["properties"]["name"] == {"const": "a"}
+
+
+def test_required_strings_must_not_be_empty_under_decoding() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "note": {"type": "string"}, "code": {"type": "string", "pattern": "^[A-Z]*$"}},
+        "required": ["city", "code"],
+    }
+    out = bound_schema(schema, DecodeLimits())
+    assert out["properties"]["city"]["minLength"] == 1
+    assert "minLength" not in out["properties"]["note"] and "minLength" not in out["properties"]["code"]
+    assert "minLength" not in bound_schema(schema, DecodeLimits(nonempty_required_strings=False))["properties"]["city"]

@@ -1,0 +1,268 @@
+"""The systems a benchmark compares, all on the same loaded model.
+
+* ``agentslm`` — the constrained caller in list mode (zero or more calls under the registry's
+  grammar) with its confidence gate: a call is only started when the decoder chose to start it
+  with probability >= ``min_first`` (first call) / ``min_more`` (further calls); identical calls
+  in one reply are merged.
+* ``unconstrained`` — the same model, the same prompt and response prefix, no grammar; the
+  output is parsed leniently (any JSON call objects found in it count).
+* ``llamacpp-chatml-fc`` — llama-cpp-python's own ``chatml-function-calling`` chat handler with
+  ``tools`` and ``tool_choice="auto"`` (its prompt; it constrains the function name and then each
+  call's arguments with llama.cpp GBNF grammars). Its template shows the tools only inside a
+  system message, so a case without one gets :data:`HANDLER_SYSTEM_PROMPT`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agentslm.agents.caller import CALLS_PREFIX, Caller
+from agentslm.calls import ToolCall
+from agentslm.errors import UserError
+from agentslm.models.base import LocalModel, Message
+from agentslm.registry import Tool
+
+__all__ = [
+    "DEFAULT_GATE",
+    "decide",
+    "SYSTEMS",
+    "AgentslmSystem",
+    "Gate",
+    "LlamaCppHandlerSystem",
+    "System",
+    "SystemOutput",
+    "UnconstrainedSystem",
+    "lenient_calls",
+    "make_system",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Gate:
+    """Decision policy of the agentslm caller on top of greedy constrained decoding.
+
+    ``min_first``/``min_more``: confidence gate (see :meth:`agentslm.calls.CallList.gated`);
+    ``grounding``: if any call's values do not appear in the conversation (see
+    :mod:`agentslm.grounding`), make no call (the agent would ask the user for the value).
+    """
+
+    min_first: float = 0.0
+    min_more: float = 0.0
+    grounding: bool = False
+
+
+DEFAULT_GATE = Gate(min_first=0.0, min_more=0.67, grounding=True)
+"""Policy used by ``agentslm bench``, chosen on BFCL live_* categories, which the report does not score
+(docs/benchmarks/README.md): grounding on; ``min_more`` at the Youden-optimal point of the decision to
+add a call; no first-call gate (with grounding on it only cost answerable cases)."""
+
+
+def decide(
+    calls: Sequence[ToolCall], open_probabilities: Sequence[float], gate: Gate, tools: Sequence[Tool], source: str
+) -> tuple[list[ToolCall], list[str]]:
+    """The calls the agentslm policy makes from a decoded list; also the grounding refusals (if any)."""
+    from agentslm.calls import CallList
+    from agentslm.registry import ToolRegistry
+    from agentslm.verify import Verifier
+
+    kept = CallList(calls=list(calls), open_probabilities=list(open_probabilities))
+    kept = kept.gated(min_first=gate.min_first, min_more=gate.min_more)
+    if not gate.grounding:
+        return kept.calls, []
+    verifier = Verifier(ToolRegistry([t for t in tools]), grounding=True, approve=lambda c, t: True)
+    refusals = [
+        f"{c.name}: {check.reason}"
+        for c in kept.calls
+        for check in verifier.verify(c, source=source).checks
+        if check.stage == "grounding" and not check.ok
+    ]
+    return ([] if refusals else kept.calls), refusals
+
+
+@dataclass(kw_only=True)
+class SystemOutput:
+    calls: list[ToolCall] | None
+    """The calls made (``[]``: none); ``None`` when the output could not be decoded as calls."""
+    raw: str
+    seconds: float
+    completion_tokens: int
+    prompt_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class System(Protocol):
+    name: str
+
+    def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput: ...
+
+
+class AgentslmSystem:
+    name = "agentslm"
+
+    def __init__(self, model: LocalModel, *, gate: Gate = DEFAULT_GATE, max_tokens: int = 384, max_calls: int = 8) -> None:
+        self.caller = Caller(model, max_tokens=max_tokens)
+        self.model = model
+        self.gate = gate
+        self.max_calls = max_calls
+
+    def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
+        if not tools:  # nothing to call: the agent answers that no tool fits without asking the model
+            return SystemOutput(calls=[], raw="[]", seconds=0.0, completion_tokens=0, extra={"no_tools": True})
+        t0 = time.perf_counter()
+        listed = self.caller.calls(messages[-1]["content"], tools, messages[:-1], max_calls=self.max_calls)
+        seconds = time.perf_counter() - t0
+        source = "\n".join(m["content"] for m in messages if m["role"] in ("user", "system"))
+        calls, refusals = decide(listed.calls, listed.open_probabilities, self.gate, tools, source)
+        prompt = self.model.count_tokens(self.caller.calls_messages(messages[-1]["content"], tools, messages[:-1]))
+        return SystemOutput(
+            calls=None if listed.parse_error else calls,
+            raw=listed.raw,
+            seconds=seconds,
+            completion_tokens=listed.signals.completion_tokens,
+            prompt_tokens=prompt,
+            extra={
+                "open_probabilities": [round(p, 5) for p in listed.open_probabilities],
+                "ungated": [{"name": c.name, "arguments": c.arguments} for c in listed.calls],
+                "parse_error": listed.parse_error,
+                "grounding_refusals": refusals,
+                "name_margin": listed.signals.name_margin,
+                "min_argument_logprob": listed.signals.min_argument_logprob,
+            },
+        )
+
+
+def lenient_calls(text: str) -> list[ToolCall] | None:
+    """Every ``{"name": str, "arguments"/"parameters": object}`` found in ``text`` (also inside lists);
+    ``[]`` if the text starts with an empty JSON list; ``None`` if nothing call-like is found."""
+    decoder = json.JSONDecoder()
+    stripped = text.lstrip()
+    if stripped.startswith("[]"):
+        return []
+    calls: list[ToolCall] = []
+    i = 0
+    while i < len(text):
+        if text[i] not in "{[":
+            i += 1
+            continue
+        try:
+            value, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            i += 1
+            continue
+        found = False
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                args = item.get("arguments", item.get("parameters", {}))
+                if isinstance(args, str):
+                    try:
+                        args = json.loads(args)
+                    except json.JSONDecodeError:
+                        continue
+                if isinstance(args, dict):
+                    calls.append(ToolCall(name=item["name"], arguments=args, raw=json.dumps(item)))
+                    found = True
+        i = end if found else i + 1
+    return calls or None
+
+
+class UnconstrainedSystem:
+    name = "unconstrained"
+
+    def __init__(self, model: LocalModel, *, max_tokens: int = 384) -> None:
+        self.caller = Caller(model, max_tokens=max_tokens)
+        self.model = model
+        self.max_tokens = max_tokens
+
+    def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
+        prompt = self.caller.calls_messages(messages[-1]["content"], tools, messages[:-1])
+        t0 = time.perf_counter()
+        gen = self.model.generate(prompt, max_tokens=self.max_tokens, response_prefix=CALLS_PREFIX)
+        seconds = time.perf_counter() - t0
+        return SystemOutput(
+            calls=lenient_calls(gen.text),
+            raw=gen.text,
+            seconds=seconds,
+            completion_tokens=gen.completion_tokens,
+            prompt_tokens=gen.prompt_tokens,
+        )
+
+
+class LlamaCppHandlerSystem:
+    name = "llamacpp-chatml-fc"
+
+    def __init__(self, model: LocalModel, *, max_tokens: int = 384) -> None:
+        llama = getattr(model, "llama", None)
+        if llama is None:
+            raise UserError(
+                "The llamacpp-chatml-fc system needs a llama.cpp model.",
+                hint="run it with a GGUF model (the embedded one is), or leave it out with --systems.",
+            )
+        self.model = model
+        self.llama = llama
+        self.max_tokens = max_tokens
+
+    def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
+        from llama_cpp.llama_chat_format import chatml_function_calling
+
+        specs = [t.to_openai() for t in tools]
+        t0 = time.perf_counter()
+        with self.model.lock:
+            response: Any = chatml_function_calling(
+                llama=self.llama,
+                messages=_with_system(messages),
+                tools=specs,
+                tool_choice="auto",
+                temperature=0.0,
+                max_tokens=self.max_tokens,
+            )
+        seconds = time.perf_counter() - t0
+        message = response["choices"][0]["message"]
+        usage = response.get("usage") or {}
+        calls: list[ToolCall] | None = []
+        raw = message.get("content") or ""
+        for tc in message.get("tool_calls") or []:
+            fn = tc["function"]
+            raw += f"functions.{fn['name']}:\n{fn['arguments']}\n"
+            try:
+                args = json.loads(fn["arguments"])
+            except json.JSONDecodeError:
+                calls = None
+                break
+            if calls is not None:
+                calls.append(ToolCall(name=fn["name"], arguments=args if isinstance(args, dict) else {}, raw=fn["arguments"]))
+        return SystemOutput(
+            calls=calls,
+            raw=raw,
+            seconds=seconds,
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        )
+
+
+HANDLER_SYSTEM_PROMPT = "You are a helpful assistant that calls functions to answer the user's request."
+"""The handler lists the tools inside the system message only, so cases without one get this one."""
+
+
+def _with_system(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    out = [dict(m) for m in messages]
+    if not out or out[0]["role"] != "system":
+        out.insert(0, {"role": "system", "content": HANDLER_SYSTEM_PROMPT})
+    return out
+
+
+SYSTEMS = ("agentslm", "unconstrained", "llamacpp-chatml-fc")
+
+
+def make_system(name: str, model: LocalModel, *, max_tokens: int = 384, gate: Gate = DEFAULT_GATE) -> System:
+    """The system called ``name`` (one of :data:`SYSTEMS`) on ``model``."""
+    if name == "agentslm":
+        return AgentslmSystem(model, gate=gate, max_tokens=max_tokens)
+    if name == "unconstrained":
+        return UnconstrainedSystem(model, max_tokens=max_tokens)
+    if name == "llamacpp-chatml-fc":
+        return LlamaCppHandlerSystem(model, max_tokens=max_tokens)
+    raise UserError(f"Unknown system {name!r}.", hint=f"choose from {', '.join(SYSTEMS)}.")

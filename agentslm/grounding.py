@@ -1,0 +1,114 @@
+"""Argument grounding: are a call's free-text and numeric argument values supported by the conversation?
+
+A small model that is asked for a call it cannot make (no tool fits, or a required value is
+missing) tends to invent values. A value is *grounded* when it appears in the source text:
+strings by normalised substring or word overlap, numbers by their digits (``5`` matches
+"5", "5.0" or "five"). Enum members, booleans and values equal to the schema default are
+exempt (they come from the tool, not the user).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["grounding_report", "is_grounded_string", "is_grounded_number"]
+
+_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "twenty": 20,
+    "thirty": 30,
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 1_000_000,
+    "dozen": 12,
+    "half": 0.5,
+    "once": 1,
+    "twice": 2,
+    "single": 1,
+    "double": 2,
+    "triple": 3,
+}
+_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def is_grounded_string(value: str, source: str, *, min_overlap: float = 0.5) -> bool:
+    """True if ``value`` (normalised) occurs in ``source`` or at least ``min_overlap`` of its words do."""
+    v, s = _norm(value), _norm(source)
+    if not v:
+        return True
+    if v in s:
+        return True
+    words = [w for w in v.split() if len(w) > 2 or w.isdigit()]
+    if not words:
+        return v.replace(" ", "") in s.replace(" ", "")
+    source_words = set(s.split())
+    hits = sum(1 for w in words if w in source_words or any(sw.startswith(w[:5]) for sw in source_words if len(w) >= 5))
+    return hits / len(words) >= min_overlap
+
+
+def _numbers_in(source: str) -> set[float]:
+    found: set[float] = set()
+    for match in _NUMBER.findall(source):
+        try:
+            found.add(float(match.replace(",", "")))
+        except ValueError:
+            continue
+    for word in _norm(source).split():
+        if word in _WORDS:
+            found.add(float(_WORDS[word]))
+    return found
+
+
+def is_grounded_number(value: float, source: str) -> bool:
+    """True if ``value`` appears in ``source`` as digits or a number word (also as a percentage or x100)."""
+    numbers = _numbers_in(source)
+    return any(abs(value - n) < 1e-9 or abs(value - n / 100) < 1e-9 or abs(value - n * 100) < 1e-6 for n in numbers)
+
+
+def grounding_report(arguments: Mapping[str, Any], schema: Mapping[str, Any], source: str) -> list[str]:
+    """Names of the top-level arguments whose values are not grounded in ``source`` (empty if all are)."""
+    props: Mapping[str, Any] = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
+    missing: list[str] = []
+    for name, value in arguments.items():
+        spec = props.get(name, {}) if isinstance(props, Mapping) else {}
+        if not isinstance(spec, Mapping):
+            spec = {}
+        if "enum" in spec or "const" in spec or ("default" in spec and spec["default"] == value):
+            continue
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, str):
+            if not is_grounded_string(value, source):
+                missing.append(name)
+        elif isinstance(value, int | float):
+            if value not in (0, 1) and not is_grounded_number(float(value), source):
+                missing.append(name)
+        elif (
+            isinstance(value, list) and value and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value)
+        ):
+            grounded = [
+                is_grounded_string(v, source) if isinstance(v, str) else is_grounded_number(float(v), source) for v in value
+            ]
+            if not any(grounded):
+                missing.append(name)
+    return missing
