@@ -3,8 +3,10 @@
 The public API is exactly ``__all__``.
 """
 
-from agentslm.agent import Agent
-from agentslm.calls import CallSignals, Check, Observation, RunResult, ToolCall, Verdict
+from agentslm.agent import Agent, AgentRun, Budgets, Session
+from agentslm.agents.planner import PlannerPolicy
+from agentslm.audit import AuditLog, read_audit_log
+from agentslm.calls import CallList, CallSignals, Check, Observation, RunResult, ToolCall, Verdict
 from agentslm.errors import (
     AgentslmError,
     CallRefused,
@@ -17,6 +19,7 @@ from agentslm.errors import (
     ToolRegistrationError,
     UserError,
 )
+from agentslm.events import AgentEvent, describe_event
 from agentslm.execute import Executor
 from agentslm.models import Generation, Model, TokenLogprob, embedded_model_path, load_model
 from agentslm.registry import Effect, Tool, ToolRegistry, tool
@@ -27,7 +30,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Agent",
+    "AgentEvent",
+    "AgentRun",
     "AgentslmError",
+    "AuditLog",
+    "Budgets",
+    "CallList",
     "CallRefused",
     "CallSignals",
     "Check",
@@ -41,9 +49,11 @@ __all__ = [
     "Model",
     "ModelNotFoundError",
     "Observation",
+    "PlannerPolicy",
     "RunError",
     "RunResult",
     "SchemaCompileError",
+    "Session",
     "TokenLogprob",
     "Tool",
     "ToolCall",
@@ -54,7 +64,9 @@ __all__ = [
     "Verifier",
     "__version__",
     "call_schema",
+    "describe_event",
     "embedded_model_path",
     "load_model",
+    "read_audit_log",
     "tool",
 ]

@@ -72,34 +72,28 @@ def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
     """A short scripted session on the embedded model: each call, its verdict and its result."""
     from agentslm.agent import Agent
     from agentslm.demo import DEMO_REQUESTS, demo_registry
+    from agentslm.events import ErrorEvent, ResultEvent, describe_event
 
     t0 = time.perf_counter()
-    agent = Agent(_load(model, threads), demo_registry())
+    loaded = _load(model, threads)
+    agent = Agent(loaded, demo_registry())
     console.print(
-        f"[bold]agentslm demo[/] on {agent.model.name} (loaded in {time.perf_counter() - t0:.1f}s); "
+        f"[bold]agentslm demo[/] on {loaded.name} (loaded in {time.perf_counter() - t0:.1f}s); "
         f"tools: {', '.join(agent.registry.names)}"
     )
+    styles = {"plan": "cyan", "verdict": "magenta", "result": "green", "answer": "bold", "error": "red", "ask": "yellow"}
     refused = executed = 0
     for request in DEMO_REQUESTS:
         console.rule(f"[cyan]user[/]: {request}")
-        result = agent.run(request)
-        call = result.call
-        console.print(
-            f"[bold]call[/]    {call.name}({json.dumps(call.arguments)})  "
-            f"[dim]{call.signals.completion_tokens} tokens, {call.signals.seconds:.2f}s, "
-            f"name margin {call.signals.name_margin if call.signals.name_margin is None else round(call.signals.name_margin, 2)}[/]"
-        )
-        if result.verdict.approved:
-            console.print("[bold]verdict[/] [green]approved[/] (" + ", ".join(c.stage for c in result.verdict.checks) + ")")
-        else:
-            console.print(f"[bold]verdict[/] [red]refused[/]: {'; '.join(result.verdict.reasons)}")
-        if result.observation is not None:
-            executed += 1
-            style = "green" if result.observation.ok else "red"
-            console.print(f"[bold]result[/]  [{style}]{result.observation.text}[/]")
-        else:
-            refused += 1
-            console.print("[bold]result[/]  [yellow]not executed[/]")
+        for event in agent.stream(request):
+            style = styles.get(event.type, "")
+            console.print(
+                f"[{style}]{describe_event(event)}[/]" if style else describe_event(event), markup=bool(style), highlight=False
+            )
+            if isinstance(event, ResultEvent):
+                executed += 1
+            elif isinstance(event, ErrorEvent) and event.kind == "refused":
+                refused += 1
     console.rule()
     console.print(f"{executed} calls executed, {refused} refused, in {time.perf_counter() - t0:.1f}s.")
 

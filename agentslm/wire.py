@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from agentslm.agent import Session
+from agentslm.audit import AuditRecord
 from agentslm.calls import CallList, Observation, RunResult, ToolCall, Verdict
 
 __all__ = ["WIRE_MODELS", "wire_schemas", "write_wire_schemas"]
@@ -18,14 +20,19 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     "verdict": Verdict,
     "observation": Observation,
     "run_result": RunResult,
+    "audit_record": AuditRecord,
+    "session": Session,
 }
 
 
 def wire_schemas() -> dict[str, dict[str, Any]]:
-    """File name → JSON Schema (serialisation mode) for every wire model."""
+    """File name → JSON Schema (serialisation mode) for every wire model and the agent's events."""
+    from agentslm.events import event_adapter
+
     out: dict[str, dict[str, Any]] = {}
-    for name, model in WIRE_MODELS.items():
-        schema = model.model_json_schema(mode="serialization")
+    items: list[tuple[str, Any]] = [(n, m.model_json_schema(mode="serialization")) for n, m in WIRE_MODELS.items()]
+    items.append(("event", event_adapter.json_schema(mode="serialization")))
+    for name, schema in items:
         schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
         schema["$id"] = f"https://agentslm.dev/schemas/{name}.schema.json"
         out[f"{name}.schema.json"] = schema

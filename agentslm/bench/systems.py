@@ -6,6 +6,7 @@
   in one reply are merged.
 * ``unconstrained`` — the same model, the same prompt and response prefix, no grammar; the
   output is parsed leniently (any JSON call objects found in it count).
+* ``agent`` (opt-in: ``--system agent``) — the full agent's planner on the case (its tasks are the calls).
 * ``llamacpp-chatml-fc`` — llama-cpp-python's own ``chatml-function-calling`` chat handler with
   ``tools`` and ``tool_choice="auto"`` (its prompt; it constrains the function name and then each
   call's arguments with llama.cpp GBNF grammars). Its template shows the tools only inside a
@@ -30,6 +31,7 @@ __all__ = [
     "DEFAULT_GATE",
     "decide",
     "SYSTEMS",
+    "AgentPlannerSystem",
     "AgentslmSystem",
     "Gate",
     "LlamaCppHandlerSystem",
@@ -191,6 +193,35 @@ class UnconstrainedSystem:
         )
 
 
+class AgentPlannerSystem:
+    """The full agent's planning step (planner policy: gate, grounding, probing for more calls) on a case;
+    tools are not run (BFCL functions have no implementation), the plan's tasks are the output."""
+
+    name = "agent"
+
+    def __init__(self, model: LocalModel, *, max_tokens: int = 384) -> None:
+        from agentslm.agents.planner import Planner
+
+        self.planner = Planner(model, max_tokens=max_tokens)
+
+    def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
+        t0 = time.perf_counter()
+        decision = self.planner.decide(tools, messages)
+        seconds = time.perf_counter() - t0
+        calls: list[ToolCall] | None
+        if decision.kind == "plan":
+            calls = [ToolCall(name=t.tool, arguments=t.arguments) for t in decision.plan.tasks]
+        else:
+            calls = None if decision.kind == "give_up" else []
+        return SystemOutput(
+            calls=calls,
+            raw=decision.raw,
+            seconds=seconds,
+            completion_tokens=decision.signals.completion_tokens,
+            extra={"decision": decision.kind, "reason": decision.reason or decision.question},
+        )
+
+
 class LlamaCppHandlerSystem:
     name = "llamacpp-chatml-fc"
 
@@ -265,4 +296,6 @@ def make_system(name: str, model: LocalModel, *, max_tokens: int = 384, gate: Ga
         return UnconstrainedSystem(model, max_tokens=max_tokens)
     if name == "llamacpp-chatml-fc":
         return LlamaCppHandlerSystem(model, max_tokens=max_tokens)
-    raise UserError(f"Unknown system {name!r}.", hint=f"choose from {', '.join(SYSTEMS)}.")
+    if name == "agent":
+        return AgentPlannerSystem(model, max_tokens=max_tokens)
+    raise UserError(f"Unknown system {name!r}.", hint=f"choose from {', '.join((*SYSTEMS, 'agent'))}.")

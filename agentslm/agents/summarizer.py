@@ -1,0 +1,62 @@
+"""The summarizer: writes the final answer from the observations and says which results it used."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from agentslm.agents.prompts import render_prompt
+from agentslm.models.base import Message, Model
+
+__all__ = ["ResultForAnswer", "Summarizer", "cited_results"]
+
+
+@dataclass(frozen=True)
+class ResultForAnswer:
+    id: int
+    call: str
+    """The call as text, e.g. ``get_weather(city='Paris')``."""
+    text: str
+    """The tool's output as the model saw it."""
+    ok: bool = True
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9][a-z0-9.\-]*", text.lower()) if len(w) > 2 or w.isdigit()}
+
+
+def cited_results(answer: str, results: Sequence[ResultForAnswer]) -> list[int]:
+    """Ids of the results the answer uses: cited as ``[n]`` or sharing distinctive words/numbers with it."""
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer)}
+    words = _words(answer)
+    for r in results:
+        content = _words(r.text) - _words(r.call.split("(", 1)[0])
+        if content and words & content:
+            cited.add(r.id)
+    return sorted(i for i in cited if any(r.id == i for r in results))
+
+
+class Summarizer:
+    """Answers from tool results with ``model`` (plain text, a short token budget)."""
+
+    def __init__(self, model: Model, *, max_tokens: int = 96) -> None:
+        self.model = model
+        self.max_tokens = max_tokens
+
+    def messages(self, request: str, results: Sequence[ResultForAnswer]) -> list[Message]:
+        system = render_prompt("summarizer", results=[r.__dict__ for r in results])
+        return [{"role": "system", "content": system}, {"role": "user", "content": request}]
+
+    def answer(self, request: str, results: Sequence[ResultForAnswer]) -> tuple[str, list[int]]:
+        """The answer text and the ids of the results it used. Falls back to listing the results when
+        the model's text is empty or uses none of them (the answer always rests on the observations)."""
+        text = ""
+        if results:
+            gen = self.model.generate(self.messages(request, results), max_tokens=self.max_tokens)
+            text = gen.text.strip()
+        cited = cited_results(text, results)
+        if not text or not cited:
+            text = "; ".join(f"{r.call} -> {r.text}" for r in results) if results else text
+            cited = [r.id for r in results]
+        return text, cited

@@ -1,0 +1,78 @@
+"""Append-only JSONL audit log of every call the agent verified (run or refused).
+
+Each record is one line written with a single ``write`` on a file opened in append mode, then
+flushed and ``fsync``-ed before the agent goes on. A crash can at worst leave a torn last line;
+:func:`read_audit_log` skips it, and the next append starts on a fresh line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentslm.calls import Check
+
+__all__ = ["AuditLog", "AuditRecord", "read_audit_log"]
+
+
+class AuditRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    run_id: str
+    task_id: int
+    tool: str
+    arguments: dict[str, Any]
+    checks: list[Check]
+    approved: bool
+    executed: bool
+    ok: bool | None = None
+    """Whether the tool succeeded (``None`` when it did not run)."""
+    error: str | None = None
+    started: float | None = None
+    finished: float | None = None
+    output_chars: int = 0
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class AuditLog:
+    """Appends :class:`AuditRecord` lines to ``path`` (created with its folder), fsync per record."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def append(self, record: AuditRecord) -> None:
+        line = (record.model_dump_json() + "\n").encode("utf-8")
+        with self._lock:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                size = os.fstat(fd).st_size
+                if size:
+                    with open(self.path, "rb") as fh:  # a crash left a torn line: end it so this record parses
+                        fh.seek(size - 1)
+                        if fh.read(1) != b"\n":
+                            line = b"\n" + line
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def read_audit_log(path: str | os.PathLike[str]) -> list[AuditRecord]:
+    """All complete records of an audit log (a torn or corrupt line is skipped)."""
+    file = Path(path)
+    if not file.is_file():
+        return []
+    records: list[AuditRecord] = []
+    for line in file.read_bytes().splitlines():
+        try:
+            records.append(AuditRecord.model_validate(json.loads(line)))
+        except (ValueError, UnicodeDecodeError):
+            continue
+    return records
