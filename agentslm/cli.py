@@ -244,7 +244,11 @@ CategoryOpt = Annotated[
 ]
 SystemsOpt = Annotated[
     list[str] | None,
-    typer.Option("--system", "-s", help="System to run (repeatable): agentslm, unconstrained, llamacpp-chatml-fc; default: all."),
+    typer.Option(
+        "--system",
+        "-s",
+        help="System (repeatable): agentslm, unconstrained, llamacpp-chatml-fc (default: these three), or agent (the full planner).",
+    ),
 ]
 CORE_CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"]
 

@@ -74,3 +74,28 @@ def test_bench_bfcl_small_run_and_bad_input(tmp_path) -> None:  # type: ignore[n
     assert meta["model"].startswith("llamacpp:") and meta["machine"]["cpus"] and meta["command"].startswith("agentslm ")
     bad = runner.invoke(app, ["bench", "bfcl", "--questions", str(tmp_path / "q.jsonl"), "--kind", "weird"])
     assert bad.exit_code != 0 and "--kind 'weird'" in str(bad.exception)
+
+
+def test_bench_bfcl_own_files_through_the_full_agent(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    fn = {
+        "name": "get_weather",
+        "description": "Get the current weather for a city.",
+        "parameters": {
+            "type": "dict",
+            "properties": {"city": {"type": "string", "description": "City name"}},
+            "required": ["city"],
+        },
+    }
+    q, a = tmp_path / "mine.jsonl", tmp_path / "mine_answers.jsonl"
+    q.write_text(
+        json.dumps({"id": "w1", "question": [[{"role": "user", "content": "What's the weather in Paris?"}]], "function": [fn]})
+        + "\n"
+    )
+    a.write_text(json.dumps({"id": "w1", "ground_truth": [{"get_weather": {"city": ["Paris"]}}]}) + "\n")
+    out = tmp_path / "own"
+    args = ["bench", "bfcl", "--questions", str(q), "--answers", str(a), "-s", "agent", "--out", str(out), "--overhead", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert record["category"] == "simple:mine" and record["system"] == "agent" and record["valid"], record
+    assert record["extra"]["decision"] == "plan" and "| simple:mine | agent | 1 | 100.0% |" in (out / "report.md").read_text()

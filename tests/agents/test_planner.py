@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agentslm import Generation, Model, ToolCall, ToolRegistry
+from agentslm.agents.planner import Planner, PlannerPolicy
+from agentslm.agents.summarizer import ResultForAnswer, Summarizer, cited_results
+from agentslm.models.base import Message
+
+
+class Fixed(Model):
+    name = "fixed"
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+
+    def generate(self, messages: Sequence[Message], *, schema: Mapping[str, Any] | None = None, **kw: Any) -> Generation:  # type: ignore[override]
+        return Generation(text=self.texts.pop(0))
+
+
+def tools() -> ToolRegistry:
+    r = ToolRegistry()
+
+    @r.tool
+    def find_user(username: str) -> int:
+        """Find a user."""
+        return 1
+
+    @r.tool
+    def list_orders(user_id: int) -> list[str]:
+        """Orders."""
+        return []
+
+    return r
+
+
+USER = [{"role": "user", "content": "find alice and her orders"}]
+
+
+def test_decisions() -> None:
+    r = list(tools())
+    plan = Planner(
+        Fixed(
+            json.dumps(
+                [
+                    {"name": "find_user", "arguments": {"username": "alice"}},
+                    {"name": "list_orders", "arguments": {"user_id": "$1"}},
+                ]
+            )
+        )
+    )
+    d = plan.decide(r, USER, next_id=5)
+    assert d.kind == "plan" and [(t.id, t.arguments) for t in d.plan.tasks] == [
+        (5, {"username": "alice"}),
+        (6, {"user_id": "$5"}),
+    ]
+    assert Planner(Fixed("[]")).decide(r, USER).kind == "no_tool"
+    assert Planner(Fixed("[{")).decide(r, USER).kind == "give_up"
+    ask = Planner(Fixed(json.dumps([{"name": "find_user", "arguments": {"username": "bob"}}]))).decide(r, USER)
+    assert ask.kind == "ask" and ask.missing == ["username"] and ask.tool == "find_user"
+    lenient = Planner(
+        Fixed(json.dumps([{"name": "find_user", "arguments": {"username": "bob"}}])), policy=PlannerPolicy(grounding=False)
+    )
+    assert lenient.decide(r, USER).kind == "plan"
+
+
+def test_repeats_of_earlier_calls_map_to_their_tasks() -> None:
+    r = list(tools())
+    again = json.dumps(
+        [{"name": "find_user", "arguments": {"username": "alice"}}, {"name": "list_orders", "arguments": {"user_id": "$1"}}]
+    )
+    executed = [
+        (
+            1,
+            ToolCall(name="find_user", arguments={"username": "alice"}),
+            ToolCall(name="find_user", arguments={"username": "alice"}),
+        )
+    ]
+    d = Planner(Fixed(again)).decide(r, USER, executed=executed, next_id=2)
+    assert d.kind == "plan" and [(t.id, t.arguments) for t in d.plan.tasks] == [(2, {"user_id": "$1"})]
+    executed.append(
+        (2, ToolCall(name="list_orders", arguments={"user_id": "$1"}), ToolCall(name="list_orders", arguments={"user_id": 42}))
+    )
+    assert Planner(Fixed(again)).decide(r, USER, executed=executed, next_id=3).kind == "done"
+
+
+def test_summarizer_cites_results_or_falls_back_to_them() -> None:
+    results = [
+        ResultForAnswer(1, "get_weather(city='Paris')", "sunny, 18 C"),
+        ResultForAnswer(2, "get_time(city='Oslo')", "12:00"),
+    ]
+    assert cited_results("It is sunny in Paris.", results) == [1]
+    assert cited_results("See [2].", results) == [2]
+    text, cited = Summarizer(Fixed("It is sunny and 18 C in Paris; in Oslo it is 12:00.")).answer("q", results)
+    assert cited == [1, 2] and "Paris" in text
+    text, cited = Summarizer(Fixed("I like trains.")).answer("q", results)
+    assert cited == [1, 2] and "get_weather(city='Paris') -> sunny, 18 C" in text
