@@ -6,7 +6,7 @@ The public API is exactly ``__all__``.
 from agentslm.agent import Agent, AgentRun, Budgets, Session
 from agentslm.agents.planner import PlannerPolicy
 from agentslm.audit import AuditLog, read_audit_log
-from agentslm.calls import CallList, CallSignals, Check, Observation, RunResult, ToolCall, Verdict
+from agentslm.calls import CallList, CallSignals, Check, Observation, ToolCall, Verdict
 from agentslm.errors import (
     AgentslmError,
     CallRefused,
@@ -51,7 +51,6 @@ __all__ = [
     "Observation",
     "PlannerPolicy",
     "RunError",
-    "RunResult",
     "SchemaCompileError",
     "Session",
     "TokenLogprob",

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ToolCall", "CallList", "CallSignals", "Check", "Verdict", "Observation", "RunResult"]
+__all__ = ["ToolCall", "CallList", "CallSignals", "Check", "Verdict", "Observation"]
 
 
 class CallSignals(BaseModel):
@@ -121,17 +121,3 @@ class Observation(BaseModel):
     truncated: bool = False
     """True if ``text`` was cut to the output budget."""
     seconds: float = 0.0
-
-
-class RunResult(BaseModel):
-    """One request: the call, its verdict and (only if approved) the observation."""
-
-    request: str
-    call: ToolCall
-    verdict: Verdict
-    observation: Observation | None = None
-    """``None`` when the verdict refused the call: nothing ran."""
-
-    @property
-    def executed(self) -> bool:
-        return self.observation is not None

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agentslm.agent import Session
+from agentslm.agent import AgentRun, Session
 from agentslm.audit import AuditRecord
-from agentslm.calls import CallList, Observation, RunResult, ToolCall, Verdict
+from agentslm.calls import CallList, Observation, ToolCall, Verdict
 
 __all__ = ["WIRE_MODELS", "wire_schemas", "write_wire_schemas"]
 
@@ -19,7 +19,7 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     "call_list": CallList,
     "verdict": Verdict,
     "observation": Observation,
-    "run_result": RunResult,
+    "agent_run": AgentRun,
     "audit_record": AuditRecord,
     "session": Session,
 }

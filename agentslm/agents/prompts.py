@@ -11,13 +11,16 @@ import jinja2
 
 from agentslm.registry import Tool
 
-__all__ = ["render_prompt", "tools_json", "CALLS_PROMPT_VERSION", "PROMPT_VERSION"]
+__all__ = ["render_prompt", "tools_json", "CALLS_PROMPT_VERSION", "PROMPT_VERSION", "SUMMARIZER_PROMPT_VERSION"]
 
 PROMPT_VERSION = "caller-v2"
 """Bumped whenever a template changes, so traces and benchmark results say which prompt they used."""
 
 CALLS_PROMPT_VERSION = "calls-v1"
-"""Version of the call-list prompt (``calls.jinja``)."""
+"""Version of the call-list prompt (``calls.jinja``), used by the caller's list mode and the planner."""
+
+SUMMARIZER_PROMPT_VERSION = "summarizer-v1"
+"""Version of the summarizer prompt (``summarizer.jinja``)."""
 
 
 @cache

@@ -97,3 +97,10 @@ def test_summarizer_cites_results_or_falls_back_to_them() -> None:
     assert cited == [1, 2] and "Paris" in text
     text, cited = Summarizer(Fixed("I like trains.")).answer("q", results)
     assert cited == [1, 2] and "get_weather(city='Paris') -> sunny, 18 C" in text
+
+
+def test_summarizer_prompt_is_versioned_package_data() -> None:
+    from agentslm.agents.prompts import SUMMARIZER_PROMPT_VERSION, render_prompt
+
+    text = render_prompt("summarizer", results=[{"id": 1, "call": "f(x=1)", "text": "2"}])
+    assert SUMMARIZER_PROMPT_VERSION == "summarizer-v1" and "[1] f(x=1) -> 2" in text and "Do not invent" in text
