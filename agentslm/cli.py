@@ -417,17 +417,18 @@ def bench_gate(
     cases = {(c, case.id): case for c in categories for case in load_bfcl(c)}
     rows = sweep(records, cases)
     table = Table(title=f"agentslm gate sweep ({len(records)} records)")
-    for col in ("min_first", "min_more", "mean", *categories):
+    for col in ("min_first", "min_more", "grounding", "mean", *categories):
         table.add_column(col)
-    for row in rows[:top]:
+    base = next(r for r in rows if r["min_first"] == 0.0 and r["min_more"] == 0.0 and not r["grounding"])
+    for row in [*rows[:top], base]:
         table.add_row(
             f"{row['min_first']:.2f}",
             f"{row['min_more']:.2f}",
+            "on" if row["grounding"] else "off",
             f"{100 * row['mean']:.1f}",
             *(f"{100 * row[c]:.1f}" for c in categories),
+            style="dim" if row is base else None,
         )
-    base = next(r for r in rows if r["min_first"] == 0.0 and r["min_more"] == 0.0)
-    table.add_row("0.00", "0.00", f"{100 * base['mean']:.1f}", *(f"{100 * base[c]:.1f}" for c in categories), style="dim")
     console.print(table)
 
 

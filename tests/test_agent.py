@@ -405,3 +405,14 @@ def test_parallel_task_rate_on_embedded_model(embedded_model: Model) -> None:
 def test_error_event_kinds_are_documented() -> None:
     e = ErrorEvent(run_id="r", kind="bad_plan", message="m")
     assert json.loads(e.model_dump_json())["type"] == "error"
+
+
+def test_each_role_can_have_its_own_model() -> None:
+    log: list[str] = []
+    planner = ScriptedModel([[call("get_weather", city="Paris")]])
+    summarizer = ScriptedModel([], ["It is sunny in Paris."])
+    agent = Agent(planner=planner, caller=planner, summarizer=summarizer, tools=make_tools(log))
+    assert agent.model is None, "no default model is loaded when every role has one"
+    run = agent.run("Weather in Paris?")
+    assert run.answer == "It is sunny in Paris." and log == ["weather Paris"]
+    assert all(s is not None for s in planner.schemas) and summarizer.schemas == [None]
