@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -203,7 +204,17 @@ def run_suite(
                     if (category, case.id, system.name) in done:
                         continue
                     rss.reset()
-                    output = system.run(messages, tools)
+                    t0 = time.perf_counter()
+                    try:
+                        output = system.run(messages, tools)
+                    except Exception as exc:  # a system that fails on a case scores it as no decodable output
+                        output = SystemOutput(
+                            calls=None,
+                            raw=f"error: {type(exc).__name__}: {exc}",
+                            seconds=time.perf_counter() - t0,
+                            completion_tokens=0,
+                            extra={"system_error": f"{type(exc).__name__}: {exc}"},
+                        )
                     record = {
                         "category": category,
                         "id": case.id,

@@ -102,3 +102,17 @@ def test_rss_sampler_sees_an_allocation() -> None:
         block[::4096] = b"x" * len(block[::4096])
         assert rss.peak_mib >= before + 50
         del block
+
+
+class Crashing:
+    name = "crashing"
+
+    def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
+        raise ValueError("Requested tokens (4096) exceed context window of 4096")
+
+
+def test_a_system_error_is_recorded_not_fatal(tmp_path: Path) -> None:
+    suite = Suite(categories={"simple_python": load_bfcl("simple_python", limit=2)}, out_dir=tmp_path)
+    records = run_suite(suite, [Crashing()], model_name="m", load_seconds=0.1)
+    assert len(records) == 2 and not any(r["valid"] for r in records)
+    assert records[0]["calls"] is None and "exceed context window" in records[0]["extra"]["system_error"]
