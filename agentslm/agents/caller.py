@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -155,18 +156,16 @@ def parse_call(gen: Generation) -> ToolCall:
     return ToolCall(name=data["name"], arguments=data["arguments"], raw=gen.text, signals=signals)
 
 
+_NAME_VALUE = re.compile(r'"name"\s*:\s*"([^"]*)')
+
+
 def signals_from_generation(gen: Generation) -> CallSignals:
     """Confidence signals: tool-name margin and log-probability, weakest argument token."""
     text = gen.text
     name_spans: list[tuple[int, int]] = []
-    at = text.find('"name":"')
-    while at >= 0:
-        begin = at + len('"name":"')
-        end = text.find('"', begin)
-        end = len(text) if end < 0 else end
-        name_spans.append((begin, end))
-        at = text.find('"name":"', end)
-    args_start = text.find('"arguments":')
+    for match in _NAME_VALUE.finditer(text):  # the tool name's characters (any JSON spacing)
+        name_spans.append((match.start(1), match.end(1)))
+    args_start = text.find('"arguments"')
     pos = 0
     name_margins: list[float] = []
     name_lp = 0.0

@@ -32,6 +32,7 @@ from agentslm.models.base import LocalModel, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
 from agentslm.registry import Tool
 from agentslm.schema.call import DecodeLimits
+from agentslm.schema.engines import JSON_SEPARATORS
 from agentslm.schema.plan import plan_item_schema, plan_schema
 
 __all__ = ["Decision", "Planner", "PlannerPolicy"]
@@ -185,7 +186,11 @@ class Planner:
         while len(calls) + len(extra) < self.policy.max_tasks:
             position = len(calls) + len(extra) + 1
             so_far = [{"name": c.name, "arguments": c.arguments} for c in [*calls, *extra]]
-            prefix = CALLS_PREFIX + json.dumps(so_far, separators=(",", ":"), ensure_ascii=False)[:-1] + ","
+            prefix = (
+                CALLS_PREFIX
+                + json.dumps(so_far, separators=JSON_SEPARATORS, ensure_ascii=False)[:-1]
+                + JSON_SEPARATORS[0].rstrip()
+            )
             schema = plan_item_schema(tools, self.limits, position=position, max_tasks=self.policy.max_tasks)
             gen = self.model.generate(
                 messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=prefix

@@ -241,7 +241,7 @@ class LocalModel(Model):
         takes its next-best allowed token (often closing the value) instead of running out of budget.
 
         Closing mode (constrained decoding only): after 3 loop breaks, or once fewer than
-        ``close_reserve`` tokens (at most a quarter of the budget) remain, allowed tokens that end a value (starting with
+        ``close_reserve`` tokens (at most a third of the budget) remain, allowed tokens that end a value (starting with
         ``"``, ``]`` or ``}``; then ``,``) are preferred and tokens that open ``[``/``{`` avoided, so the output completes within the budget
         instead of being cut off as invalid JSON. ``Generation.closed_early`` reports it.
         """
@@ -263,7 +263,7 @@ class LocalModel(Model):
             steps = 0
             loop_breaks = 0
             closing = False
-            reserve = min(close_reserve, max_tokens // 4)
+            reserve = min(close_reserve, max_tokens // 3)
             finish: Literal["stop", "length"] = "length"
             while len(out) < max_tokens:
                 if matcher is not None:

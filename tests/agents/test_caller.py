@@ -58,11 +58,8 @@ def test_parse_calls_outcomes_and_open_probabilities() -> None:
     def tok(text: str, p: float | None) -> TokenLogprob:
         import math
 
-        forced = p is None
-        lp = 0.0 if forced else math.log(p)
-        return TokenLogprob(
-            token=0, text=text, logprob=lp, constrained_logprob=lp, margin=1.0, n_allowed=1 if forced else 3, forced=forced
-        )
+        lp = 0.0 if p is None else math.log(p)
+        return TokenLogprob(token=0, text=text, logprob=lp, constrained_logprob=lp, margin=1.0, n_allowed=1 if p is None else 3)
 
     tokens = [
         tok("[", None),
