@@ -8,7 +8,6 @@ the first JSON object with ``name`` and ``arguments`` anywhere in the text count
 
 from __future__ import annotations
 
-import json
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -39,25 +38,12 @@ class CaseResult:
 
 def lenient_parse(text: str) -> ToolCall:
     """The first ``{"name": str, "arguments": dict}`` object in ``text`` (also inside a list)."""
-    decoder = json.JSONDecoder()
-    for i, ch in enumerate(text):
-        if ch not in "{[":
-            continue
-        try:
-            value, _ = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict) and isinstance(item.get("name"), str):
-                args = item.get("arguments", item.get("parameters", {}))
-                if isinstance(args, str):
-                    try:
-                        args = json.loads(args)
-                    except json.JSONDecodeError:
-                        continue
-                if isinstance(args, dict):
-                    return ToolCall(name=item["name"], arguments=args, raw=text)
-    return ToolCall(name="", raw=text, parse_error="no JSON call found in the output")
+    from agentslm.bench.systems import lenient_calls
+
+    calls = lenient_calls(text)
+    if not calls:
+        return ToolCall(name="", raw=text, parse_error="no JSON call found in the output")
+    return calls[0].model_copy(update={"raw": text})
 
 
 def schema_valid(call: ToolCall, registry: ToolRegistry) -> tuple[bool, str]:
