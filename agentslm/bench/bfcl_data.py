@@ -17,7 +17,7 @@ from typing import Any
 
 from agentslm.errors import MissingExtraError, UserError
 
-__all__ = ["BfclCase", "bfcl_categories", "bfcl_data_dir", "load_bfcl", "load_bfcl_files", "select_cases"]
+__all__ = ["BfclCase", "bfcl_categories", "bfcl_data_dir", "load_bfcl", "load_bfcl_files", "read_jsonl", "select_cases"]
 
 
 @dataclass(kw_only=True)
@@ -96,12 +96,12 @@ def load_bfcl_files(questions: str | os.PathLike[str], answers: str | os.PathLik
     possible-answers file (JSONL: id, ground_truth). Errors name the file and line."""
     answer_rows: dict[str, Any] = {}
     if answers is not None:
-        for lineno, row in _jsonl(Path(answers)):
+        for lineno, row in read_jsonl(Path(answers)):
             if "id" not in row or "ground_truth" not in row:
                 raise UserError(f"{answers}:{lineno}: a possible-answer row needs 'id' and 'ground_truth'.")
             answer_rows[row["id"]] = row["ground_truth"]
     cases: list[BfclCase] = []
-    for lineno, row in _jsonl(Path(questions)):
+    for lineno, row in read_jsonl(Path(questions)):
         missing = [k for k in ("id", "question", "function") if k not in row]
         if missing:
             raise UserError(f"{questions}:{lineno}: missing {missing}.", hint="each row needs id, question, function.")
@@ -116,9 +116,10 @@ def load_bfcl_files(questions: str | os.PathLike[str], answers: str | os.PathLik
     return cases
 
 
-def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise UserError(f"No file at {str(path)!r}.", hint="pass an existing BFCL-format JSONL file.")
+    """``(line number, object)`` for each non-empty line; errors name the file and line."""
     rows: list[tuple[int, dict[str, Any]]] = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():

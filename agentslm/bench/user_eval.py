@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agentslm.bench.bfcl_data import BfclCase
+from agentslm.bench.bfcl_data import BfclCase, read_jsonl
 from agentslm.errors import UserError
 from agentslm.registry import Tool, ToolRegistry
 
@@ -99,16 +99,8 @@ def load_user_cases(path: str | Path, registry: ToolRegistry) -> dict[str, list[
         raise UserError(f"No cases file at {str(file)!r}.", hint="pass a JSON Lines file (see `agentslm eval --help`).")
     docs = {t.name: bfcl_function(t) for t in registry}
     out: dict[str, list[BfclCase]] = {}
-    for lineno, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for lineno, row in read_jsonl(file):
         where = f"{file}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{where}: invalid JSON ({exc.msg}).", hint="one JSON object per line.") from None
-        if not isinstance(row, dict):
-            raise UserError(f"{where}: expected a JSON object.")
         if "messages" in row:
             messages = row["messages"]
         elif isinstance(row.get("request"), str):
