@@ -309,7 +309,7 @@ def _run_suite_cli(
             verdicts = regate(rs, cases, Gate())
             if verdicts:
                 plain[c] = sum(verdicts) / len(verdicts)
-        meta["agentslm_policy_off"] = plain
+        meta["agentslm_policy_off"] = {**meta.get("agentslm_policy_off", {}), **plain}  # a resumed run adds categories
         meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     if overhead > 0:
         from agentslm.bench.bfcl_data import load_bfcl

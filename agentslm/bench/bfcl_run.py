@@ -174,13 +174,16 @@ def run_suite(
             f"{out} holds results of model {meta.get('model')!r}, not {model_name!r}.",
             hint="use another --out folder for another model.",
         )
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    history = meta.get("commands") or ([{"command": meta["command"], "date": meta.get("date")}] if "command" in meta else [])
     meta.update(
         {
             "model": model_name,
             "load_seconds": round(load_seconds, 3),
             "machine": machine_description(),
-            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "date": now,
             "command": suite.command,
+            "commands": [*history, {"command": suite.command, "date": now}],
             "prompt": CALLS_PROMPT_VERSION,
             "systems": sorted({*meta.get("systems", []), *(s.name for s in systems)}),
             "categories": {**meta.get("categories", {}), **{c: len(v) for c, v in suite.categories.items()}},

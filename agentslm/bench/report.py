@@ -184,7 +184,11 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *, 
         f"- machine: {machine.get('cpu', '?')}, {machine.get('cpus', '?')} CPUs, {machine.get('memory_gib', '?')} GiB, "
         f"{machine.get('os', '?')}; llama-cpp-python {machine.get('llama_cpp_python', '?')}, "
         f"llguidance {machine.get('llguidance', '?')}, bfcl-eval {machine.get('bfcl_eval', '?')}",
-        f"- command: `{meta.get('command', '?')}`",
+        *(
+            [f"- command ({c.get('date', '?')}): `{c['command']}`" for c in meta["commands"]]
+            if meta.get("commands")
+            else [f"- command: `{meta.get('command', '?')}`"]
+        ),
         f"- prompt: {meta.get('prompt', '?')}; agentslm gate: {meta.get('gate', '?')}",
         f"- cases per category: {meta.get('categories', {})}\n",
         "## AST accuracy (%)\n",

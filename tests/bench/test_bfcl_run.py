@@ -89,7 +89,9 @@ def test_records_scores_resume_and_report(tmp_path: Path) -> None:
     assert simple["accuracy"] == 1.0 and simple["cases"] == 4
     report = write_report(tmp_path, tmp_path / "rep")
     text = report.read_text()
-    assert "| answer-key | 100.0 | 100.0 |" in text and "Granite-4.0-350M" in text and "command: `test`" in text
+    assert "| answer-key | 100.0 | 100.0 |" in text and "Granite-4.0-350M" in text
+    # every resumed run's command is kept, in order
+    assert text.count("): `test`") == 3 and len(json.loads((tmp_path / "meta.json").read_text())["commands"]) == 3
     for png in ("accuracy.png", "latency.png"):
         assert (tmp_path / "rep" / png).read_bytes()[:4] == b"\x89PNG"
 
