@@ -190,6 +190,25 @@ class Agent:
         self.budgets = budgets or Budgets()
         self.audit = AuditLog(audit_log) if audit_log is not None else None
 
+    # -- MCP servers ---------------------------------------------------------------------------
+    def add_mcp_server(self, server: Any, **options: Any) -> Any:
+        """Connect an MCP server and offer its tools to this agent (see :meth:`ToolRegistry.add_mcp`).
+
+        Tools from a server not marked ``trusted=True`` need approval unless they are annotated
+        read-only and their names do not look destructive. Returns the toolset.
+        """
+        return self.registry.add_mcp(server, **options)
+
+    def close(self) -> None:
+        """Close the agent's MCP connections."""
+        self.registry.close()
+
+    def __enter__(self) -> Agent:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- single call (decode only) -----------------------------------------------------------
     def _tools(self) -> list[Tool]:
         if not len(self.registry):

@@ -316,6 +316,7 @@ class ToolRegistry:
 
     def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
         self._tools: dict[str, Tool] = {}
+        self._toolsets: list[Any] = []
         for t in tools:
             self.add(t)
 
@@ -478,6 +479,53 @@ class ToolRegistry:
             for f in functions
         ]
         return cls.from_openai(specs, handlers=handlers)
+
+    # -- MCP servers --------------------------------------------------------
+    @classmethod
+    def from_mcp(cls, server: Any, **options: Any) -> ToolRegistry:
+        """A registry with the tools of one MCP server (see :meth:`add_mcp`). Close it (or use ``with``) when done."""
+        registry = cls()
+        registry.add_mcp(server, **options)
+        return registry
+
+    def add_mcp(self, server: Any, **options: Any) -> Any:
+        """Connect to an MCP server and register its tools; returns the :class:`~agentslm.mcp.McpToolset`.
+
+        ``server`` is an ``http(s)://`` URL, a command line, an argv list or an
+        ``mcp.StdioServerParameters``; ``options`` are those of :func:`agentslm.mcp.connect_mcp`
+        (``namespace``, ``trusted``, ``timeout``, ``include``, ...). Tool names already in the
+        registry are an error (nothing is added); pass another ``namespace``.
+        """
+        from agentslm.mcp.tools import connect_mcp
+
+        toolset = connect_mcp(server, **options)
+        clashes = sorted(t.name for t in toolset.tools if t.name in self._tools)
+        if clashes:
+            toolset.close()
+            raise ToolRegistrationError(
+                f"MCP server {toolset.connection.name!r} offers tools whose names are already registered: {clashes}.",
+                hint="pass namespace='other' so its tools get another prefix.",
+            )
+        for t in toolset.tools:
+            self.add(t)
+        self._toolsets.append(toolset)
+        return toolset
+
+    @property
+    def mcp_toolsets(self) -> list[Any]:
+        """The connected MCP servers' toolsets."""
+        return list(self._toolsets)
+
+    def close(self) -> None:
+        """Close every MCP connection this registry opened (its MCP tools then fail their calls)."""
+        for toolset in self._toolsets:
+            toolset.close()
+
+    def __enter__(self) -> ToolRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- reading ------------------------------------------------------------
     def to_openai(self) -> list[dict[str, Any]]:
