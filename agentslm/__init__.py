@@ -23,6 +23,7 @@ from agentslm.events import AgentEvent, describe_event
 from agentslm.execute import Executor
 from agentslm.models import Generation, Model, TokenLogprob, embedded_model_path, load_model
 from agentslm.registry import Effect, Tool, ToolRegistry, tool
+from agentslm.retrieval import RetrievalPolicy
 from agentslm.schema import DecodeLimits, call_schema
 from agentslm.verify import Verifier
 
@@ -50,6 +51,7 @@ __all__ = [
     "ModelNotFoundError",
     "Observation",
     "PlannerPolicy",
+    "RetrievalPolicy",
     "RunError",
     "SchemaCompileError",
     "Session",

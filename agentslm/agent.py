@@ -37,6 +37,7 @@ from agentslm.events import (
     PlanEvent,
     PlannedTask,
     ResultEvent,
+    RetrievalEvent,
     VerdictEvent,
 )
 from agentslm.execute import Executor
@@ -44,6 +45,7 @@ from agentslm.models import Model, load_model
 from agentslm.models.base import Message
 from agentslm.plan import Plan, check_plan, levels, substitute
 from agentslm.registry import Tool, ToolRegistry, as_registry
+from agentslm.retrieval.select import RetrievalPolicy, Selection, ToolSelector
 from agentslm.schema.call import DecodeLimits
 from agentslm.verify import Approver, Validator, Verifier
 
@@ -136,6 +138,9 @@ def _load(model: ModelSpec, default: Model | None) -> Model:
     return load_model(model)
 
 
+_DEFAULT_RETRIEVAL = RetrievalPolicy()
+
+
 class Agent:
     """A tool-using agent on small local models.
 
@@ -154,6 +159,9 @@ class Agent:
         policy: how the planner's decoded list becomes a decision (gate, grounding, plan size).
         budgets: step, round, replan, time and parallelism limits of a run.
         audit_log: path of an append-only JSONL audit log of every verified call.
+        retrieval: above ``min_tools`` tools, offer the model only the ``k`` tools a retriever ranks
+            best for the request (default: ``RetrievalPolicy()``: hybrid/lexical, k=5, above 16 tools);
+            ``None`` always offers every tool.
     """
 
     def __init__(
@@ -174,8 +182,10 @@ class Agent:
         policy: PlannerPolicy | None = None,
         budgets: Budgets | None = None,
         audit_log: str | os.PathLike[str] | None = None,
+        retrieval: RetrievalPolicy | None = _DEFAULT_RETRIEVAL,
     ) -> None:
         self.registry = as_registry(tools)
+        self.selector = ToolSelector(retrieval) if retrieval is not None else None
         needs_default = planner is None or caller is None or summarizer is None
         self.model = load_model(model) if needs_default else None
         planner_model = _load(planner, self.model)
@@ -215,9 +225,16 @@ class Agent:
             raise UserError("The agent has no tools.", hint="pass tools=[...] or register tools on its registry.")
         return list(self.registry)
 
+    def select_tools(self, request: str, *, widen: bool = False) -> Selection:
+        """The tools offered to the model for ``request`` (all of them, or the retrieved top ``k``)."""
+        tools = self._tools()
+        if self.selector is None:
+            return Selection(tools=tools, active=False)
+        return self.selector.select(request, tools, widen=widen)
+
     def call(self, request: str) -> ToolCall:
         """Decode one tool call for ``request`` under the tools' grammar, without verifying or running it."""
-        return self.caller.call(request, self._tools())
+        return self.caller.call(request, self.select_tools(request).tools)
 
     # -- runs --------------------------------------------------------------------------------
     def run(self, request: str, *, session: Session | None = None) -> AgentRun:
@@ -330,7 +347,13 @@ class _RunState:
     def events(self) -> Iterator[AgentEvent]:
         agent = self.agent
         budgets = agent.budgets
-        tools = list(agent.registry)
+        all_tools = list(agent.registry)
+        selection = agent.selector.select(self.request, all_tools) if agent.selector is not None else Selection(all_tools, False)
+        tools = selection.tools
+        if selection.active:
+            yield self.emit(
+                RetrievalEvent(run_id="", retriever=selection.retriever, tools=[t.name for t in tools], of=len(all_tools))
+            )
         failures = 0
         steps = 0
         for round_no in range(1, budgets.max_rounds + 1):
@@ -338,8 +361,18 @@ class _RunState:
                 yield self.emit(ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {budgets.max_seconds:g} s"))
                 break
             decision = agent.planner.decide(tools, self.conversation(), executed=self.handled, next_id=self.next_task_id)
+            if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
+                assert agent.selector is not None  # none of the retrieved tools fit: widen the search once
+                selection = agent.selector.select(self.request, all_tools, widen=True)
+                tools = selection.tools
+                yield self.emit(
+                    RetrievalEvent(
+                        run_id="", retriever=selection.retriever, tools=[t.name for t in tools], of=len(all_tools), widened=True
+                    )
+                )
+                continue
             if decision.kind == "no_tool":
-                names = ", ".join(t.name for t in tools) or "none"
+                names = ", ".join(t.name for t in tools[:20]) or "none"
                 yield self.emit(NoToolEvent(run_id="", reason=decision.reason))
                 text = f"None of my tools can do that (available: {names})."
                 yield self.emit(AnswerEvent(run_id="", text=text))

@@ -432,6 +432,73 @@ def bench_gate(
     console.print(table)
 
 
+@bench_app.command("retrieval")
+def bench_retrieval(
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", "-c", help="Recall categories (default: multiple, live_multiple, simple_python)."),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Recall cases per category (seeded sample).")] = 100,
+    seed: Annotated[int, typer.Option(help="Sample seed.")] = 0,
+    k: Annotated[list[int] | None, typer.Option("--k", help="k values (default: 1 3 5 10).")] = None,
+    retriever: Annotated[
+        list[str] | None, typer.Option("--retriever", "-r", help="lexical, embedding, hybrid (default: all available).")
+    ] = None,
+    accuracy_category: Annotated[str, typer.Option(help="Category for the end-to-end accuracy runs.")] = "multiple",
+    accuracy_cases: Annotated[int, typer.Option(help="Cases for the end-to-end accuracy runs (0: recall only).")] = 50,
+    out: Annotated[Path, typer.Option(help="Results folder (accuracy runs are resumable).")] = Path("bench-out/retrieval"),
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Tool retrieval over every distinct BFCL function pooled: recall@k, and accuracy vs prompt tokens per k."""
+    from agentslm.bench.retrieval import (
+        POOL_CATEGORIES,
+        bfcl_tool_pool,
+        load_retrieval_cases,
+        measure_accuracy,
+        measure_recall,
+        pool_prompt_tokens,
+        retrieval_report,
+    )
+    from agentslm.retrieval import embedding_available, make_retriever
+
+    ks = sorted(set(k or [1, 3, 5, 10]))
+    names = retriever or (["lexical", "embedding", "hybrid"] if embedding_available() else ["lexical"])
+    retrievers = [make_retriever(n) for n in names]
+    pool = bfcl_tool_pool()
+    cases = load_retrieval_cases(category or ["multiple", "live_multiple", "simple_python"], limit=limit, seed=seed)
+    console.print(f"pool: {len(pool)} distinct BFCL functions; recall over {len(cases)} cases; retrievers: {', '.join(names)}")
+    t0 = time.perf_counter()
+    recall = measure_recall(retrievers, pool, cases, ks)
+    console.print(f"recall measured in {time.perf_counter() - t0:.1f}s (first use builds each index)")
+    m = _load(model, threads)
+    accuracy: list[dict[str, Any]] = []
+    if accuracy_cases > 0:
+        acc_cases = load_retrieval_cases([accuracy_category], limit=accuracy_cases, seed=seed)
+        with _progress() as progress:
+            task = progress.add_task("accuracy", total=len(acc_cases) * (1 + len(retrievers) * len(ks)))
+            accuracy = measure_accuracy(m, retrievers, pool, acc_cases, ks, out=out, on_record=lambda _: progress.advance(task))
+    meta = {
+        "model": m.name,
+        "machine": _machine_line(),
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "agentslm " + " ".join(sys.argv[1:]),
+        "pool_tools": len(pool),
+        "pool_categories": ", ".join(POOL_CATEGORIES),
+        "prompt tokens to offer the whole pool": f"{pool_prompt_tokens(m, pool)} (model context: {m.context_length})",
+        "accuracy": f"{accuracy_category}, {accuracy_cases} seeded cases, agentslm system (as in bench bfcl)",
+    }
+    path = retrieval_report(out, recall, accuracy, meta)
+    console.print(f"report: {path}")
+
+
+def _machine_line() -> str:
+    from agentslm.bench.bfcl_run import machine_description
+
+    d = machine_description()
+    return f"{d.get('cpu')}, {d.get('cpus')} CPUs, {d.get('memory_gib')} GiB"
+
+
 @app.command("eval")
 def eval_cmd(
     tools: Annotated[str, typer.Option(help="Your tools: 'module:attribute' (a ToolRegistry, list of tools, or a factory).")],

@@ -26,6 +26,7 @@ __all__ = [
     "PlanEvent",
     "PlannedTask",
     "ResultEvent",
+    "RetrievalEvent",
     "VerdictEvent",
     "describe_event",
     "event_adapter",
@@ -99,6 +100,17 @@ class EscalationEvent(EventBase):
     to_model: str
 
 
+class RetrievalEvent(EventBase):
+    type: Literal["retrieval"] = "retrieval"
+    retriever: str
+    tools: list[str]
+    """The tools offered to the model for this request, best first."""
+    of: int
+    """How many tools the registry has."""
+    widened: bool = False
+    """True for the second, wider search after no offered tool fitted."""
+
+
 class AskEvent(EventBase):
     type: Literal["ask"] = "ask"
     question: str
@@ -132,6 +144,7 @@ AgentEvent = Annotated[
     | ApprovalRequestEvent
     | ResultEvent
     | EscalationEvent
+    | RetrievalEvent
     | AskEvent
     | NoToolEvent
     | AnswerEvent
@@ -167,6 +180,9 @@ def describe_event(event: EventBase) -> str:
         return f"result  [{event.task_id}] {status} in {event.finished - event.started:.2f}s: {event.observation.text[:300]}"
     if isinstance(event, EscalationEvent):
         return f"escalate {event.role} to {event.to_model}: {event.reason}"
+    if isinstance(event, RetrievalEvent):
+        wider = "widened, " if event.widened else ""
+        return f"tools   {wider}{len(event.tools)} of {event.of} by {event.retriever}: {', '.join(event.tools)}"
     if isinstance(event, AskEvent):
         return f"ask     {event.question}"
     if isinstance(event, NoToolEvent):

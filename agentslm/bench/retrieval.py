@@ -1,0 +1,309 @@
+"""Tool-retrieval benchmark: recall@k and end-to-end BFCL accuracy vs prompt tokens, per retriever.
+
+The large registry is every distinct BFCL function (by name) of the pooled categories — the
+tools of unrelated cases become each other's distractors. For a case, the *gold* tools are the
+functions named in its possible answer.
+
+* **Recall@k**: the fraction of a case's gold tools among the top ``k`` a retriever ranks from the pool.
+* **Accuracy**: the agentslm system (constrained list of calls + decision policy, as in
+  ``agentslm bench bfcl``) is offered the retrieved top ``k`` and scored with BFCL's official
+  checker; ``case`` offers the case's own 2-4 functions (BFCL's setting). Offering the whole pool
+  is not possible: it needs far more tokens than the model's context holds (the figure is reported).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agentslm.bench.bfcl_checker import check_case
+from agentslm.bench.bfcl_data import BfclCase, load_bfcl
+from agentslm.bench.systems import AgentslmSystem
+from agentslm.models.base import LocalModel, Message
+from agentslm.registry import Tool, ToolRegistry
+from agentslm.retrieval.retrievers import ToolRetriever
+
+__all__ = [
+    "POOL_CATEGORIES",
+    "RetrievalCase",
+    "bfcl_tool_pool",
+    "gold_names",
+    "load_retrieval_cases",
+    "measure_accuracy",
+    "measure_recall",
+    "pool_prompt_tokens",
+    "retrieval_report",
+]
+
+POOL_CATEGORIES = (
+    "simple_python",
+    "multiple",
+    "parallel",
+    "parallel_multiple",
+    "irrelevance",
+    "live_simple",
+    "live_multiple",
+    "live_parallel",
+    "live_parallel_multiple",
+)
+"""BFCL categories whose functions make up the large registry (Python-style function docs)."""
+
+
+@dataclass
+class RetrievalCase:
+    category: str
+    case: BfclCase
+    gold: list[str]
+
+    @property
+    def query(self) -> str:
+        return "\n".join(m["content"] for m in self.case.messages if m["role"] == "user")
+
+
+def gold_names(case: BfclCase) -> list[str]:
+    """Function names in a case's possible answer (in order, distinct)."""
+    names: list[str] = []
+    for call in case.answer or []:
+        for name in call:
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def bfcl_tool_pool(categories: Iterable[str] = POOL_CATEGORIES) -> list[Tool]:
+    """Every distinct BFCL function (first definition of each name) of ``categories``, as tools."""
+    seen: dict[str, dict[str, Any]] = {}
+    for category in categories:
+        for case in load_bfcl(category):
+            for fn in case.functions:
+                seen.setdefault(fn["name"], fn)
+    return list(ToolRegistry.from_bfcl(list(seen.values())))
+
+
+def load_retrieval_cases(categories: Sequence[str], *, limit: int | None, seed: int) -> list[RetrievalCase]:
+    """Cases with a possible answer, ``limit`` per category (seeded sample)."""
+    out: list[RetrievalCase] = []
+    for category in categories:
+        for case in load_bfcl(category, limit=limit, seed=seed):
+            gold = gold_names(case)
+            if gold:
+                out.append(RetrievalCase(category, case, gold))
+    return out
+
+
+def measure_recall(
+    retrievers: Sequence[ToolRetriever], pool: Sequence[Tool], cases: Sequence[RetrievalCase], ks: Sequence[int]
+) -> list[dict[str, Any]]:
+    """Recall@k per retriever and category, with the mean ranking time per query."""
+    rows: list[dict[str, Any]] = []
+    for retriever in retrievers:
+        retriever.rank("warm up the index", pool)
+        hits: dict[tuple[str, int], list[float]] = {}
+        seconds: dict[str, list[float]] = {}
+        for rc in cases:
+            t0 = time.perf_counter()
+            ranked = [t.name for t, _ in retriever.rank(rc.query, pool)]
+            seconds.setdefault(rc.category, []).append(time.perf_counter() - t0)
+            for k in ks:
+                top = set(ranked[:k])
+                hits.setdefault((rc.category, k), []).append(sum(g in top for g in rc.gold) / len(rc.gold))
+        for (category, k), values in sorted(hits.items()):
+            rows.append(
+                {
+                    "retriever": retriever.name,
+                    "category": category,
+                    "k": k,
+                    "cases": len(values),
+                    "recall": statistics.fmean(values),
+                    "ms_per_query": 1000 * statistics.fmean(seconds[category]),
+                }
+            )
+    return rows
+
+
+def pool_prompt_tokens(model: LocalModel, pool: Sequence[Tool], request: str = "What is the weather in Paris?") -> int:
+    """Prompt tokens needed to offer every pool tool at once (for comparison with the model's context)."""
+    from agentslm.agents.caller import Caller
+
+    return model.count_tokens(Caller(model).calls_messages(request, list(pool), []))
+
+
+def measure_accuracy(
+    model: LocalModel,
+    retrievers: Sequence[ToolRetriever],
+    pool: Sequence[Tool],
+    cases: Sequence[RetrievalCase],
+    ks: Sequence[int],
+    *,
+    out: Path,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run agentslm with the top-k retrieved tools (and with the case's own tools) on each case; resumable JSONL."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "accuracy.jsonl"
+    done: set[tuple[str, str, str]] = set()
+    records: list[dict[str, Any]] = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            records.append(r)
+            done.add((r["id"], r["retriever"], str(r["k"])))
+    system = AgentslmSystem(model)
+    settings: list[tuple[str, str, ToolRetriever | None, int | None]] = [("case", "case", None, None)]
+    settings += [(r.name, str(k), r, k) for r in retrievers for k in ks]
+    with path.open("a", encoding="utf-8") as fh:
+        for rc in cases:
+            ranked: dict[str, list[Tool]] = {}
+            for label, k_label, retriever, k in settings:
+                if (rc.case.id, label, k_label) in done:
+                    continue
+                if retriever is None:
+                    tools = list(ToolRegistry.from_bfcl(rc.case.functions))
+                    retrieval_ms = 0.0
+                else:
+                    t0 = time.perf_counter()
+                    if retriever.name not in ranked:
+                        ranked[retriever.name] = [t for t, _ in retriever.rank(rc.query, pool)]
+                    retrieval_ms = 1000 * (time.perf_counter() - t0)
+                    tools = ranked[retriever.name][: k or 1]
+                messages: list[Message] = [{"role": m["role"], "content": m["content"]} for m in rc.case.messages]  # type: ignore[misc]
+                output = system.run(messages, tools)
+                verdict = check_case(rc.category, rc.case.functions, output.calls, rc.case.answer)
+                record = {
+                    "id": rc.case.id,
+                    "category": rc.category,
+                    "retriever": label,
+                    "k": k_label,
+                    "valid": verdict.valid,
+                    "gold_offered": all(g in {t.name for t in tools} for g in rc.gold),
+                    "prompt_tokens": output.prompt_tokens,
+                    "seconds": round(output.seconds, 4),
+                    "retrieval_ms": round(retrieval_ms, 2),
+                    "calls": None if output.calls is None else [{"name": c.name, "arguments": c.arguments} for c in output.calls],
+                }
+                fh.write(json.dumps(record) + "\n")
+                fh.flush()
+                records.append(record)
+                if on_record:
+                    on_record(record)
+    return records
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def retrieval_report(
+    out: Path,
+    recall_rows: list[dict[str, Any]],
+    accuracy_records: list[dict[str, Any]],
+    meta: dict[str, Any],
+) -> Path:
+    """Write ``report.md``, ``recall.png``, ``accuracy_tokens.png`` and ``summary.json`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["# Tool retrieval benchmark\n"]
+    lines += [f"- {key}: {value}" for key, value in meta.items()]
+    lines.append("\n## Recall@k over the pooled registry\n")
+    retrievers = sorted({r["retriever"] for r in recall_rows})
+    ks = sorted({r["k"] for r in recall_rows})
+    categories = sorted({r["category"] for r in recall_rows})
+    lines.append("| retriever | category | cases | " + " | ".join(f"R@{k}" for k in ks) + " | ms/query |")
+    lines.append("|---|---|--:|" + "--:|" * (len(ks) + 1))
+    for retriever in retrievers:
+        for category in categories:
+            rows = {r["k"]: r for r in recall_rows if r["retriever"] == retriever and r["category"] == category}
+            if not rows:
+                continue
+            first = next(iter(rows.values()))
+            cells = " | ".join(_pct(rows[k]["recall"]) for k in ks)
+            lines.append(f"| {retriever} | {category} | {first['cases']} | {cells} | {first['ms_per_query']:.1f} |")
+    summary_rows: list[dict[str, Any]] = []
+    if accuracy_records:
+        lines.append("\n## End-to-end accuracy (official checker) vs prompt tokens\n")
+        lines.append(
+            "| tools offered | retriever | k | cases | AST accuracy % | gold offered % | prompt tokens (mean) | p50 s/case |"
+        )
+        lines.append("|---|---|--:|--:|--:|--:|--:|--:|")
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in accuracy_records:
+            groups.setdefault((r["retriever"], str(r["k"])), []).append(r)
+
+        def order(key: tuple[str, str]) -> tuple[int, str, int]:
+            name, k = key
+            return (0 if name == "case" else 1, name, int(k) if k.isdigit() else 0)
+
+        for key in sorted(groups, key=order):
+            rs = groups[key]
+            row = {
+                "retriever": key[0],
+                "k": key[1],
+                "cases": len(rs),
+                "accuracy": statistics.fmean(r["valid"] for r in rs),
+                "gold_offered": statistics.fmean(r["gold_offered"] for r in rs),
+                "prompt_tokens": statistics.fmean(r["prompt_tokens"] for r in rs),
+                "p50_seconds": statistics.median(r["seconds"] for r in rs),
+            }
+            summary_rows.append(row)
+            offered = "the case's own functions (BFCL)" if key[0] == "case" else f"top-k of {meta.get('pool_tools', '?')}"
+            lines.append(
+                f"| {offered} | {key[0] if key[0] != 'case' else '-'} | {key[1] if key[0] != 'case' else '-'} | {row['cases']} | "
+                f"{_pct(row['accuracy'])} | {_pct(row['gold_offered'])} | {row['prompt_tokens']:.0f} | {row['p50_seconds']:.2f} |"
+            )
+    (out / "summary.json").write_text(
+        json.dumps({"recall": recall_rows, "accuracy": summary_rows, "meta": meta}, indent=2) + "\n"
+    )
+    _plots(out, recall_rows, summary_rows)
+    lines.append("\n![recall.png](recall.png)\n")
+    if summary_rows:
+        lines.append("![accuracy_tokens.png](accuracy_tokens.png)\n")
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _plots(out: Path, recall_rows: list[dict[str, Any]], summary_rows: list[dict[str, Any]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for retriever in sorted({r["retriever"] for r in recall_rows}):
+        points: dict[int, list[float]] = {}
+        for r in recall_rows:
+            if r["retriever"] == retriever:
+                points.setdefault(r["k"], []).append(r["recall"])
+        ks = sorted(points)
+        ax.plot(ks, [100 * statistics.fmean(points[k]) for k in ks], marker="o", label=retriever)
+    ax.set_xlabel("k (tools offered)")
+    ax.set_ylabel("recall@k, % (mean over categories)")
+    ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "recall.png", dpi=110)
+    plt.close(fig)
+    if not summary_rows:
+        return
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for retriever in sorted({r["retriever"] for r in summary_rows}):
+        rows = [r for r in summary_rows if r["retriever"] == retriever]
+        ax.plot([r["prompt_tokens"] for r in rows], [100 * r["accuracy"] for r in rows], marker="o", label=retriever)
+        for r in rows:
+            if retriever != "case":
+                ax.annotate(f"k={r['k']}", (r["prompt_tokens"], 100 * r["accuracy"]), fontsize=7)
+    ax.set_xlabel("prompt tokens (mean per case)")
+    ax.set_ylabel("AST accuracy, %")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "accuracy_tokens.png", dpi=110)
+    plt.close(fig)

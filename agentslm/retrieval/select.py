@@ -1,0 +1,76 @@
+"""Which tools a request gets to see: the retrieval policy the agent applies above a tool count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from agentslm.errors import UserError
+from agentslm.registry import Tool
+from agentslm.retrieval.retrievers import ToolRetriever, make_retriever
+
+__all__ = ["RetrievalPolicy", "Selection", "ToolSelector"]
+
+
+@dataclass(frozen=True)
+class RetrievalPolicy:
+    """When and how to narrow the tools offered to the model.
+
+    Args:
+        retriever: ``auto`` (hybrid when the embedding model is installed, else lexical), ``lexical``,
+            ``embedding``, ``hybrid``, or a :class:`~agentslm.retrieval.ToolRetriever`.
+        k: tools offered per request.
+        min_tools: retrieval is used only when the registry has more tools than this.
+        widen_k: when the planner finds no fitting tool among the top ``k``, it gets one more try
+            with the top ``widen_k`` (the escape branch: "none of these fit" widens the search once).
+    """
+
+    retriever: str | ToolRetriever = "auto"
+    k: int = 5
+    min_tools: int = 16
+    widen_k: int = 15
+
+    def __post_init__(self) -> None:
+        if self.k < 1 or self.widen_k < self.k or self.min_tools < 0:
+            raise UserError("RetrievalPolicy needs k >= 1, widen_k >= k and min_tools >= 0.")
+
+
+@dataclass
+class Selection:
+    """The tools offered for one request."""
+
+    tools: list[Tool]
+    active: bool
+    """False when the registry is small enough to offer everything."""
+    retriever: str = ""
+    widened: bool = False
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+class ToolSelector:
+    """Applies a :class:`RetrievalPolicy` (the retriever and its index are built on first use)."""
+
+    def __init__(self, policy: RetrievalPolicy) -> None:
+        self.policy = policy
+        self._retriever: ToolRetriever | None = None if isinstance(policy.retriever, str) else policy.retriever
+
+    @property
+    def retriever(self) -> ToolRetriever:
+        if self._retriever is None:
+            assert isinstance(self.policy.retriever, str)
+            self._retriever = make_retriever(self.policy.retriever)
+        return self._retriever
+
+    def select(self, request: str, tools: Sequence[Tool], *, widen: bool = False) -> Selection:
+        """The top ``k`` (or ``widen_k``) tools for ``request``, or all of them below ``min_tools``."""
+        if len(tools) <= self.policy.min_tools:
+            return Selection(tools=list(tools), active=False)
+        k = self.policy.widen_k if widen else self.policy.k
+        ranked = self.retriever.rank(request, tools)[:k]
+        return Selection(
+            tools=[t for t, _ in ranked],
+            active=True,
+            retriever=self.retriever.name,
+            widened=widen,
+            scores={t.name: round(s, 4) for t, s in ranked},
+        )
