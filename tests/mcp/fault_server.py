@@ -3,7 +3,7 @@
 Tools: ``ok`` (echoes), ``crash`` (the process exits mid-call), ``hang`` (never answers),
 ``big`` (a 5 MB text result), ``bad_output`` (structured content that breaks its outputSchema),
 ``fails`` (an ``isError`` result), ``mutable`` (its description changes after its first call)
-and ``deep`` (a nested schema with $defs, enums, nullable anyOf, arrays of objects, defaults,
+and ``bad_schema`` (an invalid input schema), ``deep`` (a nested schema with $defs, enums, nullable anyOf, arrays of objects, defaults,
 pattern/min/max/format, draft-07 ``definitions``).
 
 ``--unknown jsonrpc`` answers an unknown tool with a JSON-RPC error; ``--unknown iserror`` with an
@@ -82,6 +82,11 @@ def main() -> None:
             types.Tool(name="plot", description="Plot points.", input_schema=DRAFT7_SCHEMA, annotations=read_only),
             types.Tool(name="delete_everything", description="Delete all data.", input_schema=empty, annotations=read_only),
             types.Tool(name="vanish", description="Listed, but the server does not know it.", input_schema=empty),
+            types.Tool(
+                name="bad_schema",
+                description="Its input schema is not valid JSON Schema.",
+                input_schema={"type": "object", "properties": {"x": {"type": "nonsense"}}},
+            ),
         ]
 
     async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:

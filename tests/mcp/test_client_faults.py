@@ -41,6 +41,11 @@ def test_handshake_protocol_also_works() -> None:
         assert run(toolset, "ok", {"text": "legacy"}).text == "ok: legacy"
 
 
+def test_schema_invalid_tool_definition_is_skipped_with_the_reason(faults: McpToolset) -> None:
+    assert "bad_schema" not in {t.remote_name for t in faults.tools}
+    assert "not valid JSON Schema" in faults.skipped["bad_schema"] and "nonsense" in faults.skipped["bad_schema"]
+
+
 def test_ok_call(faults: McpToolset) -> None:
     observation = run(faults, "ok", {"text": "hi"})
     assert observation.ok and observation.text == "ok: hi"
