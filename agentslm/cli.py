@@ -464,7 +464,15 @@ def bench_retrieval(
 
     ks = sorted(set(k or [1, 3, 5, 10]))
     names = retriever or (["lexical", "embedding", "hybrid"] if embedding_available() else ["lexical"])
-    retrievers = [make_retriever(n) for n in names]
+    built: dict[str, Any] = {}
+    for n in sorted(names, key=lambda n: n == "hybrid"):  # hybrid reuses the lexical and embedding indexes
+        if n == "hybrid" and {"lexical", "embedding"} <= built.keys():
+            from agentslm.retrieval import HybridRetriever
+
+            built[n] = HybridRetriever(built["lexical"], built["embedding"])
+        else:
+            built[n] = make_retriever(n)
+    retrievers = [built[n] for n in names]
     pool = bfcl_tool_pool()
     cases = load_retrieval_cases(category or ["multiple", "live_multiple", "simple_python"], limit=limit, seed=seed)
     console.print(f"pool: {len(pool)} distinct BFCL functions; recall over {len(cases)} cases; retrievers: {', '.join(names)}")

@@ -148,17 +148,23 @@ def measure_accuracy(
     path = out / "accuracy.jsonl"
     done: set[tuple[str, str, str]] = set()
     records: list[dict[str, Any]] = []
+    wanted = {rc.case.id for rc in cases}
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 r = json.loads(line)
             except json.JSONDecodeError:
-                continue
+                continue  # a torn last line (killed mid-write) is redone
+            if r.get("id") not in wanted:
+                continue  # another sample's case: kept in the file, not in this report
             records.append(r)
             done.add((r["id"], r["retriever"], str(r["k"])))
     system = AgentslmSystem(model)
     settings: list[tuple[str, str, ToolRetriever | None, int | None]] = [("case", "case", None, None)]
     settings += [(r.name, str(k), r, k) for r in retrievers for k in ks]
+    if path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
+        with path.open("a", encoding="utf-8") as fh:  # end a torn line so new records parse
+            fh.write("\n")
     with path.open("a", encoding="utf-8") as fh:
         for rc in cases:
             ranked: dict[str, list[Tool]] = {}

@@ -1,0 +1,34 @@
+"""The retrieval benchmark's pieces: the pooled registry, recall@k, a real accuracy record, the report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agentslm.bench.retrieval import (
+    bfcl_tool_pool,
+    gold_names,
+    load_retrieval_cases,
+    measure_accuracy,
+    measure_recall,
+    retrieval_report,
+)
+from agentslm.retrieval import LexicalRetriever
+
+
+def test_pool_recall_accuracy_and_report(tmp_path: Path, embedded_model: Any) -> None:
+    pool = bfcl_tool_pool()
+    assert len(pool) > 500 and len({t.name for t in pool}) == len(pool)
+    cases = load_retrieval_cases(["multiple"], limit=6, seed=0)
+    assert all(c.gold == gold_names(c.case) and c.gold[0] in {t.name for t in pool} for c in cases)
+    rows = measure_recall([LexicalRetriever()], pool, cases, [1, 10])
+    by_k = {r["k"]: r["recall"] for r in rows}
+    assert 0.0 <= by_k[1] <= by_k[10] <= 1.0 and by_k[10] > 0.5
+    records = measure_accuracy(embedded_model, [LexicalRetriever()], pool, cases[:1], [3], out=tmp_path)
+    assert [(r["retriever"], r["k"]) for r in records] == [("case", "case"), ("lexical", "3")]
+    assert all(r["prompt_tokens"] > 100 and isinstance(r["valid"], bool) for r in records)
+    again = measure_accuracy(embedded_model, [LexicalRetriever()], pool, cases[:1], [3], out=tmp_path)
+    assert len(again) == 2  # resumed: nothing decoded twice
+    report = retrieval_report(tmp_path, rows, again, {"pool_tools": len(pool)}).read_text()
+    assert "| lexical | multiple | 6 |" in report and "top-k of" in report
+    assert (tmp_path / "recall.png").read_bytes()[:4] == b"\x89PNG"
