@@ -227,13 +227,14 @@ class Agent:
 
     def select_tools(self, request: str, *, widen: bool = False) -> Selection:
         """The tools offered to the model for ``request`` (all of them, or the retrieved top ``k``)."""
-        tools = self._tools()
+        tools = list(self.registry)
         if self.selector is None:
             return Selection(tools=tools, active=False)
         return self.selector.select(request, tools, widen=widen)
 
     def call(self, request: str) -> ToolCall:
         """Decode one tool call for ``request`` under the tools' grammar, without verifying or running it."""
+        self._tools()  # no tools is a usage error
         return self.caller.call(request, self.select_tools(request).tools)
 
     # -- runs --------------------------------------------------------------------------------
@@ -317,6 +318,15 @@ class _RunState:
         self.approval_requests.append(ApprovalRequestEvent(run_id="", task_id=-1, tool=tool.name, arguments=dict(call.arguments)))
         return bool(self.agent.approve(call, tool)) if self.agent.approve is not None else False
 
+    def retrieval_event(self, selection: Selection) -> RetrievalEvent:
+        return RetrievalEvent(
+            run_id="",
+            retriever=selection.retriever,
+            tools=[t.name for t in selection.tools],
+            of=len(self.agent.registry),
+            widened=selection.widened,
+        )
+
     def emit(self, event: AgentEvent) -> AgentEvent:
         event.run_id = self.run_id
         event.seq = self.seq
@@ -347,13 +357,10 @@ class _RunState:
     def events(self) -> Iterator[AgentEvent]:
         agent = self.agent
         budgets = agent.budgets
-        all_tools = list(agent.registry)
-        selection = agent.selector.select(self.request, all_tools) if agent.selector is not None else Selection(all_tools, False)
+        selection = agent.select_tools(self.request)
         tools = selection.tools
         if selection.active:
-            yield self.emit(
-                RetrievalEvent(run_id="", retriever=selection.retriever, tools=[t.name for t in tools], of=len(all_tools))
-            )
+            yield self.emit(self.retrieval_event(selection))
         failures = 0
         steps = 0
         for round_no in range(1, budgets.max_rounds + 1):
@@ -362,14 +369,9 @@ class _RunState:
                 break
             decision = agent.planner.decide(tools, self.conversation(), executed=self.handled, next_id=self.next_task_id)
             if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
-                assert agent.selector is not None  # none of the retrieved tools fit: widen the search once
-                selection = agent.selector.select(self.request, all_tools, widen=True)
+                selection = agent.select_tools(self.request, widen=True)  # none of the retrieved tools fit: widen once
                 tools = selection.tools
-                yield self.emit(
-                    RetrievalEvent(
-                        run_id="", retriever=selection.retriever, tools=[t.name for t in tools], of=len(all_tools), widened=True
-                    )
-                )
+                yield self.emit(self.retrieval_event(selection))
                 continue
             if decision.kind == "no_tool":
                 names = ", ".join(t.name for t in tools[:20]) or "none"

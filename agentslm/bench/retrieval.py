@@ -289,14 +289,8 @@ def _plots(out: Path, recall_rows: list[dict[str, Any]], summary_rows: list[dict
                 points.setdefault(r["k"], []).append(r["recall"])
         ks = sorted(points)
         ax.plot(ks, [100 * statistics.fmean(points[k]) for k in ks], marker="o", label=retriever)
-    ax.set_xlabel("k (tools offered)")
-    ax.set_ylabel("recall@k, % (mean over categories)")
     ax.set_xscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "recall.png", dpi=110)
-    plt.close(fig)
+    _save(fig, ax, "k (tools offered)", "recall@k, % (mean over categories)", out / "recall.png")
     if not summary_rows:
         return
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -306,10 +300,16 @@ def _plots(out: Path, recall_rows: list[dict[str, Any]], summary_rows: list[dict
         for r in rows:
             if retriever != "case":
                 ax.annotate(f"k={r['k']}", (r["prompt_tokens"], 100 * r["accuracy"]), fontsize=7)
-    ax.set_xlabel("prompt tokens (mean per case)")
-    ax.set_ylabel("AST accuracy, %")
+    _save(fig, ax, "prompt tokens (mean per case)", "AST accuracy, %", out / "accuracy_tokens.png")
+
+
+def _save(fig: Any, ax: Any, xlabel: str, ylabel: str, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "accuracy_tokens.png", dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
