@@ -286,13 +286,18 @@ class McpToolset:
 
     def changes(self) -> dict[str, str]:
         """Tools whose definition on the server differs from the approved one: remote name → what changed."""
-        current = {t.name: t for t in self._list()}
+        return self._compare(self._current(), self._pinned)
+
+    def _current(self) -> dict[str, Any]:
+        return {t.name: t for t in self._list()}
+
+    def _compare(self, current: Mapping[str, Any], remotes: Iterable[str]) -> dict[str, str]:
         changed: dict[str, str] = {}
-        for remote, pin in self._pinned.items():
+        for remote in remotes:
             now = current.get(remote)
             if now is None:
                 changed[remote] = "no longer offered by the server"
-            elif _fingerprint(_definition(now)) != pin:
+            elif _fingerprint(_definition(now)) != self._pinned[remote]:
                 changed[remote] = self._diff(remote, _definition(now))
         return changed
 
@@ -313,8 +318,8 @@ class McpToolset:
         Changed tools are updated in place (description, schema, effects); removed ones stay
         refused.
         """
-        changed = self.changes()
-        current = {t.name: t for t in self._list()}
+        current = self._current()
+        changed = self._compare(current, self._pinned)
         for remote in changed:
             now = current.get(remote)
             if now is None:
@@ -334,7 +339,7 @@ class McpToolset:
         if not self.connection.alive:
             raise McpError(f"MCP server {self.connection.name!r} is not connected; tools/call {remote} was not sent.")
         if self.recheck:
-            changed = self._check_one(remote)
+            changed = self._compare(self._current(), [remote]).get(remote)
             if changed:
                 raise McpDefinitionChanged(
                     f"{self.local_name(remote)} {changed} since it was approved; the call was not sent.",
@@ -359,15 +364,6 @@ class McpToolset:
         if structured is not None:
             return structured
         return text
-
-    def _check_one(self, remote: str) -> str | None:
-        current = {t.name: t for t in self._list()}
-        now = current.get(remote)
-        if now is None:
-            return "is no longer offered by the server"
-        if _fingerprint(_definition(now)) != self._pinned[remote]:
-            return self._diff(remote, _definition(now))
-        return None
 
     def close(self) -> None:
         """Close the connection."""
