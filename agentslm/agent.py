@@ -33,6 +33,7 @@ from agentslm.events import (
     AskEvent,
     CallEvent,
     ErrorEvent,
+    EscalationEvent,
     NoToolEvent,
     PlanEvent,
     PlannedTask,
@@ -46,6 +47,7 @@ from agentslm.models.base import Message
 from agentslm.plan import Plan, check_plan, levels, substitute
 from agentslm.registry import Tool, ToolRegistry, as_registry
 from agentslm.retrieval.select import RetrievalPolicy, Selection, ToolSelector
+from agentslm.router import EscalationLog, RoutedPlanner, RoutingPolicy
 from agentslm.schema.call import DecodeLimits
 from agentslm.verify import Approver, Validator, Verifier
 
@@ -162,6 +164,11 @@ class Agent:
         retrieval: above ``min_tools`` tools, offer the model only the ``k`` tools a retriever ranks
             best for the request (default: ``RetrievalPolicy()``: hybrid/lexical, k=5, above 16 tools);
             ``None`` always offers every tool.
+        fallback: a larger model (spec or :class:`~agentslm.models.Model`, e.g.
+            ``"openai:http://127.0.0.1:8080/v1#qwen"``) that redoes planning steps the small model is unsure of.
+        routing: when a step escalates (default ``RoutingPolicy()``; ``RoutingPolicy.from_file`` reads the
+            policy ``agentslm calibrate`` wrote).
+        escalation_log: JSONL file where escalated steps are appended as training records.
     """
 
     def __init__(
@@ -183,6 +190,9 @@ class Agent:
         budgets: Budgets | None = None,
         audit_log: str | os.PathLike[str] | None = None,
         retrieval: RetrievalPolicy | None = _DEFAULT_RETRIEVAL,
+        fallback: ModelSpec = None,
+        routing: RoutingPolicy | None = None,
+        escalation_log: str | os.PathLike[str] | None = None,
     ) -> None:
         self.registry = as_registry(tools)
         self.selector = ToolSelector(retrieval) if retrieval is not None else None
@@ -190,7 +200,13 @@ class Agent:
         self.model = load_model(model) if needs_default else None
         planner_model = _load(planner, self.model)
         self.caller = Caller(_load(caller, self.model), max_tokens=max_tokens, limits=limits, engine=engine)
-        self.planner = Planner(planner_model, policy=policy, max_tokens=max_tokens, limits=limits, engine=engine)
+        self.planner: Planner | RoutedPlanner = Planner(
+            planner_model, policy=policy, max_tokens=max_tokens, limits=limits, engine=engine
+        )
+        if fallback is not None:  # SLM-first: low-confidence planning steps go to the fallback model
+            large = Planner(load_model(fallback), policy=policy, max_tokens=max_tokens, limits=limits)
+            log = EscalationLog(escalation_log) if escalation_log is not None else None
+            self.planner = RoutedPlanner(self.planner, large, routing, log)
         self.summarizer = Summarizer(_load(summarizer, self.model))
         self.approve = approve
         self.validators = validators
@@ -210,8 +226,10 @@ class Agent:
         return self.registry.add_mcp(server, **options)
 
     def close(self) -> None:
-        """Close the agent's MCP connections."""
+        """Close the agent's MCP connections and the fallback model's connection (if any)."""
         self.registry.close()
+        if isinstance(self.planner, RoutedPlanner):
+            self.planner.fallback.model.close()
 
     def __enter__(self) -> Agent:
         return self
@@ -368,6 +386,8 @@ class _RunState:
                 yield self.emit(ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {budgets.max_seconds:g} s"))
                 break
             decision = agent.planner.decide(tools, self.conversation(), executed=self.handled, next_id=self.next_task_id)
+            if decision.escalation is not None:
+                yield self.emit(EscalationEvent(run_id="", role="planner", **decision.escalation))
             if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
                 selection = agent.select_tools(self.request, widen=True)  # none of the retrieved tools fit: widen once
                 tools = selection.tools

@@ -21,6 +21,9 @@ class CallSignals(BaseModel):
     """Weakest model log-probability of a token the model chose inside the arguments."""
     mean_logprob: float | None = None
     """Mean model log-probability over the tokens the model chose (forced tokens excluded)."""
+    first_choice_probability: float | None = None
+    """Probability (renormalised over what the grammar allowed) of the first free choice of the output: in a
+    call list, whether to call at all (``{``) or not (``]``)."""
     completion_tokens: int = 0
     """Tokens in the output, forced ones included."""
     model_steps: int = 0

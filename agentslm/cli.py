@@ -35,16 +35,34 @@ ModelOpt = Annotated[
     ),
 ]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="llama.cpp threads (default: all cores).")]
+LoraOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--lora", help="LoRA adapter: a GGUF adapter (llama.cpp; `agentslm train export`) or a peft folder (transformers)."
+    ),
+]
 
 
-def _load(model: str | None, threads: int | None) -> Any:
+def _load(model: str | None, threads: int | None, lora: Path | None = None) -> Any:
     from agentslm.models import load_model
 
     spec = model or "embedded"
     options: dict[str, Any] = {}
-    if threads and not spec.startswith("transformers:"):
+    transformers = spec.startswith("transformers:") or (Path(spec).is_dir() and ":" not in spec)
+    if threads and not transformers:
         options["n_threads"] = threads
+    if lora is not None:
+        options["adapter" if transformers else "lora_path"] = lora
     return load_model(spec, **options)
+
+
+def _load_fallback(spec: str, threads: int | None) -> Any:
+    """The fallback model: an OpenAI-compatible server ('openai:URL#MODEL') or a local model spec."""
+    if spec.startswith("openai:"):
+        from agentslm.models import load_model
+
+        return load_model(spec)
+    return _load(spec, threads)
 
 
 def _load_registry(spec: str) -> Any:
@@ -247,8 +265,16 @@ SystemsOpt = Annotated[
     typer.Option(
         "--system",
         "-s",
-        help="System (repeatable): agentslm, unconstrained, llamacpp-chatml-fc (default: these three), or agent (the full planner).",
+        help="System (repeatable): agentslm, unconstrained, llamacpp-chatml-fc (default: these three), agent (the full "
+        "planner), or with --fallback: llm (the fallback model alone) and agentslm+fallback (SLM first, routed).",
     ),
+]
+FallbackOpt = Annotated[
+    str | None,
+    typer.Option("--fallback", help="Fallback model for llm / agentslm+fallback: 'openai:URL#MODEL' or a GGUF path."),
+]
+RoutingOpt = Annotated[
+    Path | None, typer.Option("--routing", help="Routing policy JSON (`agentslm calibrate` writes one); default threshold 0.5.")
 ]
 CORE_CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance"]
 
@@ -265,6 +291,9 @@ def _run_suite_cli(
     out: Path,
     overhead: int,
     report: bool,
+    lora: Path | None = None,
+    fallback: str | None = None,
+    routing: Path | None = None,
 ) -> None:
     from agentslm.bench.bfcl_run import Suite, read_records, run_suite
     from agentslm.bench.report import write_report
@@ -277,13 +306,18 @@ def _run_suite_cli(
         grounding=DEFAULT_GATE.grounding if grounding is None else grounding,
     )
     t0 = time.perf_counter()
-    m = _load(model, threads)
+    m = _load(model, threads, lora)
     load_seconds = time.perf_counter() - t0
-    chosen = [make_system(n, m, max_tokens=max_tokens, gate=gate) for n in names]
+    from agentslm.router import RoutingPolicy
+
+    large = _load_fallback(fallback, threads) if fallback else None
+    policy = RoutingPolicy.from_file(routing) if routing else RoutingPolicy()
+    chosen = [make_system(n, m, max_tokens=max_tokens, gate=gate, fallback=large, routing=policy) for n in names]
     command = "agentslm " + " ".join(sys.argv[1:])
     notes: dict[str, Any] = {
         "gate": {"min_first": gate.min_first, "min_more": gate.min_more, "grounding": gate.grounding},
         "max_tokens": max_tokens,
+        **({"fallback": large.name, "routing": policy.model_dump()} if large is not None else {}),
     }
     done = {(r["category"], r["id"], r["system"]) for r in read_records(out)}
     total = sum(1 for c, cases in categories.items() for case in cases for n in names if (c, case.id, n) not in done)
@@ -358,6 +392,9 @@ def bench_bfcl(
     seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    lora: LoraOpt = None,
+    fallback: FallbackOpt = None,
+    routing: RoutingOpt = None,
     max_tokens: Annotated[int, typer.Option(help="Token budget per case.")] = 384,
     gate_first: Annotated[float | None, typer.Option(help="agentslm gate: min probability to start the first call.")] = None,
     gate_more: Annotated[float | None, typer.Option(help="agentslm gate: min probability to start each further call.")] = None,
@@ -382,7 +419,120 @@ def bench_bfcl(
         categories[f"{kind}:{questions.stem}"] = select_cases(cases, limit=limit, seed=seed)
     for name in category or ([] if questions is not None else CORE_CATEGORIES):
         categories[name] = load_bfcl(name, limit=limit, seed=seed)
-    _run_suite_cli(categories, system, model, threads, max_tokens, gate_first, gate_more, grounding, out, overhead, report)
+    _run_suite_cli(
+        categories,
+        system,
+        model,
+        threads,
+        max_tokens,
+        gate_first,
+        gate_more,
+        grounding,
+        out,
+        overhead,
+        report,
+        lora,
+        fallback,
+        routing,
+    )
+
+
+@app.command()
+def calibrate(
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category", "-c", help="Labelled BFCL categories (default: live_simple, live_multiple: not scored in the report)."
+        ),
+    ] = None,
+    tools: Annotated[str | None, typer.Option(help="Your tools ('module:attribute'), with --cases.")] = None,
+    cases: Annotated[Path | None, typer.Option(help="Your labelled requests (the `agentslm eval` format).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Cases per category (a seeded sample).")] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    lora: LoraOpt = None,
+    fallback: FallbackOpt = None,
+    max_escalation: Annotated[float, typer.Option(help="Largest share of steps that may go to the fallback.")] = 0.3,
+    out: Annotated[Path, typer.Option(help="Results folder of the calibration runs (resumable).")] = Path("bench-out/calibrate"),
+    policy: Annotated[Path, typer.Option(help="Where to write the routing policy (JSON).")] = Path("routing.json"),
+    top: Annotated[int, typer.Option(help="Curve rows to print.")] = 12,
+) -> None:
+    """Choose the escalation threshold: run the small model (and the fallback, if given) on labelled cases, print the
+    accuracy / escalation-rate curve per confidence signal, and write the chosen routing policy."""
+    from agentslm.bench.bfcl_data import load_bfcl
+    from agentslm.bench.bfcl_run import read_records
+    from agentslm.bench.calibrate import calibrate_records
+    from agentslm.router import RoutingPolicy
+
+    categories: dict[str, Any] = {}
+    if cases is not None:
+        if tools is None:
+            raise UserError("--cases needs --tools.")
+        from agentslm.bench.user_eval import load_user_cases
+
+        categories.update(load_user_cases(cases, _load_registry(tools)))
+    for name in category or ([] if cases is not None else ["live_simple", "live_multiple"]):
+        categories[name] = load_bfcl(name, limit=limit, seed=seed)
+    systems = ["agentslm", *(["llm"] if fallback else [])]
+    _run_suite_cli(categories, systems, model, threads, 384, None, None, None, out, 0, False, lora, fallback, None)
+    wanted = {(c, case.id) for c, cs in categories.items() for case in cs}
+    records = [r for r in read_records(out) if (r["category"], r["id"]) in wanted]
+    best, curves, aucs = calibrate_records(records, max_escalation=max_escalation)
+    table = Table(title=f"confidence signals on {best.cases} labelled cases (AUC: how well a signal ranks right above wrong)")
+    for col in ("signal", "AUC", "best threshold", "escalation", "combined accuracy"):
+        table.add_column(col)
+    for signal, curve in curves.items():
+        inside = [p for p in curve if p.escalation_rate <= max_escalation]
+        b = max(inside, key=lambda p: (p.combined_accuracy, -p.escalation_rate)) if inside else None
+        a = aucs[signal]
+        table.add_row(
+            signal,
+            "-" if a is None else f"{a:.3f}",
+            f"{b.threshold:.3f}" if b else "-",
+            f"{100 * b.escalation_rate:.1f}%" if b else "-",
+            f"{100 * b.combined_accuracy:.1f}%" if b else "-",
+        )
+    console.print(table)
+    curve_table = Table(title=f"{best.signal}: accuracy vs escalation rate")
+    for col in ("threshold", "escalation", "SLM accuracy on kept steps", "combined accuracy"):
+        curve_table.add_column(col)
+    points = curves[best.signal]
+    step = max(1, len(points) // top)
+    for p in [*points[::step], best]:
+        curve_table.add_row(
+            f"{p.threshold:.3f}",
+            f"{100 * p.escalation_rate:.1f}%",
+            "-" if p.kept_accuracy is None else f"{100 * p.kept_accuracy:.1f}%",
+            f"{100 * p.combined_accuracy:.1f}%",
+            style="bold" if p is best else None,
+        )
+    console.print(curve_table)
+    llm = "measured" if best.llm_accuracy is not None else "assumed always right (no --fallback)"
+    chosen = RoutingPolicy(
+        signal=best.signal,
+        threshold=round(best.threshold, 6),
+        calibration={
+            "command": "agentslm " + " ".join(sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d"),
+            "cases": best.cases,
+            "categories": sorted(categories),
+            "escalation_rate": round(best.escalation_rate, 4),
+            "combined_accuracy": round(best.combined_accuracy, 4),
+            "slm_accuracy": round(best.slm_accuracy, 4),
+            "llm_accuracy": None if best.llm_accuracy is None else round(best.llm_accuracy, 4),
+            "llm": llm,
+            "auc": {k: None if v is None else round(v, 4) for k, v in aucs.items()},
+            "max_escalation": max_escalation,
+        },
+    )
+    chosen.to_file(policy)
+    console.print(
+        f"chosen: {best.signal} < {best.threshold:.3f} escalates {100 * best.escalation_rate:.1f}% of steps; combined accuracy "
+        f"{100 * best.combined_accuracy:.1f}% (SLM alone {100 * best.slm_accuracy:.1f}%"
+        + (f", fallback alone {100 * best.llm_accuracy:.1f}%" if best.llm_accuracy is not None else "; fallback " + llm)
+        + f"); policy: {policy}"
+    )
 
 
 @bench_app.command("report")
@@ -398,6 +548,38 @@ def bench_report(
 
     console.print(f"report: {write_report(results, out)}")
     _print_summary(summarize_records(read_records(results)))
+
+
+@bench_app.command("compare")
+def bench_compare(
+    before: Annotated[Path, typer.Argument(help="A results folder (e.g. the base model).")],
+    after: Annotated[Path, typer.Argument(help="Another results folder (e.g. with --lora).")],
+    system: Annotated[str, typer.Option(help="System to compare.")] = "agentslm",
+) -> None:
+    """Per-category accuracy and latency of two results folders side by side (cases both ran)."""
+    from agentslm.bench.bfcl_run import read_records
+    from agentslm.bench.report import summarize_records
+
+    runs = [[r for r in read_records(folder) if r["system"] == system] for folder in (before, after)]
+    if not all(runs):
+        raise UserError(f"Both folders need {system} records.", hint="run `agentslm bench bfcl` into each first.")
+    shared = {(r["category"], r["id"]) for r in runs[0]} & {(r["category"], r["id"]) for r in runs[1]}
+    rows = [{r["category"]: r for r in summarize_records([x for x in run if (x["category"], x["id"]) in shared])} for run in runs]
+    table = Table(title=f"{system}: {before} -> {after}")
+    for col in ("category", "cases", "accuracy before", "accuracy after", "change", "p50 s before/after", "p95 s before/after"):
+        table.add_column(col)
+    for category in sorted(rows[0]):
+        a, b = rows[0][category], rows[1][category]
+        table.add_row(
+            category,
+            str(a["cases"]),
+            f"{100 * a['accuracy']:.1f}%",
+            f"{100 * b['accuracy']:.1f}%",
+            f"{100 * (b['accuracy'] - a['accuracy']):+.1f}",
+            f"{a['p50_s']:.2f} / {b['p50_s']:.2f}",
+            f"{a['p95_s']:.2f} / {b['p95_s']:.2f}",
+        )
+    console.print(table)
 
 
 @bench_app.command("gate")
@@ -514,6 +696,9 @@ def eval_cmd(
     system: SystemsOpt = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
+    lora: LoraOpt = None,
+    fallback: FallbackOpt = None,
+    routing: RoutingOpt = None,
     max_tokens: Annotated[int, typer.Option(help="Token budget per case.")] = 384,
     out: Annotated[Path, typer.Option(help="Results folder (resumable).")] = Path("bench-out/eval"),
     report: Annotated[bool, typer.Option(help="Write report.md and plots into --out when done.")] = True,
@@ -526,11 +711,30 @@ def eval_cmd(
     from agentslm.bench.user_eval import load_user_cases
 
     registry = _load_registry(tools)
-    _run_suite_cli(load_user_cases(cases, registry), system, model, threads, max_tokens, None, None, None, out, 0, report)
+    _run_suite_cli(
+        load_user_cases(cases, registry),
+        system,
+        model,
+        threads,
+        max_tokens,
+        None,
+        None,
+        None,
+        out,
+        0,
+        report,
+        lora,
+        fallback,
+        routing,
+    )
 
 
 mcp_app = typer.Typer(help="Model Context Protocol: inspect and use MCP servers' tools.", no_args_is_help=True)
 app.add_typer(mcp_app, name="mcp")
+
+from agentslm.cli_train import train_app  # noqa: E402 - the train commands live in their own module
+
+app.add_typer(train_app, name="train")
 ServerArg = Annotated[
     str, typer.Argument(help="MCP server: an http(s):// URL, or a command line that starts a stdio server (quote it).")
 ]

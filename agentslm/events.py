@@ -98,6 +98,14 @@ class EscalationEvent(EventBase):
     role: Literal["planner", "caller", "summarizer"]
     reason: str
     to_model: str
+    outcome: Literal["escalated", "fallback_failed", "fallback_unusable"] = "escalated"
+    """``escalated``: the fallback's answer is used; otherwise it failed and the step kept the small model's
+    answer or gave up (per the routing policy)."""
+    confidence: dict[str, Any] = Field(default_factory=dict)
+    """The small model's confidence: chosen score, every raw signal, and why it was forced to 0 (if so)."""
+    error: str | None = None
+    seconds: float = 0.0
+    """Time spent in the fallback."""
 
 
 class RetrievalEvent(EventBase):
@@ -179,7 +187,8 @@ def describe_event(event: EventBase) -> str:
         status = "ok" if event.observation.ok else "failed"
         return f"result  [{event.task_id}] {status} in {event.finished - event.started:.2f}s: {event.observation.text[:300]}"
     if isinstance(event, EscalationEvent):
-        return f"escalate {event.role} to {event.to_model}: {event.reason}"
+        text = f"escalate {event.role} to {event.to_model}: {event.reason}"
+        return text if event.outcome == "escalated" else f"{text} -> {event.outcome}: {event.error}"
     if isinstance(event, RetrievalEvent):
         wider = "widened, " if event.widened else ""
         return f"tools   {wider}{len(event.tools)} of {event.of} by {event.retriever}: {', '.join(event.tools)}"

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from agentslm.agent import AgentRun, Session
 from agentslm.audit import AuditRecord
 from agentslm.calls import CallList, Observation, ToolCall, Verdict
+from agentslm.training.records import TrainingRecord
 
 __all__ = ["WIRE_MODELS", "wire_schemas", "write_wire_schemas"]
 
@@ -22,6 +23,7 @@ WIRE_MODELS: dict[str, type[BaseModel]] = {
     "agent_run": AgentRun,
     "audit_record": AuditRecord,
     "session": Session,
+    "training_record": TrainingRecord,
 }
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from agentslm.models.llamacpp import LlamaCppModel
@@ -13,3 +15,74 @@ def embedded_model() -> LlamaCppModel:
     model = load_model()
     assert isinstance(model, LlamaCppModel)
     return model
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[str]:
+    """A real OpenAI-compatible server: llama-cpp-python's ``llama_cpp.server`` (extra ``server``) serving the
+    embedded GGUF on 127.0.0.1, started here and stopped after the session. Yields the base URL (``…/v1``)."""
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import httpx
+
+    from agentslm.models import embedded_model_path
+
+    pytest.importorskip("fastapi", reason="llama-cpp-python[server] is not installed")
+    port = _free_port()
+    log = tempfile.TemporaryFile()  # a pipe nobody reads would fill up and block the server
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(embedded_model_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "1",
+            "--model_alias",
+            "smollm2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + 90
+    try:
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"llama_cpp.server exited: {log.read().decode(errors='replace')[-2000:]}")
+            try:
+                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("llama_cpp.server did not start within 90 s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

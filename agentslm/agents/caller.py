@@ -171,6 +171,7 @@ def signals_from_generation(gen: Generation) -> CallSignals:
     name_lp = 0.0
     arg_lps: list[float] = []
     chosen: list[float] = []
+    first = next((t for t in gen.tokens if not t.forced and t.constrained_logprob is not None), None)
     for tok in gen.tokens:
         start, pos = pos, pos + len(tok.text)
         if tok.logprob is not None and not tok.forced:
@@ -187,6 +188,7 @@ def signals_from_generation(gen: Generation) -> CallSignals:
         name_logprob=name_lp if name_margins else None,
         min_argument_logprob=min(arg_lps) if arg_lps else None,
         mean_logprob=sum(chosen) / len(chosen) if chosen else None,
+        first_choice_probability=math.exp(first.constrained_logprob) if first and first.constrained_logprob is not None else None,
         completion_tokens=gen.completion_tokens,
         model_steps=gen.model_steps,
         seconds=gen.seconds,

@@ -70,6 +70,8 @@ class Decision(BaseModel):
     raw: str = ""
     signals: CallSignals = Field(default_factory=CallSignals)
     open_probabilities: list[float] = Field(default_factory=list)
+    escalation: dict[str, Any] | None = None
+    """Set by :class:`agentslm.router.RoutedPlanner` when the step went to the fallback model."""
 
 
 def _call_key(name: str, arguments: Any) -> str:

@@ -19,13 +19,16 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentslm.agents.caller import CALLS_PREFIX, Caller
 from agentslm.calls import ToolCall
 from agentslm.errors import UserError
-from agentslm.models.base import LocalModel, Message
+from agentslm.models.base import LocalModel, Message, Model
 from agentslm.registry import Tool
+
+if TYPE_CHECKING:
+    from agentslm.router import RoutingPolicy
 
 __all__ = [
     "DEFAULT_GATE",
@@ -35,6 +38,7 @@ __all__ = [
     "AgentslmSystem",
     "Gate",
     "LlamaCppHandlerSystem",
+    "RoutedSystem",
     "System",
     "SystemOutput",
     "UnconstrainedSystem",
@@ -103,23 +107,33 @@ class System(Protocol):
 
 
 class AgentslmSystem:
+    """The agentslm caller on ``model`` (a local model, or a remote one: then ``name`` is ``llm``)."""
+
     name = "agentslm"
 
-    def __init__(self, model: LocalModel, *, gate: Gate = DEFAULT_GATE, max_tokens: int = 384, max_calls: int = 8) -> None:
+    def __init__(
+        self, model: Model, *, gate: Gate = DEFAULT_GATE, max_tokens: int = 384, max_calls: int = 8, name: str | None = None
+    ) -> None:
         self.caller = Caller(model, max_tokens=max_tokens)
         self.model = model
         self.gate = gate
         self.max_calls = max_calls
+        if name is not None:
+            self.name = name
 
     def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
         if not tools:  # nothing to call: the agent answers that no tool fits without asking the model
             return SystemOutput(calls=[], raw="[]", seconds=0.0, completion_tokens=0, extra={"no_tools": True})
+        usage = dict(getattr(self.model, "usage", {}))
         t0 = time.perf_counter()
         listed = self.caller.calls(messages[-1]["content"], tools, messages[:-1], max_calls=self.max_calls)
         seconds = time.perf_counter() - t0
         source = "\n".join(m["content"] for m in messages if m["role"] in ("user", "system"))
         calls, refusals = decide(listed.calls, listed.open_probabilities, self.gate, tools, source)
-        prompt = self.model.count_tokens(self.caller.calls_messages(messages[-1]["content"], tools, messages[:-1]))
+        remote = {k: v - usage.get(k, 0) for k, v in getattr(self.model, "usage", {}).items()}
+        prompt = remote.get("prompt_tokens") or self.model.count_tokens(
+            self.caller.calls_messages(messages[-1]["content"], tools, messages[:-1])
+        )
         return SystemOutput(
             calls=None if listed.parse_error else calls,
             raw=listed.raw,
@@ -133,6 +147,62 @@ class AgentslmSystem:
                 "grounding_refusals": refusals,
                 "name_margin": listed.signals.name_margin,
                 "min_argument_logprob": listed.signals.min_argument_logprob,
+                "signals": listed.signals.model_dump(exclude={"seconds"}),
+                **({"usage": remote} if remote else {}),
+            },
+        )
+
+
+class RoutedSystem:
+    """SLM first, fallback when unsure: the agentslm system on the small model; a case whose confidence is below
+    the routing policy's threshold, whose output did not parse or whose calls were refused by argument grounding
+    is redone by the same system on the fallback model (the decision :class:`agentslm.router.RoutedPlanner` makes)."""
+
+    name = "agentslm+fallback"
+
+    def __init__(self, slm: AgentslmSystem, llm: AgentslmSystem, policy: RoutingPolicy) -> None:
+        self.slm = slm
+        self.llm = llm
+        self.policy = policy
+
+    def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
+        from agentslm.calls import CallSignals
+        from agentslm.confidence import step_confidence
+        from agentslm.router import route
+
+        small = self.slm.run(messages, tools)
+        if small.extra.get("no_tools"):
+            return small
+        confidence = step_confidence(
+            CallSignals.model_validate(small.extra.get("signals", {})),
+            signal=self.policy.signal,
+            parse_error=small.extra.get("parse_error"),
+            refusals=small.extra.get("grounding_refusals", []),
+        )
+        routed = route(
+            small,
+            confidence,
+            self.policy,
+            fallback=lambda: self.llm.run(messages, tools),
+            usable=lambda out: out.calls is not None and not out.extra.get("system_error"),
+            fail=lambda why: SystemOutput(calls=None, raw=why, seconds=0.0, completion_tokens=0),
+        )
+        out = routed.result
+        escalated = routed.outcome == "escalated"
+        return SystemOutput(
+            calls=out.calls,
+            raw=out.raw,
+            seconds=small.seconds + (out.seconds if escalated else routed.seconds),
+            completion_tokens=out.completion_tokens,
+            prompt_tokens=out.prompt_tokens,
+            extra={
+                "outcome": routed.outcome,
+                "reason": routed.reason,
+                "error": routed.error,
+                "confidence": confidence.as_dict(),
+                "slm_calls": None if small.calls is None else [{"name": c.name, "arguments": c.arguments} for c in small.calls],
+                "llm_usage": out.extra.get("usage", {}) if escalated else {},
+                "llm_seconds": round(routed.seconds, 4),
             },
         )
 
@@ -314,14 +384,34 @@ def _with_system(messages: Sequence[Message]) -> list[dict[str, Any]]:
 SYSTEMS = ("agentslm", "unconstrained", "llamacpp-chatml-fc")
 
 
-def make_system(name: str, model: LocalModel, *, max_tokens: int = 384, gate: Gate = DEFAULT_GATE) -> System:
-    """The system called ``name`` (one of :data:`SYSTEMS`) on ``model``."""
+def make_system(
+    name: str,
+    model: LocalModel,
+    *,
+    max_tokens: int = 384,
+    gate: Gate = DEFAULT_GATE,
+    fallback: Model | None = None,
+    routing: RoutingPolicy | None = None,
+) -> System:
+    """The system called ``name`` (one of :data:`SYSTEMS`, ``agent``, or with ``fallback``: ``llm`` and
+    ``agentslm+fallback``) on ``model``."""
     if name == "agentslm":
         return AgentslmSystem(model, gate=gate, max_tokens=max_tokens)
+    if name in ("llm", "agentslm+fallback"):
+        if fallback is None:
+            raise UserError(f"System {name!r} needs a fallback model.", hint="pass --fallback openai:URL#MODEL (or a GGUF path).")
+        llm = AgentslmSystem(fallback, gate=gate, max_tokens=max_tokens, name="llm")
+        if name == "llm":
+            return llm
+        from agentslm.router import RoutingPolicy as _Policy
+
+        return RoutedSystem(AgentslmSystem(model, gate=gate, max_tokens=max_tokens), llm, routing or _Policy())
     if name == "unconstrained":
         return UnconstrainedSystem(model, max_tokens=max_tokens)
     if name == "llamacpp-chatml-fc":
         return LlamaCppHandlerSystem(model, max_tokens=max_tokens)
     if name == "agent":
         return AgentPlannerSystem(model, max_tokens=max_tokens)
-    raise UserError(f"Unknown system {name!r}.", hint=f"choose from {', '.join((*SYSTEMS, 'agent'))}.")
+    raise UserError(
+        f"Unknown system {name!r}.", hint=f"choose from {', '.join((*SYSTEMS, 'agent', 'llm', 'agentslm+fallback'))}."
+    )

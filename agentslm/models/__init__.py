@@ -2,7 +2,8 @@
 
 ``load_model()`` / ``load_model("embedded")`` → the embedded SmolLM2-135M on llama.cpp;
 ``"llamacpp:/path/model.gguf"`` or a bare ``.gguf`` path → llama.cpp;
-``"transformers:/path/dir"`` (or a ``.gguf`` file) → transformers (extra ``hf``).
+``"transformers:/path/dir"`` (or a ``.gguf`` file) → transformers (extra ``hf``);
+``"openai:http://host:port/v1#model"`` → an OpenAI-compatible server.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
         return spec
     text = "embedded" if spec is None else os.fspath(spec)
     backend, sep, rest = text.partition(":")
+    if backend == "openai" and sep:
+        from agentslm.models.openai_compat import OpenAICompatModel, parse_openai_spec
+
+        url, name = parse_openai_spec(text)
+        return OpenAICompatModel(url, name, **options)
     if not sep or backend not in ("llamacpp", "transformers", "embedded"):
         backend, rest = ("embedded", "") if text == "embedded" else ("auto", text)
     if backend == "embedded" or (backend == "llamacpp" and not rest):

@@ -78,10 +78,12 @@ class Generation:
     """How many times the loop guard removed a token that would have continued a repeating cycle."""
     closed_early: bool = False
     """True if decoding switched to closing mode (after 3 loop breaks, or near the token budget)."""
+    reported_completion_tokens: int | None = None
+    """Completion tokens as a remote server reported them (its ``usage``), when it did."""
 
     @property
     def completion_tokens(self) -> int:
-        return len(self.tokens)
+        return self.reported_completion_tokens if self.reported_completion_tokens is not None else len(self.tokens)
 
 
 class Model(ABC):

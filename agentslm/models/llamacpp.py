@@ -55,8 +55,14 @@ class LlamaCppModel(LocalModel):
                 f"No GGUF model file at {str(model_path)!r}.",
                 hint="pass the path of an existing .gguf file, or omit it to use the embedded SmolLM2.",
             )
-        if lora_path is not None and not Path(lora_path).is_file():
-            raise ModelNotFoundError(f"No LoRA adapter file at {str(lora_path)!r}.", hint="pass an existing GGUF adapter file.")
+        if lora_path is not None:
+            if not Path(lora_path).is_file():
+                raise ModelNotFoundError(
+                    f"No LoRA adapter file at {str(lora_path)!r}.", hint="pass an existing GGUF adapter file."
+                )
+            from agentslm.training.export import check_adapter
+
+            check_adapter(model_path, lora_path)  # refuses an adapter trained for another base, with the reason
         threads = n_threads or int(os.environ.get("AGENTSLM_THREADS", "0")) or (os.cpu_count() or 1)
         try:
             self._llm = llama_cpp.Llama(
@@ -74,7 +80,8 @@ class LlamaCppModel(LocalModel):
                 hint="check that the file is a GGUF model llama.cpp supports.",
             ) from exc
         self.path = model_path
-        self.name = f"llamacpp:{model_path.name}"
+        self.lora_path = Path(lora_path) if lora_path else None
+        self.name = f"llamacpp:{model_path.name}" + (f"+lora:{Path(lora_path).name}" if lora_path else "")
         self.n_threads = threads
         self.vocab_size = self._llm.n_vocab()
         eos = {self._llm.token_eos()}

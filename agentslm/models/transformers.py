@@ -25,12 +25,19 @@ class TransformersModel(LocalModel):
     Args:
         path: a model directory, or a ``.gguf`` file (dequantised by transformers' GGUF loader).
         engine: constraint engine (``outlines`` by default; ``llguidance`` also works).
+        adapter: optional peft LoRA adapter folder (``agentslm train lora`` writes ``RUN/adapter``).
     """
 
     preferred_engine = "outlines"
 
     def __init__(
-        self, path: str | os.PathLike[str], *, engine: str | None = None, device: str = "cpu", fast_forward: bool = True
+        self,
+        path: str | os.PathLike[str],
+        *,
+        engine: str | None = None,
+        device: str = "cpu",
+        fast_forward: bool = True,
+        adapter: str | os.PathLike[str] | None = None,
     ) -> None:
         try:
             import torch
@@ -50,11 +57,13 @@ class TransformersModel(LocalModel):
         self.tokenizer: Any = AutoTokenizer.from_pretrained(str(directory), **kwargs)
         auto_model: Any = AutoModelForCausalLM
         self.hf_model: Any = auto_model.from_pretrained(str(directory), dtype=torch.float32, **kwargs)
+        if adapter is not None:
+            self.hf_model = _with_adapter(self.hf_model, Path(adapter))
         self.hf_model.to(device)
         self.hf_model.eval()
         self.device = device
         self.path = p
-        self.name = f"transformers:{p.name}"
+        self.name = f"transformers:{p.name}" + (f"+lora:{Path(adapter).name}" if adapter else "")
         self.vocab_size = int(self.hf_model.get_output_embeddings().weight.shape[0])
         eos = {self.tokenizer.eos_token_id}
         for special in ("<|im_end|>", "<|endoftext|>"):
@@ -113,3 +122,27 @@ class TransformersModel(LocalModel):
         from outlines.backends.outlines_core import OutlinesCoreBackend
 
         return OutlinesEngine(OutlinesCoreBackend(outlines.from_transformers(self.hf_model, self.tokenizer)).vocabulary)
+
+
+def _with_adapter(model: Any, adapter: Path) -> Any:
+    """``model`` with the peft LoRA adapter in ``adapter`` applied (merged, so decoding costs nothing extra)."""
+    if not (adapter / "adapter_config.json").is_file():
+        raise ModelNotFoundError(
+            f"No peft adapter in {str(adapter)!r}.", hint="pass the adapter folder of a training run (RUN/adapter)."
+        )
+    try:
+        from peft import PeftModel
+    except ImportError:
+        raise MissingExtraError("Loading a LoRA adapter needs peft.", hint="pip install 'agentslm[train]'.") from None
+    from agentslm.training.sft import strip_gguf_quantizer
+
+    strip_gguf_quantizer(model)
+    try:
+        return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    except (RuntimeError, ValueError) as exc:  # shape mismatch: trained for another base
+        from agentslm.training.export import AdapterMismatchError
+
+        raise AdapterMismatchError(
+            f"The adapter in {adapter} does not fit this model ({str(exc).splitlines()[0][:200]}).",
+            hint="load it onto the base model it was trained on.",
+        ) from None

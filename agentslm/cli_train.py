@@ -1,0 +1,375 @@
+"""``agentslm train …``: build a dataset, train a LoRA adapter, export it to GGUF, evaluate before/after."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agentslm.errors import MissingExtraError, UserError
+
+__all__ = ["train_app"]
+
+train_app = typer.Typer(help="Fine-tune a model for function calling (LoRA).", no_args_is_help=True)
+console = Console()
+
+BaseOpt = Annotated[
+    str | None, typer.Option("--base", help="Base model: a GGUF file or HF model folder (default: the embedded SmolLM2-135M).")
+]
+
+
+def _base_path(base: str | None) -> Path:
+    from agentslm.models import embedded_model_path
+
+    path = embedded_model_path() if base in (None, "embedded") else Path(str(base)).expanduser()
+    if not path.exists():
+        raise UserError(f"No base model at {str(path)!r}.", hint="pass a GGUF file or HF model folder, or omit --base.")
+    return path
+
+
+def _tokenizer_model(base: Path) -> Any:
+    """The runtime model whose chat template and tokenizer render the training examples."""
+    from agentslm.models import load_model
+
+    return load_model(
+        f"transformers:{base}" if base.is_dir() else f"llamacpp:{base}", **({} if base.is_dir() else {"n_ctx": 256})
+    )
+
+
+@train_app.command("data")
+def data_cmd(
+    out: Annotated[Path, typer.Option(help="Folder for train.jsonl, val.jsonl and summary.json.")] = Path("training/data"),
+    catalog: Annotated[
+        list[Path] | None, typer.Option("--catalog", help="Tool catalog files/folders (default: training/catalog).")
+    ] = None,
+    tools: Annotated[
+        str | None, typer.Option(help="Also synthesize for a registry ('module:attribute'); generic request templates.")
+    ] = None,
+    n: Annotated[int, typer.Option(help="Synthetic training records.")] = 4000,
+    val_n: Annotated[int, typer.Option(help="Synthetic validation records (on held-out tools).")] = 300,
+    val_tools: Annotated[float, typer.Option(help="Share of catalog tools held out for validation.")] = 0.1,
+    openai: Annotated[list[Path] | None, typer.Option("--openai", help="Import OpenAI chat-format JSONL.")] = None,
+    sharegpt: Annotated[list[Path] | None, typer.Option("--sharegpt", help="Import ShareGPT/Hermes/Glaive JSON(L).")] = None,
+    runs: Annotated[list[Path] | None, typer.Option("--runs", help="Import agent runs (AgentRun JSONL); needs --tools.")] = None,
+    records: Annotated[
+        list[Path] | None, typer.Option("--records", help="Add training-record JSONL (e.g. escalation logs); verified.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthesis and the split.")] = 0,
+    allow_no_bfcl_check: Annotated[
+        bool, typer.Option(help="Build even when bfcl-eval is not installed (the BFCL contamination check is skipped).")
+    ] = False,
+) -> None:
+    """Build a deduplicated dataset with a held-out split, refusing any BFCL question."""
+    import random
+
+    from agentslm.training.dataset import check_no_bfcl, dedupe, from_agent_runs, from_openai_chat, from_sharegpt, split_records
+    from agentslm.training.records import read_records, write_records
+    from agentslm.training.synth import entry_for_tool, load_catalog, synthesize
+
+    entries = load_catalog(catalog or [Path("training/catalog")]) if (catalog or Path("training/catalog").is_dir()) else []
+    registry = None
+    if tools:
+        from agentslm.cli import _load_registry
+
+        registry = _load_registry(tools)
+        from agentslm.training.records import tools_from
+
+        entries += [entry_for_tool(t, seed=seed) for t in tools_from(list(registry))]
+    names = sorted(e.tool.name for e in entries)
+    held = set(random.Random(seed).sample(names, round(len(names) * val_tools))) if entries and val_n else set()
+    train_entries = [e for e in entries if e.tool.name not in held]
+    val_entries = [e for e in entries if e.tool.name in held]
+    train = synthesize(train_entries, n, seed=seed) if train_entries and n else []
+    val = synthesize(val_entries, val_n, seed=seed + 1, distractors=entries) if val_entries else []
+    imported: list[Any] = []
+    for path in openai or []:
+        imported += from_openai_chat(path)
+    for path in sharegpt or []:
+        imported += from_sharegpt(path)
+    for path in runs or []:
+        if registry is None:
+            raise UserError("--runs needs --tools (the tools the agent offered).")
+        imported += from_agent_runs(path, list(registry))
+    for path in records or []:
+        imported += read_records(path)
+    if imported:
+        extra_train, extra_val = split_records(dedupe(imported), 0.1 if val_n else 0.0, seed=seed)
+        train += extra_train
+        val += extra_val
+    train, val = dedupe(train), dedupe(val)
+    val_keys = {r.id for r in val}
+    train = [r for r in train if r.id not in val_keys]
+    if not train:
+        raise UserError("No training records.", hint="pass --catalog, --tools or an import.")
+    try:
+        check_no_bfcl(train + val)
+        bfcl_checked = True
+    except MissingExtraError:
+        if not allow_no_bfcl_check:
+            raise UserError(
+                "The BFCL contamination check needs bfcl-eval's data files.",
+                hint="pip install --no-deps bfcl-eval, or pass --allow-no-bfcl-check.",
+            ) from None
+        bfcl_checked = False
+    out.mkdir(parents=True, exist_ok=True)
+    write_records(out / "train.jsonl", train)
+    write_records(out / "val.jsonl", val)
+    from collections import Counter
+
+    summary = {
+        "command": "agentslm " + " ".join(sys.argv[1:]),
+        "train": len(train),
+        "val": len(val),
+        "train_kinds": dict(Counter(r.kind for r in train)),
+        "val_kinds": dict(Counter(r.kind for r in val)),
+        "tools": len(entries),
+        "held_out_tools": sorted(held),
+        "imported": len(imported),
+        "bfcl_checked": bfcl_checked,
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    console.print(
+        f"{len(train)} train / {len(val)} val records in {out} (tools: {len(entries)}, held out: {len(held)}); "
+        f"BFCL check: {'passed' if bfcl_checked else 'skipped'}"
+    )
+
+
+@train_app.command("tokenize")
+def tokenize_cmd(
+    data: Annotated[Path, typer.Argument(help="Training records (JSONL).")],
+    out: Annotated[Path, typer.Option(help="Tokenized examples (JSONL).")],
+    base: BaseOpt = None,
+    max_length: Annotated[int, typer.Option(help="Longest example in tokens.")] = 2048,
+) -> None:
+    """Render records with the runtime's prompts and tokenize them (the input of `train lora --tokens`)."""
+    from agentslm.training.records import read_records
+    from agentslm.training.render import example_summary, tokenize_records
+
+    examples = tokenize_records(_tokenizer_model(_base_path(base)), read_records(data), max_length=max_length)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(e.to_json() + "\n" for e in examples), encoding="utf-8")
+    console.print(f"{out}: {json.dumps(example_summary(examples))}")
+
+
+@train_app.command("lora")
+def lora_cmd(
+    data: Annotated[Path, typer.Argument(help="Training records (JSONL), or tokenized examples with --tokens.")],
+    out: Annotated[Path, typer.Option(help="Run folder: adapter/, checkpoint/, loss.jsonl, training.json, loss.png.")],
+    val: Annotated[Path | None, typer.Option(help="Validation records (loss every --eval-every steps).")] = None,
+    base: BaseOpt = None,
+    tokens: Annotated[bool, typer.Option(help="DATA and --val are already tokenized (`train tokenize`).")] = False,
+    r: Annotated[int, typer.Option(help="LoRA rank.")] = 16,
+    alpha: Annotated[int, typer.Option(help="LoRA alpha (scale alpha/r).")] = 32,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.")] = 2e-4,
+    epochs: Annotated[float, typer.Option(help="Passes over the data.")] = 1.0,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many optimizer steps.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Examples per step (CPU: 4; GPU: 16+).")] = 4,
+    grad_accum: Annotated[int, typer.Option(help="Gradient accumulation steps.")] = 1,
+    eval_every: Annotated[int, typer.Option(help="Validation loss every N steps.")] = 50,
+    save_every: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 100,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Train a LoRA adapter (peft) on the transformers backend; loss on the target tokens only."""
+    try:
+        import peft  # noqa: F401
+    except ImportError:
+        raise MissingExtraError(
+            "LoRA training needs peft and the transformers backend.", hint="pip install 'agentslm[train]'."
+        ) from None
+    from agentslm.training.sft import LoraConfigSpec, train_lora
+
+    base_path = _base_path(base)
+    out.mkdir(parents=True, exist_ok=True)
+    train_tokens, val_tokens = data, val
+    if not tokens:
+        from agentslm.training.records import read_records
+        from agentslm.training.render import tokenize_records
+
+        model = _tokenizer_model(base_path)
+        train_tokens = out / "train.tokens.jsonl"
+        train_tokens.write_text(
+            "".join(e.to_json() + "\n" for e in tokenize_records(model, read_records(data))), encoding="utf-8"
+        )
+        if val is not None:
+            val_tokens = out / "val.tokens.jsonl"
+            val_tokens.write_text(
+                "".join(e.to_json() + "\n" for e in tokenize_records(model, read_records(val))), encoding="utf-8"
+            )
+        model.close()
+    spec = LoraConfigSpec(
+        r=r,
+        alpha=alpha,
+        lr=lr,
+        epochs=epochs,
+        max_steps=max_steps,
+        batch_size=batch_size,
+        grad_accum=grad_accum,
+        eval_every=eval_every,
+        save_every=save_every,
+        device=device,
+        seed=seed,
+    )
+    result = train_lora(train_tokens, base_path, out, spec, val_tokens=val_tokens, resume=resume, progress=progress)
+    plot = plot_loss(out)
+    console.print(
+        f"{result.steps} steps in {result.seconds:.0f}s on {result.device}; train loss {result.train_loss}, "
+        f"val loss {result.val_loss}; adapter: {out / 'adapter'}" + (f"; plot: {plot}" if plot else "")
+    )
+
+
+def plot_loss(run: Path) -> Path | None:
+    """``run/loss.png`` from ``run/loss.jsonl`` (None when matplotlib is missing)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = [json.loads(line) for line in (run / "loss.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([r["step"] for r in rows], [r["loss"] for r in rows], lw=0.8, alpha=0.6, label="train (per step)")
+    val = [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
+    if val:
+        ax.plot(*zip(*val, strict=True), "o-", label="validation")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss (target tokens)")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(run / "loss.png", dpi=120)
+    plt.close(fig)
+    return run / "loss.png"
+
+
+@train_app.command("plot")
+def plot_cmd(run: Annotated[Path, typer.Argument(help="A run folder with loss.jsonl.")]) -> None:
+    """Draw the loss curve of a run (run/loss.png)."""
+    if not (run / "loss.jsonl").is_file():
+        raise UserError(f"No loss.jsonl in {run}.")
+    console.print(f"plot: {plot_loss(run)}")
+
+
+@train_app.command("export")
+def export_cmd(
+    run: Annotated[Path, typer.Argument(help="A run folder (its adapter/) or a peft adapter folder.")],
+    out: Annotated[Path | None, typer.Option(help="GGUF adapter file (default: RUN/adapter.gguf).")] = None,
+    base: BaseOpt = None,
+    verify: Annotated[int, typer.Option(help="Compare llama.cpp and transformers greedy outputs on N prompts (0: skip).")] = 3,
+    prompts: Annotated[
+        Path | None, typer.Option(help="Records whose prompts --verify uses (default: RUN's val.tokens or train.tokens).")
+    ] = None,
+) -> None:
+    """Export the adapter to a GGUF LoRA adapter for llama.cpp and check that both runtimes agree."""
+    from agentslm.training.export import export_gguf_adapter
+
+    adapter = run / "adapter" if (run / "adapter").is_dir() else run
+    base_path = _base_path(base)
+    if base_path.is_dir():
+        raise UserError("The GGUF export needs the base as a GGUF file.", hint="pass --base model.gguf.")
+    target = out or (run / "adapter.gguf")
+    path = export_gguf_adapter(adapter, base_path, target)
+    console.print(f"GGUF adapter: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+    if verify:
+        from agentslm.training.verify_export import compare_runtimes
+
+        report = compare_runtimes(base_path, adapter, path, _verify_prompts(run, prompts, base_path, verify))
+        (run / "export_check.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        console.print(json.dumps({k: v for k, v in report.items() if k != "prompts"}))
+        if not report["ok"]:
+            raise UserError("llama.cpp with the GGUF adapter disagrees with transformers (see export_check.json).")
+
+
+def _verify_prompts(run: Path, prompts: Path | None, base: Path, n: int) -> list[list[int]]:
+    from agentslm.training.sft import load_tokens
+
+    if prompts is not None and prompts.suffix == ".jsonl" and "tokens" not in prompts.name:
+        from agentslm.training.records import read_records
+        from agentslm.training.render import tokenize_records
+
+        examples = tokenize_records(_tokenizer_model(base), read_records(prompts)[:n])
+        return [e.input_ids[: e.n_prompt] for e in examples]
+    source = prompts or next((p for p in (run / "val.tokens.jsonl", run / "train.tokens.jsonl") if p.is_file()), None)
+    if source is None:
+        raise UserError("No prompts to verify the export with.", hint="pass --prompts RECORDS.jsonl or --verify 0.")
+    return [row["input_ids"][: row["n_prompt"]] for row in load_tokens(source)[:n]]
+
+
+@train_app.command("eval")
+def eval_cmd(
+    data: Annotated[Path, typer.Argument(help="Held-out planner records (JSONL).")],
+    lora: Annotated[list[Path] | None, typer.Option("--lora", help="GGUF adapter(s) to compare with the base.")] = None,
+    base: BaseOpt = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N records.")] = None,
+    threads: Annotated[int | None, typer.Option(help="llama.cpp threads.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write per-record results and the summary (JSON) here.")] = None,
+) -> None:
+    """Held-out exact-match accuracy on the runtime (constrained decoding), the base and each adapter."""
+    from rich.progress import Progress
+
+    from agentslm.training.evaluate import evaluate_records
+    from agentslm.training.records import read_records
+
+    records = [r for r in read_records(data) if r.role == "planner"][:limit]
+    base_path = _base_path(base)
+    results = []
+    for adapter in [None, *(lora or [])]:
+        options: dict[str, Any] = {"n_threads": threads} if threads else {}
+        if adapter is not None:
+            options["lora_path"] = adapter
+        from agentslm.models.llamacpp import LlamaCppModel
+
+        model = LlamaCppModel(base_path, **options)
+        with Progress(console=console) as progress:
+            task = progress.add_task(model.name, total=len(records))
+
+            def advance(t: Any = task) -> None:
+                progress.advance(t)
+
+            results.append(evaluate_records(model, records, on_case=advance))
+        model.close()
+    kinds = sorted({k for r in results for k in r.by_kind})
+    table = Table(title=f"held-out exact match ({len(records)} records of {data.name})")
+    for col in ("model", "all", *kinds, "s/case"):
+        table.add_column(col)
+    for res in results:
+        cells = [
+            f"{100 * res.by_kind[k][0] / res.by_kind[k][1]:.1f}% ({res.by_kind[k][1]})" if k in res.by_kind else "-"
+            for k in kinds
+        ]
+        table.add_row(res.model, f"{100 * res.accuracy:.1f}%", *cells, f"{res.seconds / max(res.cases, 1):.2f}")
+    console.print(table)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        summary = [
+            {
+                "model": r.model,
+                "cases": r.cases,
+                "exact": r.exact,
+                "accuracy": r.accuracy,
+                "by_kind": r.by_kind,
+                "seconds": round(r.seconds, 1),
+            }
+            for r in results
+        ]
+        (out / "heldout.json").write_text(
+            json.dumps(
+                {"command": "agentslm " + " ".join(sys.argv[1:]), "date": time.strftime("%Y-%m-%d"), "results": summary}, indent=2
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        with (out / "heldout_rows.jsonl").open("w", encoding="utf-8") as fh:
+            for r in results:
+                for row in r.rows:
+                    fh.write(json.dumps({"model": r.model, **row}, ensure_ascii=False) + "\n")

@@ -1,0 +1,278 @@
+"""OpenAI-compatible chat backend (llama.cpp server, vLLM, SGLang, Ollama, hosted APIs), over httpx.
+
+Spec: ``openai:BASE_URL#MODEL`` (e.g. ``openai:http://127.0.0.1:8080/v1#qwen``); the key comes from
+``api_key=`` or ``$AGENTSLM_OPENAI_API_KEY`` / ``$OPENAI_API_KEY``.
+
+Under a JSON Schema the request asks for ``response_format: {"type": "json_schema", ...}`` (or llama-cpp-python's
+``{"type": "json_object", "schema": ...}`` when the server rejects the former) and *always* validates the reply itself: a server that ignores the format, returns malformed JSON or
+JSON that breaks the schema gets up to ``max_attempts`` tries, then :class:`RemoteModelError`. Transient failures
+(connection errors, timeouts, 408/409/429/5xx) are retried with exponential backoff; 401/403/404 and other 4xx fail
+at once with a message that says what to check.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import jsonschema
+
+from agentslm.errors import ModelNotFoundError, RunError, UserError
+from agentslm.models.base import Generation, Message, Model, TokenLogprob
+
+__all__ = ["OpenAICompatModel", "RemoteAuthError", "RemoteModelError", "parse_openai_spec"]
+
+
+class RemoteModelError(RunError):
+    """The remote model failed: unreachable, timed out, an error status, or output that never validated."""
+
+    def __init__(self, message: str, *, hint: str | None = None, kind: str = "error", retryable: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.kind = kind
+        """``unreachable``, ``timeout``, ``status``, ``malformed``, ``schema`` or ``error``."""
+        self.retryable = retryable
+
+
+class RemoteAuthError(UserError):
+    """The server refused the credentials (401/403)."""
+
+
+_TRANSIENT = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+def parse_openai_spec(spec: str) -> tuple[str, str]:
+    """``"openai:URL#MODEL"`` (or ``"URL#MODEL"``) → (base URL, model name)."""
+    rest = spec.removeprefix("openai:")
+    url, _, model = rest.partition("#")
+    if not url.startswith(("http://", "https://")):
+        raise UserError(
+            f"OpenAI-compatible spec {spec!r} needs an http(s) base URL.", hint="e.g. openai:http://127.0.0.1:8080/v1#qwen"
+        )
+    return url.rstrip("/"), model
+
+
+class OpenAICompatModel(Model):
+    """A chat model behind an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    Args:
+        base_url: e.g. ``http://127.0.0.1:8080/v1``.
+        model: the served model's name (``""``: the server's default; llama.cpp's server ignores it).
+        api_key: bearer token (default: ``$AGENTSLM_OPENAI_API_KEY`` or ``$OPENAI_API_KEY``).
+        timeout: seconds per request (connect + read).
+        max_retries: retries of transient failures (backoff 0.5 s, 1 s, 2 s … with jitter).
+        max_attempts: tries per generation when the output is not valid JSON under the schema.
+        structured: how the schema is sent: ``json_schema`` (OpenAI's ``response_format``; vLLM, SGLang, Ollama,
+            llama.cpp's server), ``json_object`` (``{"type": "json_object", "schema": ...}``, llama-cpp-python's
+            server), ``none`` (not sent: validate + retry), or ``auto``: ``json_schema``, switching to ``json_object``
+            for good when the server rejects it.
+        logprobs: ask for token log-probabilities (confidence signals) when the server supports them.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str = "",
+        *,
+        api_key: str | None = None,
+        timeout: float = 60.0,
+        max_retries: int = 2,
+        max_attempts: int = 2,
+        structured: Literal["auto", "json_schema", "json_object", "none"] = "auto",
+        logprobs: bool = True,
+        transport: Any = None,
+    ) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.name = f"openai:{self.base_url}#{model}" if model else f"openai:{self.base_url}"
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_attempts = max(1, max_attempts)
+        self.structured = structured
+        self.logprobs = logprobs
+        key = api_key or os.environ.get("AGENTSLM_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        """Totals over this instance's life (what a fallback costs)."""
+
+    def _post(self, payload: dict[str, Any], *, retry_status: bool = True) -> dict[str, Any]:
+        import httpx
+
+        delay = 0.5
+        for attempt in range(self.max_retries + 1):
+            last = attempt == self.max_retries
+            try:
+                response = self._client.post("/chat/completions", json=payload)
+            except httpx.TimeoutException:
+                if last:
+                    raise RemoteModelError(
+                        f"{self.name} did not answer within {self.timeout:g} s ({attempt + 1} tries).",
+                        hint="raise timeout= or check the server's load.",
+                        kind="timeout",
+                        retryable=True,
+                    ) from None
+            except httpx.HTTPError as exc:
+                if last:
+                    raise RemoteModelError(
+                        f"Cannot reach {self.base_url}: {exc.__class__.__name__}: {exc} ({attempt + 1} tries).",
+                        hint="start the server or fix the base URL (it usually ends in /v1).",
+                        kind="unreachable",
+                        retryable=True,
+                    ) from None
+            else:
+                if response.status_code < 400:
+                    try:
+                        data = response.json()
+                    except ValueError:
+                        raise RemoteModelError(
+                            f"{self.name} answered with non-JSON ({response.text[:120]!r}).",
+                            hint="is the URL an OpenAI-compatible API?",
+                            kind="malformed",
+                        ) from None
+                    if not isinstance(data, dict) or not data.get("choices"):
+                        raise RemoteModelError(f"{self.name} answered without choices: {str(data)[:200]}.", kind="malformed")
+                    return data
+                detail = response.text[:300]
+                if response.status_code in (401, 403):
+                    raise RemoteAuthError(
+                        f"{self.name} refused the request ({response.status_code}): {detail}",
+                        hint="set api_key= or $AGENTSLM_OPENAI_API_KEY / $OPENAI_API_KEY.",
+                    )
+                if response.status_code == 404:
+                    raise ModelNotFoundError(
+                        f"{self.base_url}/chat/completions or model {self.model!r} not found (404): {detail}",
+                        hint="check that the base URL ends in /v1 and the model name is one the server lists at /models.",
+                    )
+                if response.status_code not in _TRANSIENT or last or (not retry_status and "response_format" in detail):
+                    raise RemoteModelError(
+                        f"{self.name} failed with HTTP {response.status_code}: {detail}",
+                        hint="see the server's log"
+                        if response.status_code >= 500
+                        else "the server rejected the request as sent.",
+                        kind="status",
+                        retryable=response.status_code in _TRANSIENT,
+                    )
+            time.sleep(delay * (1 + random.random() * 0.25))
+            delay *= 2
+        raise AssertionError("unreachable")
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        schema: Mapping[str, Any] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> Generation:
+        """One chat completion; under ``schema`` the reply is JSON that validates against it (or an error)."""
+        payload: dict[str, Any] = {
+            "messages": [dict(m) for m in messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if self.model:
+            payload["model"] = self.model
+        if seed is not None:
+            payload["seed"] = seed
+        if self.logprobs:
+            payload["logprobs"] = True
+        problems: list[str] = []
+        t0 = time.perf_counter()
+        for _attempt in range(self.max_attempts):
+            data = self._post_structured(payload, schema)
+            choice = data["choices"][0]
+            text = (choice.get("message") or {}).get("content") or ""
+            usage = data.get("usage") or {}
+            self.usage["requests"] += 1
+            self.usage["prompt_tokens"] += int(usage.get("prompt_tokens", 0))
+            self.usage["completion_tokens"] += int(usage.get("completion_tokens", 0))
+            generation = Generation(
+                text=text,
+                tokens=_tokens(choice),
+                prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+                seconds=time.perf_counter() - t0,
+                reported_completion_tokens=int(usage["completion_tokens"]) if "completion_tokens" in usage else None,
+            )
+            if schema is None:
+                return generation
+            try:
+                jsonschema.validate(json.loads(text), schema)
+                return generation
+            except json.JSONDecodeError as exc:
+                if generation.finish_reason == "length":  # greedy decoding would stop there again
+                    problems.append(f"not JSON: cut off at max_tokens={max_tokens} ({text[:80]!r}...)")
+                    break
+                problems.append(f"not JSON ({exc.msg} at {exc.pos}: {text[:80]!r})")
+            except jsonschema.ValidationError as exc:
+                problems.append(f"breaks the schema ({exc.message[:120]})")
+        kind = "malformed" if problems[-1].startswith("not JSON") else "schema"
+        raise RemoteModelError(
+            f"{self.name} gave no valid output in {len(problems)} tries: {'; '.join(problems)}.",
+            hint="use a server that supports response_format json_schema (llama.cpp server, vLLM, SGLang), or raise max_attempts.",
+            kind=kind,
+        )
+
+    def _post_structured(self, payload: dict[str, Any], schema: Mapping[str, Any] | None) -> dict[str, Any]:
+        if schema is None or self.structured == "none":
+            return self._post(payload)
+        mode = "json_schema" if self.structured == "auto" else self.structured
+        if mode == "json_schema":
+            payload["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": dict(schema), "strict": True},
+            }
+        else:
+            payload["response_format"] = {"type": "json_object", "schema": _without_patterns(schema)}
+        try:
+            return self._post(payload, retry_status=mode != "json_schema" or self.structured != "auto")
+        except RemoteModelError as exc:
+            if self.structured != "auto" or "response_format" not in str(exc):
+                raise
+        self.structured = "json_object"  # the server does not know json_schema (llama-cpp-python's): use its variant
+        payload["response_format"] = {"type": "json_object", "schema": _without_patterns(schema)}
+        return self._post(payload)
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m.get("content", "")) for m in messages) // 4
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _tokens(choice: Mapping[str, Any]) -> list[TokenLogprob]:
+    """Per-token log-probabilities when the server returned them (no constrained probabilities: the server's
+    grammar mask is not visible, so margins are unknown)."""
+    content = ((choice.get("logprobs") or {}).get("content")) or []
+    out: list[TokenLogprob] = []
+    for item in content:
+        lp = item.get("logprob")
+        out.append(
+            TokenLogprob(
+                token=-1,
+                text=str(item.get("token", "")),
+                logprob=float(lp) if isinstance(lp, (int, float)) and math.isfinite(lp) else None,
+                constrained_logprob=None,
+                margin=None,
+                n_allowed=None,
+            )
+        )
+    return out
+
+
+def _without_patterns(schema: Any) -> Any:
+    """``schema`` without string ``pattern`` keywords: llama-cpp-python's grammar converter writes invalid GBNF for
+    some regexes (``^\\$1…``) and its server then dies. The reply is still validated against the full schema."""
+    if isinstance(schema, dict):
+        return {k: _without_patterns(v) for k, v in schema.items() if not (k == "pattern" and isinstance(v, str))}
+    if isinstance(schema, list):
+        return [_without_patterns(v) for v in schema]
+    return schema

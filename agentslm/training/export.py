@@ -1,0 +1,180 @@
+"""Export a peft LoRA adapter to a GGUF LoRA adapter that llama.cpp applies on top of the unchanged base
+GGUF (``LlamaCppModel(..., lora_path=...)``), and check that an adapter fits a base before loading it.
+
+The GGUF adapter carries llama.cpp's keys (``general.type=adapter``, ``adapter.type=lora``,
+``adapter.lora.alpha``; tensors ``blk.N.<tensor>.weight.lora_a/.lora_b``) and agentslm's record of the
+base it was trained on (``agentslm.base.*``), which :func:`check_adapter` compares with the base.
+llama.cpp stores the q/k projections of LLaMA-family models with their rows permuted for its RoPE
+layout, so ``lora_b`` of q and k gets the same permutation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agentslm.errors import UserError
+
+__all__ = ["AdapterMismatchError", "adapter_metadata", "check_adapter", "export_gguf_adapter", "gguf_metadata"]
+
+
+class AdapterMismatchError(UserError):
+    """A LoRA adapter was trained for another base model."""
+
+
+_HF_TO_GGUF = {
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+}
+_KEY = re.compile(r"(?:base_model\.model\.)?model\.layers\.(\d+)\.(.+)\.lora_([AB])\.weight$")
+_SUPPORTED = ("llama",)
+_BASE_KEYS = ("architecture", "block_count", "embedding_length", "head_count", "head_count_kv", "vocab_size")
+_GGUF_KEYS = {"head_count": "attention.head_count", "head_count_kv": "attention.head_count_kv"}
+
+
+def _permute(w: np.ndarray, n_head: int, n_head_kv: int | None = None) -> np.ndarray:
+    """llama.cpp's q/k row permutation (``convert_hf_to_gguf.LlamaModel.permute``)."""
+    if n_head_kv is not None and n_head != n_head_kv:
+        n_head = n_head_kv
+    return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def gguf_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Scalar and string metadata of a GGUF file (arrays skipped), read without loading tensors."""
+    from gguf import GGUFReader, GGUFValueType
+
+    reader = GGUFReader(str(path), "r")
+    meta: dict[str, Any] = {}
+    for key, f in reader.fields.items():
+        if not f.types or f.types[0] == GGUFValueType.ARRAY:
+            continue
+        value = f.parts[f.data[0]]
+        meta[key] = bytes(value).decode("utf-8", "replace") if f.types[0] == GGUFValueType.STRING else value.tolist()[0]
+    return meta
+
+
+def _base_identity(base_meta: dict[str, Any]) -> dict[str, Any]:
+    arch = base_meta.get("general.architecture", "")
+    out: dict[str, Any] = {"architecture": arch, "name": base_meta.get("general.name", "")}
+    for key in _BASE_KEYS[1:]:
+        value = base_meta.get(f"{arch}.{_GGUF_KEYS.get(key, key)}")
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def adapter_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``agentslm.base.*`` record of an exported adapter (empty for adapters made elsewhere)."""
+    meta = gguf_metadata(path)
+    return {k.removeprefix("agentslm.base."): v for k, v in meta.items() if k.startswith("agentslm.base.")} | {
+        "_general.type": meta.get("general.type"),
+        "_general.architecture": meta.get("general.architecture"),
+    }
+
+
+def check_adapter(base_path: str | os.PathLike[str], adapter_path: str | os.PathLike[str]) -> None:
+    """Raise :class:`AdapterMismatchError` if the GGUF adapter is not a LoRA adapter for this base: another
+    architecture, other shapes (layers, width, heads, vocabulary) or, for agentslm adapters, another model name."""
+    try:
+        adapter = adapter_metadata(adapter_path)
+    except (ValueError, OSError) as exc:
+        raise AdapterMismatchError(f"{adapter_path} is not a readable GGUF file ({exc}).") from None
+    if adapter.get("_general.type") != "adapter":
+        raise AdapterMismatchError(
+            f"{adapter_path} is not a GGUF adapter (general.type={adapter.get('_general.type')!r}).",
+            hint="export one with `agentslm train export`.",
+        )
+    base = _base_identity(gguf_metadata(base_path))
+    if adapter.get("_general.architecture") != base["architecture"]:
+        raise AdapterMismatchError(
+            f"The adapter {Path(adapter_path).name} is for architecture {adapter.get('_general.architecture')!r}, "
+            f"the base {Path(base_path).name} is {base['architecture']!r}.",
+            hint="load the adapter onto the base model it was trained on.",
+        )
+    differing = [
+        f"{k}: adapter {adapter[k]!r} vs base {base[k]!r}"
+        for k in ("name", *_BASE_KEYS[1:])
+        if k in adapter and k in base and adapter[k] != base[k]
+    ]
+    if differing:
+        raise AdapterMismatchError(
+            f"The adapter {Path(adapter_path).name} was trained on another base model than {Path(base_path).name} ("
+            + "; ".join(differing)
+            + ").",
+            hint="load it onto the base it names, or train an adapter for this model.",
+        )
+
+
+def export_gguf_adapter(
+    adapter_dir: str | os.PathLike[str], base_gguf: str | os.PathLike[str], out: str | os.PathLike[str]
+) -> Path:
+    """Write the peft adapter in ``adapter_dir`` (``adapter_config.json`` + ``adapter_model.safetensors``)
+    as a GGUF LoRA adapter for ``base_gguf`` (float32 tensors)."""
+    import gguf
+    from safetensors.numpy import load_file
+
+    src = Path(adapter_dir)
+    config_path, weights_path = src / "adapter_config.json", src / "adapter_model.safetensors"
+    if not config_path.is_file() or not weights_path.is_file():
+        raise UserError(f"{src} is not a peft adapter folder (adapter_config.json + adapter_model.safetensors).")
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("peft_type", "LORA") != "LORA":
+        raise UserError(f"{src} holds a {config.get('peft_type')} adapter; only LoRA exports to GGUF.")
+    base_meta = gguf_metadata(base_gguf)
+    identity = _base_identity(base_meta)
+    arch = identity["architecture"]
+    if arch not in _SUPPORTED:
+        raise UserError(f"Exporting LoRA adapters for {arch!r} models is not supported (only {', '.join(_SUPPORTED)}).")
+    n_head = int(identity["head_count"])
+    n_head_kv = int(identity.get("head_count_kv", n_head))
+    tensors = load_file(str(weights_path))
+    pairs: dict[str, dict[str, np.ndarray]] = {}
+    for key, value in tensors.items():
+        match = _KEY.search(key)
+        if match is None or match.group(2) not in _HF_TO_GGUF:
+            raise UserError(
+                f"Adapter tensor {key!r} has no llama.cpp counterpart.", hint="train with the default target modules."
+            )
+        layer, module, ab = match.groups()
+        name = f"blk.{layer}.{_HF_TO_GGUF[module]}.weight"
+        w = value.astype(np.float32)
+        if ab == "B" and module == "self_attn.q_proj":
+            w = _permute(w, n_head, n_head)
+        elif ab == "B" and module == "self_attn.k_proj":
+            w = _permute(w, n_head, n_head_kv)
+        pairs.setdefault(name, {})[ab] = w
+    if int(identity.get("block_count", 0)) and max(int(n.split(".")[1]) for n in pairs) >= int(identity["block_count"]):
+        raise AdapterMismatchError(f"The adapter has more layers than {Path(base_gguf).name}.")
+    out_path = Path(out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    writer = gguf.GGUFWriter(str(out_path), arch)
+    writer.add_string("general.type", "adapter")
+    writer.add_string("adapter.type", "lora")
+    writer.add_float32("adapter.lora.alpha", float(config.get("lora_alpha", config.get("r", 8))))
+    writer.add_string("general.name", f"{identity['name']} LoRA")
+    for key, value in identity.items():
+        if isinstance(value, str):
+            writer.add_string(f"agentslm.base.{key}", value)
+        else:
+            writer.add_uint32(f"agentslm.base.{key}", int(value))
+    for name in sorted(pairs, key=lambda n: (int(n.split(".")[1]), n)):
+        ab = pairs[name]
+        if set(ab) != {"A", "B"}:
+            raise UserError(f"Adapter tensor {name} lacks its lora_A or lora_B half.")
+        writer.add_tensor(f"{name}.lora_a", ab["A"])
+        writer.add_tensor(f"{name}.lora_b", ab["B"])
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out_path
