@@ -48,20 +48,26 @@ class AuditLog:
         self._lock = threading.Lock()
 
     def append(self, record: AuditRecord) -> None:
-        line = (record.model_dump_json() + "\n").encode("utf-8")
         with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                size = os.fstat(fd).st_size
-                if size:
-                    with open(self.path, "rb") as fh:  # a crash left a torn line: end it so this record parses
-                        fh.seek(size - 1)
-                        if fh.read(1) != b"\n":
-                            line = b"\n" + line
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            append_line(self.path, record.model_dump_json())
+
+
+def append_line(path: Path, text: str) -> None:
+    """Append ``text`` as one line with a single ``write`` and ``fsync``; if a crash left a torn last line, end it
+    first so the new line parses. Callers serialise concurrent appends."""
+    line = (text + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        size = os.fstat(fd).st_size
+        if size:
+            with open(path, "rb") as fh:
+                fh.seek(size - 1)
+                if fh.read(1) != b"\n":
+                    line = b"\n" + line
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_audit_log(path: str | os.PathLike[str]) -> list[AuditRecord]:

@@ -128,21 +128,10 @@ class EscalationLog:
         self._lock = threading.Lock()
 
     def append(self, record: TrainingRecord) -> None:
-        line = (record.model_dump_json(exclude_none=True) + "\n").encode("utf-8")
-        with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                if os.fstat(fd).st_size and not self._ends_with_newline():
-                    line = b"\n" + line  # a torn last line (crash mid-write) stays alone on its line
-                os.write(fd, line)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        from agentslm.audit import append_line
 
-    def _ends_with_newline(self) -> bool:
-        with self.path.open("rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            return fh.read(1) == b"\n"
+        with self._lock:
+            append_line(self.path, record.model_dump_json(exclude_none=True))
 
 
 def read_escalations(path: str | os.PathLike[str]) -> list[TrainingRecord]:

@@ -17,7 +17,7 @@ def embedded_model() -> LlamaCppModel:
     return model
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -39,7 +39,7 @@ def openai_server() -> Iterator[str]:
     from agentslm.models import embedded_model_path
 
     pytest.importorskip("fastapi", reason="llama-cpp-python[server] is not installed")
-    port = _free_port()
+    port = free_port()
     log = tempfile.TemporaryFile()  # a pipe nobody reads would fill up and block the server
     proc = subprocess.Popen(
         [

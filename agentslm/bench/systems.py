@@ -112,8 +112,19 @@ class AgentslmSystem:
     name = "agentslm"
 
     def __init__(
-        self, model: Model, *, gate: Gate = DEFAULT_GATE, max_tokens: int = 384, max_calls: int = 8, name: str | None = None
+        self,
+        model: Model,
+        *,
+        gate: Gate = DEFAULT_GATE,
+        max_tokens: int = 384,
+        max_calls: int = 8,
+        name: str | None = None,
+        memo: int = 0,
     ) -> None:
+        self.memo_size = memo
+        """Remember the last ``memo`` outputs by case (``llm`` alone and ``agentslm+fallback`` run the fallback on the same
+        case: it decodes once, and both report the time that decode took)."""
+        self._memo: dict[str, SystemOutput] = {}
         self.caller = Caller(model, max_tokens=max_tokens)
         self.model = model
         self.gate = gate
@@ -122,6 +133,16 @@ class AgentslmSystem:
             self.name = name
 
     def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
+        if not self.memo_size:
+            return self._run(messages, tools)
+        key = json.dumps([list(messages), [t.name for t in tools]], sort_keys=True, default=str)
+        if key not in self._memo:
+            self._memo[key] = self._run(messages, tools)
+            while len(self._memo) > self.memo_size:
+                self._memo.pop(next(iter(self._memo)))
+        return self._memo[key]
+
+    def _run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
         if not tools:  # nothing to call: the agent answers that no tool fits without asking the model
             return SystemOutput(calls=[], raw="[]", seconds=0.0, completion_tokens=0, extra={"no_tools": True})
         usage = dict(getattr(self.model, "usage", {}))
@@ -384,6 +405,9 @@ def _with_system(messages: Sequence[Message]) -> list[dict[str, Any]]:
 SYSTEMS = ("agentslm", "unconstrained", "llamacpp-chatml-fc")
 
 
+_LLM_SYSTEMS: dict[int, AgentslmSystem] = {}
+
+
 def make_system(
     name: str,
     model: LocalModel,
@@ -400,7 +424,10 @@ def make_system(
     if name in ("llm", "agentslm+fallback"):
         if fallback is None:
             raise UserError(f"System {name!r} needs a fallback model.", hint="pass --fallback openai:URL#MODEL (or a GGUF path).")
-        llm = AgentslmSystem(fallback, gate=gate, max_tokens=max_tokens, name="llm")
+        key = id(fallback)
+        if key not in _LLM_SYSTEMS:  # one instance per fallback model, so both systems share its memo
+            _LLM_SYSTEMS[key] = AgentslmSystem(fallback, gate=gate, max_tokens=max_tokens, name="llm", memo=8)
+        llm = _LLM_SYSTEMS[key]
         if name == "llm":
             return llm
         from agentslm.router import RoutingPolicy as _Policy

@@ -66,6 +66,39 @@ def _finish(records: list[TrainingRecord], where: str, record: TrainingRecord) -
     records.append(record)
 
 
+def _assistant_turn(
+    records: list[TrainingRecord],
+    where: str,
+    tools: list[Any],
+    history: list[dict[str, str]],
+    results: list[dict[str, str]],
+    calls: list[RecordCall],
+    text: str,
+    source: str,
+) -> None:
+    """One assistant turn of an imported conversation: calls (or a plain answer right after the user) become a
+    planner record when tools were offered; a text answer after tool results becomes a summarizer record."""
+    if calls or not results:
+        if tools:
+            record = TrainingRecord(
+                role="planner", tools=tools, messages=list(history), target_calls=calls, source=source, kind="import"
+            )
+            _finish(records, where, record)
+        if calls:
+            listed = [c.model_dump() for c in calls]
+            history.append({"role": "assistant", "content": "<tool_call>" + json.dumps(listed) + "</tool_call>"})
+    elif text.strip():
+        request = next(h["content"] for h in reversed(history) if h["role"] == "user")
+        record = TrainingRecord(
+            role="summarizer",
+            messages=[{"role": "user", "content": request}, *results],
+            target_text=text.strip(),
+            source=source,
+            kind="import",
+        )
+        _finish(records, where, record)
+
+
 def from_openai_chat(path: str | os.PathLike[str], *, source: str = "openai") -> list[TrainingRecord]:
     """Records from OpenAI chat-format examples (``{"messages": [...], "tools": [...]}`` per line, the format of
     OpenAI's fine-tuning files): an assistant turn right after a user turn becomes a planner record (its
@@ -96,36 +129,7 @@ def from_openai_chat(path: str | os.PathLike[str], *, source: str = "openai") ->
                 ]
                 if not history:
                     raise DatasetError(f"{where}: an assistant turn before any user turn.")
-                if calls or not results:
-                    if tools:
-                        _finish(
-                            records,
-                            where,
-                            TrainingRecord(
-                                role="planner",
-                                tools=tools,
-                                messages=list(history),
-                                target_calls=calls,
-                                source=source,
-                                kind="import",
-                            ),
-                        )
-                    if calls:
-                        listed = [c.model_dump() for c in calls]
-                        history.append({"role": "assistant", "content": "<tool_call>" + json.dumps(listed) + "</tool_call>"})
-                elif m.get("content"):
-                    request = next(h["content"] for h in reversed(history) if h["role"] == "user")
-                    _finish(
-                        records,
-                        where,
-                        TrainingRecord(
-                            role="summarizer",
-                            messages=[{"role": "user", "content": request}, *results],
-                            target_text=str(m["content"]),
-                            source=source,
-                            kind="import",
-                        ),
-                    )
+                _assistant_turn(records, where, tools, history, results, calls, str(m.get("content") or ""), source)
             else:
                 raise DatasetError(f"{where}: unknown message role {role!r}.")
     return records
@@ -183,32 +187,8 @@ def from_sharegpt(path: str | os.PathLike[str], *, source: str = "sharegpt") -> 
                 else:
                     items = [i for block in _TOOL_CALL.findall(value) for i in _json_items(block, where)]
                 calls = [RecordCall(name=i["name"], arguments=_arguments(i.get("arguments", {}), where)) for i in items]
-                if not history:
-                    continue
-                if (calls or not results) and tools:
-                    _finish(
-                        records,
-                        where,
-                        TrainingRecord(
-                            role="planner", tools=tools, messages=list(history), target_calls=calls, source=source, kind="import"
-                        ),
-                    )
-                    if calls:
-                        listed = [c.model_dump() for c in calls]
-                        history.append({"role": "assistant", "content": "<tool_call>" + json.dumps(listed) + "</tool_call>"})
-                elif results and not calls and value.strip():
-                    request = next(h["content"] for h in reversed(history) if h["role"] == "user")
-                    _finish(
-                        records,
-                        where,
-                        TrainingRecord(
-                            role="summarizer",
-                            messages=[{"role": "user", "content": request}, *results],
-                            target_text=value.strip(),
-                            source=source,
-                            kind="import",
-                        ),
-                    )
+                if history:
+                    _assistant_turn(records, where, tools, history, results, calls, value, source)
     return records
 
 

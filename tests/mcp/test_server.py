@@ -18,21 +18,17 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.shared.exceptions import MCPError
 
+from tests.conftest import free_port
+
 from .conftest import npm_bin
 
 AGENTSLM = str(Path(sys.executable).parent / "agentslm")
 SERVE = [AGENTSLM, "serve-mcp", "--expose-tools"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def http_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [*SERVE, "--http", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )
