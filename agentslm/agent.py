@@ -207,6 +207,7 @@ class Agent:
             large = Planner(load_model(fallback), policy=policy, max_tokens=max_tokens, limits=limits)
             log = EscalationLog(escalation_log) if escalation_log is not None else None
             self.planner = RoutedPlanner(self.planner, large, routing, log)
+            self.fallback_caller = Caller(large.model, max_tokens=max_tokens, limits=limits)
         self.summarizer = Summarizer(_load(summarizer, self.model))
         self.approve = approve
         self.validators = validators
@@ -251,9 +252,15 @@ class Agent:
         return self.selector.select(request, tools, widen=widen)
 
     def call(self, request: str) -> ToolCall:
-        """Decode one tool call for ``request`` under the tools' grammar, without verifying or running it."""
+        """Decode one tool call for ``request`` under the tools' grammar, without verifying or running it.
+        With a fallback model, a call whose confidence is below the routing threshold, or that fails the schema or
+        argument-grounding checks, is decoded again by the fallback (``ToolCall.escalation`` says so)."""
         self._tools()  # no tools is a usage error
-        return self.caller.call(request, self.select_tools(request).tools)
+        tools = self.select_tools(request).tools
+        call = self.caller.call(request, tools)
+        if not isinstance(self.planner, RoutedPlanner):
+            return call
+        return self.planner.route_call(call, request, tools, self.fallback_caller)
 
     # -- runs --------------------------------------------------------------------------------
     def run(self, request: str, *, session: Session | None = None) -> AgentRun:

@@ -47,6 +47,8 @@ class ToolCall(BaseModel):
     """Why the output is not a call (budget ran out, invalid JSON); ``None`` when it parsed."""
     signals: CallSignals = Field(default_factory=CallSignals)
     """Confidence signals."""
+    escalation: dict[str, Any] | None = None
+    """Set when SLM-first routing redid this call on the fallback model (outcome, reason, confidence)."""
 
 
 class CallList(BaseModel):

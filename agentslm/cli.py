@@ -582,6 +582,35 @@ def bench_compare(
     console.print(table)
 
 
+@bench_app.command("fallback")
+def bench_fallback(
+    results: Annotated[Path, typer.Argument(help="A results folder with agentslm, llm and agentslm+fallback records.")],
+) -> None:
+    """SLM alone, LLM alone and SLM+fallback side by side: accuracy, escalation rate, latency, LLM tokens."""
+    from agentslm.bench.bfcl_run import read_records
+    from agentslm.bench.calibrate import fallback_summary
+
+    rows = fallback_summary(read_records(results))
+    if not rows:
+        raise UserError(f"No case in {results} ran all of agentslm, llm and agentslm+fallback.")
+    table = Table(title=f"SLM-first routing ({results})")
+    for col in ("category", "system", "cases", "accuracy", "LLM share", "p50 s", "p95 s", "LLM tokens"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["category"],
+            r["system"],
+            str(r["cases"]),
+            f"{100 * r['accuracy']:.1f}%",
+            f"{100 * r['escalation_rate']:.0f}%",
+            f"{r['p50_s']:.2f}",
+            f"{r['p95_s']:.2f}",
+            str(r["llm_tokens"]),
+        )
+    console.print(table)
+    (Path(results) / "fallback_summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+
+
 @bench_app.command("gate")
 def bench_gate(
     results: Annotated[Path, typer.Argument(help="A results folder with agentslm records (gate 0/0).")],

@@ -213,3 +213,35 @@ class RoutedPlanner:
                 if record is not None:
                     self.log.append(record)
         return result
+
+    def route_call(self, call: Any, request: str, tools: Sequence[Tool], fallback_caller: Any) -> Any:
+        """The call step (``Agent.call``) under the same policy: schema and grounding refusals or low confidence
+        send the request to ``fallback_caller``; its call is returned with ``escalation`` set."""
+        from agentslm.registry import ToolRegistry
+        from agentslm.verify import Verifier
+
+        refusals: list[str] = []
+        if call.parse_error is None:
+            verifier = Verifier(ToolRegistry(list(tools)), grounding=True, approve=lambda c, t: True)
+            failed = [c for c in verifier.verify(call, source=request).checks if not c.ok and c.stage != "approval"]
+            refusals = [f"{c.stage}: {c.reason}" for c in failed]
+        confidence = step_confidence(call.signals, signal=self.routing.signal, parse_error=call.parse_error, refusals=refusals)
+        routed = route(
+            call,
+            confidence,
+            self.routing,
+            fallback=lambda: fallback_caller.call(request, tools),
+            usable=lambda c: c.parse_error is None,
+            fail=lambda why: call.model_copy(update={"name": "", "arguments": {}, "parse_error": why}),
+        )
+        if not routed.escalated:
+            return routed.result
+        escalation = {
+            "outcome": routed.outcome,
+            "reason": routed.reason,
+            "to_model": getattr(fallback_caller.model, "name", "fallback"),
+            "confidence": confidence.as_dict(),
+            "error": routed.error,
+            "seconds": round(routed.seconds, 3),
+        }
+        return routed.result.model_copy(update={"escalation": escalation})

@@ -116,6 +116,9 @@ def test_agent_escalates_to_a_real_server_and_logs_training_records(openai_serve
     )
     with confident:
         calm = confident.run("What is the weather in Paris?")
+        direct = confident.call("What is the weather in Paris?")  # the fake's list is no single call: unusable
+    assert direct.escalation is not None and direct.escalation["outcome"] == "escalated"
+    assert direct.parse_error is None and direct.name == "get_weather"
     assert not [e for e in calm.events if isinstance(e, EscalationEvent)] and calm.calls[0].arguments == {"city": "Paris"}
 
 

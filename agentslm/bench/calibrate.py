@@ -19,7 +19,7 @@ from agentslm.calls import CallSignals
 from agentslm.confidence import SIGNALS, step_confidence
 from agentslm.errors import UserError
 
-__all__ = ["CalibrationPoint", "auc", "calibrate_records"]
+__all__ = ["CalibrationPoint", "auc", "calibrate_records", "fallback_summary"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,59 @@ def calibrate_records(
             hint="raise --max-escalation.",
         )
     return best, curves, aucs
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def fallback_summary(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per category: accuracy, escalation rate, p50/p95 latency and fallback tokens of ``agentslm`` (SLM alone),
+    ``llm`` (fallback alone) and ``agentslm+fallback``, on the cases all three ran.
+
+    The routed system's latency is the SLM-alone decode time of the case plus, when it escalated, the fallback's
+    decode time (both measured in the same run; the routed system's own re-decode of the SLM step reuses the KV cache the
+    SLM-alone run just filled, so its wall time would understate a real first step)."""
+    by: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+    for r in records:
+        by.setdefault((r["category"], r["id"]), {})[r["system"]] = r
+    rows: list[dict[str, Any]] = []
+    for category in sorted({c for c, _ in by}):
+        cases = [v for (c, _), v in by.items() if c == category and {"agentslm", "llm", "agentslm+fallback"} <= set(v)]
+        if not cases:
+            continue
+        for system in ("agentslm", "llm", "agentslm+fallback"):
+            seconds, tokens, escalated = [], 0, 0
+            for v in cases:
+                if system == "agentslm+fallback":
+                    esc = v[system].get("extra", {}).get("outcome") == "escalated"
+                    escalated += esc
+                    seconds.append(v["agentslm"]["seconds"] + (v["llm"]["seconds"] if esc else 0.0))
+                    tokens += sum(
+                        v[system].get("extra", {}).get("llm_usage", {}).get(k, 0) for k in ("prompt_tokens", "completion_tokens")
+                    )
+                else:
+                    seconds.append(v[system]["seconds"])
+                    if system == "llm":
+                        usage = v[system].get("extra", {}).get("usage", {})
+                        tokens += usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+            rows.append(
+                {
+                    "category": category,
+                    "system": system,
+                    "cases": len(cases),
+                    "accuracy": sum(bool(v[system]["valid"]) for v in cases) / len(cases),
+                    "escalation_rate": escalated / len(cases)
+                    if system == "agentslm+fallback"
+                    else (1.0 if system == "llm" else 0.0),
+                    "p50_s": _percentile(seconds, 0.5),
+                    "p95_s": _percentile(seconds, 0.95),
+                    "llm_tokens": tokens,
+                }
+            )
+    return rows
