@@ -211,18 +211,7 @@ def from_agent_runs(path: str | os.PathLike[str], tools: Sequence[Any]) -> list[
         plans = [e for e in run.events if isinstance(e, PlanEvent)]
         if not plans:
             if run.status == "no_tool":
-                _finish(
-                    records,
-                    where,
-                    TrainingRecord(
-                        role="planner",
-                        tools=offered,
-                        messages=[{"role": "user", "content": run.request}],
-                        target_calls=[],
-                        source="trace",
-                        kind="irrelevant",
-                    ),
-                )
+                _finish(records, where, _trace_record(offered, run.request, [], "irrelevant"))
             continue
         first = {t.id for t in plans[0].tasks}
         approved = {e.task_id for e in run.events if isinstance(e, VerdictEvent) and e.verdict.approved}
@@ -233,19 +222,19 @@ def from_agent_runs(path: str | os.PathLike[str], tools: Sequence[Any]) -> list[
             if t.id in first and t.id in approved and t.id in succeeded and "$" not in json.dumps(t.arguments)
         ]
         if calls and len(calls) == len(plans[0].tasks):
-            _finish(
-                records,
-                where,
-                TrainingRecord(
-                    role="planner",
-                    tools=offered,
-                    messages=[{"role": "user", "content": run.request}],
-                    target_calls=calls,
-                    source="trace",
-                    kind="trace",
-                ),
-            )
+            _finish(records, where, _trace_record(offered, run.request, calls, "trace"))
     return records
+
+
+def _trace_record(tools: list[Any], request: str, calls: list[RecordCall], kind: str) -> TrainingRecord:
+    return TrainingRecord(
+        role="planner",
+        tools=tools,
+        messages=[{"role": "user", "content": request}],
+        target_calls=calls,
+        source="trace",
+        kind=kind,
+    )
 
 
 # -- cleaning and splitting ---------------------------------------------------------------------------------
