@@ -278,7 +278,9 @@ def export_cmd(
     if base_path.is_dir():
         raise UserError("The GGUF export needs the base as a GGUF file.", hint="pass --base model.gguf.")
     target = out or (run / "adapter.gguf")
-    path = export_gguf_adapter(adapter, base_path, target)
+    meta = run / "training.json"
+    trained_on = json.loads(meta.read_text(encoding="utf-8")).get("base_config") if meta.is_file() else None
+    path = export_gguf_adapter(adapter, base_path, target, trained_on=trained_on)
     console.print(f"GGUF adapter: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     if verify:
         from agentslm.training.verify_export import compare_runtimes

@@ -116,12 +116,31 @@ def check_adapter(base_path: str | os.PathLike[str], adapter_path: str | os.Path
 
 
 def export_gguf_adapter(
-    adapter_dir: str | os.PathLike[str], base_gguf: str | os.PathLike[str], out: str | os.PathLike[str]
+    adapter_dir: str | os.PathLike[str],
+    base_gguf: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    trained_on: dict[str, Any] | None = None,
 ) -> Path:
     """Write the peft adapter in ``adapter_dir`` (``adapter_config.json`` + ``adapter_model.safetensors``)
-    as a GGUF LoRA adapter for ``base_gguf`` (float32 tensors)."""
+    as a GGUF LoRA adapter for ``base_gguf`` (float32 tensors). ``trained_on`` (a run's ``training.json``
+    ``base_config``) is compared with the base first: another architecture or shape is refused."""
     import gguf
     from safetensors.numpy import load_file
+
+    if trained_on:
+        identity = _base_identity(gguf_metadata(base_gguf))
+        compared = {"model_type": "architecture", "hidden_size": "embedding_length", "num_hidden_layers": "block_count"}
+        differing = [
+            f"{theirs}: trained {trained_on[ours]!r} vs base {identity[theirs]!r}"
+            for ours, theirs in compared.items()
+            if trained_on.get(ours) is not None and theirs in identity and trained_on[ours] != identity[theirs]
+        ]
+        if differing:
+            raise AdapterMismatchError(
+                f"The adapter was trained on another base model than {Path(base_gguf).name} (" + "; ".join(differing) + ").",
+                hint="export it with --base set to the GGUF of the model it was trained on.",
+            )
 
     src = Path(adapter_dir)
     config_path, weights_path = src / "adapter_config.json", src / "adapter_model.safetensors"

@@ -104,3 +104,12 @@ def test_adapter_for_another_base_is_refused(tmp_path: Path) -> None:
     assert "embedding_length: adapter 2048 vs base 576" in str(err.value)
     with pytest.raises(AdapterMismatchError, match="is not a GGUF adapter"):
         LlamaCppModel(embedded_model_path(), lora_path=embedded_model_path())
+
+
+def test_export_refuses_a_base_the_run_was_not_trained_on(tmp_path: Path) -> None:
+    from agentslm.training.export import AdapterMismatchError, export_gguf_adapter
+
+    trained_on = {"model_type": "qwen2", "hidden_size": 1536, "num_hidden_layers": 28}
+    with pytest.raises(AdapterMismatchError, match="architecture: trained 'qwen2' vs base 'llama'") as err:
+        export_gguf_adapter(tmp_path, embedded_model_path(), tmp_path / "x.gguf", trained_on=trained_on)
+    assert "embedding_length: trained 1536 vs base 576" in str(err.value) and not (tmp_path / "x.gguf").exists()
