@@ -509,21 +509,22 @@ def calibrate(
         )
     console.print(curve_table)
     llm = "measured" if best.llm_accuracy is not None else "assumed always right (no --fallback)"
-    chosen = RoutingPolicy(
-        signal=best.signal,
-        threshold=round(best.threshold, 6),
-        calibration={
-            "command": "agentslm " + " ".join(sys.argv[1:]),
-            "date": time.strftime("%Y-%m-%d"),
-            "cases": best.cases,
-            "categories": sorted(categories),
-            "escalation_rate": round(best.escalation_rate, 4),
-            "combined_accuracy": round(best.combined_accuracy, 4),
-            "slm_accuracy": round(best.slm_accuracy, 4),
-            "llm_accuracy": None if best.llm_accuracy is None else round(best.llm_accuracy, 4),
-            "llm": llm,
-            "auc": {k: None if v is None else round(v, 4) for k, v in aucs.items()},
-            "max_escalation": max_escalation,
+    chosen = RoutingPolicy.model_validate({"signal": best.signal}).model_copy(
+        update={
+            "threshold": round(best.threshold, 6),
+            "calibration": {
+                "command": "agentslm " + " ".join(sys.argv[1:]),
+                "date": time.strftime("%Y-%m-%d"),
+                "cases": best.cases,
+                "categories": sorted(categories),
+                "escalation_rate": round(best.escalation_rate, 4),
+                "combined_accuracy": round(best.combined_accuracy, 4),
+                "slm_accuracy": round(best.slm_accuracy, 4),
+                "llm_accuracy": None if best.llm_accuracy is None else round(best.llm_accuracy, 4),
+                "llm": llm,
+                "auc": {k: None if v is None else round(v, 4) for k, v in aucs.items()},
+                "max_escalation": max_escalation,
+            },
         },
     )
     chosen.to_file(policy)
@@ -609,6 +610,22 @@ def bench_fallback(
         )
     console.print(table)
     (Path(results) / "fallback_summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    from agentslm.bench.calibrate import calibrate_records
+
+    pair = [r for r in read_records(results) if r["system"] in ("agentslm", "llm")]
+    _, curves, aucs = calibrate_records(pair, max_escalation=1.0)
+    console.print(
+        "In hindsight, on these cases (not for choosing a threshold): AUC "
+        + ", ".join(f"{k} {v:.3f}" for k, v in aucs.items() if v is not None)
+    )
+    for signal, curve in curves.items():
+        llm_accuracy = curve[0].llm_accuracy or 0.0
+        enough = next((p for p in curve if p.combined_accuracy >= llm_accuracy), None)
+        if enough is not None:
+            console.print(
+                f"  {signal}: matching the fallback alone ({100 * llm_accuracy:.1f}%) needs "
+                f"{100 * enough.escalation_rate:.1f}% escalation"
+            )
 
 
 @bench_app.command("gate")

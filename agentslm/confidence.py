@@ -22,6 +22,7 @@ from agentslm.calls import CallSignals
 __all__ = ["SIGNALS", "Confidence", "signal_values", "step_confidence"]
 
 SIGNALS = ("combined", "first_choice", "name_margin", "min_argument")
+"""Names of the signals (also the values ``RoutingPolicy.signal`` accepts)."""
 
 
 def signal_values(signals: CallSignals) -> dict[str, float]:

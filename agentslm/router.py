@@ -41,7 +41,7 @@ T = TypeVar("T")
 class RoutingPolicy(BaseModel):
     """When a step escalates. ``agentslm calibrate`` writes one (JSON) with the measured threshold."""
 
-    signal: str = "combined"
+    signal: Literal["combined", "first_choice", "name_margin", "min_argument"] = "combined"
     """Confidence signal compared with ``threshold`` (see :mod:`agentslm.confidence`)."""
     threshold: float = 0.5
     """Escalate a step whose confidence is below this."""
@@ -90,6 +90,17 @@ class Routed(Generic[T]):
     @property
     def escalated(self) -> bool:
         return self.outcome != "accepted"
+
+    def describe(self, fallback_model: Any) -> dict[str, Any]:
+        """The escalation as the step reports it (``Decision.escalation``, ``ToolCall.escalation``, ``EscalationEvent``)."""
+        return {
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "to_model": getattr(fallback_model, "name", "fallback"),
+            "confidence": self.confidence.as_dict(),
+            "error": self.error,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 def route(
@@ -197,14 +208,7 @@ class RoutedPlanner:
         )
         result = routed.result
         if routed.escalated:
-            escalation = {
-                "outcome": routed.outcome,
-                "reason": routed.reason,
-                "to_model": getattr(self.fallback.model, "name", "fallback"),
-                "confidence": confidence.as_dict(),
-                "error": routed.error,
-                "seconds": round(routed.seconds, 3),
-            }
+            escalation = routed.describe(self.fallback.model)
             result = result.model_copy(update={"escalation": escalation})
             if routed.outcome == "escalated" and self.log is not None and result.kind in ("plan", "no_tool"):
                 calls = [(t.tool, t.arguments) for t in result.plan.tasks] if result.kind == "plan" else []
@@ -236,12 +240,4 @@ class RoutedPlanner:
         )
         if not routed.escalated:
             return routed.result
-        escalation = {
-            "outcome": routed.outcome,
-            "reason": routed.reason,
-            "to_model": getattr(fallback_caller.model, "name", "fallback"),
-            "confidence": confidence.as_dict(),
-            "error": routed.error,
-            "seconds": round(routed.seconds, 3),
-        }
-        return routed.result.model_copy(update={"escalation": escalation})
+        return routed.result.model_copy(update={"escalation": routed.describe(fallback_caller.model)})

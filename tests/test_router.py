@@ -80,9 +80,10 @@ def test_policy_file_round_trip(tmp_path: Path) -> None:
     policy = RoutingPolicy(signal="first_choice", threshold=0.83, calibration={"cases": 200})
     policy.to_file(tmp_path / "routing.json")
     assert RoutingPolicy.from_file(tmp_path / "routing.json") == policy
-    (tmp_path / "bad.json").write_text('{"threshold": "high"}')
-    with pytest.raises(Exception, match="not a routing policy"):
-        RoutingPolicy.from_file(tmp_path / "bad.json")
+    for bad in ('{"threshold": "high"}', '{"signal": "vibes"}'):
+        (tmp_path / "bad.json").write_text(bad)
+        with pytest.raises(Exception, match="not a routing policy"):  # refused on load, not mid-run
+            RoutingPolicy.from_file(tmp_path / "bad.json")
 
 
 def _executed_were_verified(events: list[Any]) -> bool:

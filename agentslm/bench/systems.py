@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -405,7 +406,7 @@ def _with_system(messages: Sequence[Message]) -> list[dict[str, Any]]:
 SYSTEMS = ("agentslm", "unconstrained", "llamacpp-chatml-fc")
 
 
-_LLM_SYSTEMS: dict[int, AgentslmSystem] = {}
+_LLM_SYSTEMS: weakref.WeakKeyDictionary[Model, AgentslmSystem] = weakref.WeakKeyDictionary()
 
 
 def make_system(
@@ -424,10 +425,9 @@ def make_system(
     if name in ("llm", "agentslm+fallback"):
         if fallback is None:
             raise UserError(f"System {name!r} needs a fallback model.", hint="pass --fallback openai:URL#MODEL (or a GGUF path).")
-        key = id(fallback)
-        if key not in _LLM_SYSTEMS:  # one instance per fallback model, so both systems share its memo
-            _LLM_SYSTEMS[key] = AgentslmSystem(fallback, gate=gate, max_tokens=max_tokens, name="llm", memo=8)
-        llm = _LLM_SYSTEMS[key]
+        if fallback not in _LLM_SYSTEMS:  # one instance per fallback model, so both systems share its memo
+            _LLM_SYSTEMS[fallback] = AgentslmSystem(fallback, gate=gate, max_tokens=max_tokens, name="llm", memo=8)
+        llm = _LLM_SYSTEMS[fallback]
         if name == "llm":
             return llm
         from agentslm.router import RoutingPolicy as _Policy
