@@ -781,6 +781,12 @@ app.add_typer(mcp_app, name="mcp")
 from agentslm.cli_train import train_app  # noqa: E402 - the train commands live in their own module
 
 app.add_typer(train_app, name="train")
+
+from agentslm.cli_assistant import assistant as _assistant_cmd  # noqa: E402 - the assistant's commands
+from agentslm.cli_assistant import chat as _chat_cmd  # noqa: E402
+
+app.command("assistant")(_assistant_cmd)
+app.command("chat")(_chat_cmd)
 ServerArg = Annotated[
     str, typer.Argument(help="MCP server: an http(s):// URL, or a command line that starts a stdio server (quote it).")
 ]
