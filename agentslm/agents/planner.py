@@ -50,6 +50,10 @@ class PlannerPolicy:
     a 0.67 gate cut correct dependent second steps (``list_orders($1)`` after ``find_user``)."""
     grounding: bool = True
     """Ask the user instead of calling when a value does not appear in the conversation."""
+    drop_ungrounded_optional: bool = True
+    """With ``grounding``: an optional argument (not required by the schema) whose value does not appear in the
+    conversation is left out, so its default applies, instead of asking the user for it (e.g. a note's title the
+    model invented for "save a note: pay the rent")."""
     max_tasks: int = 4
     """Largest plan the grammar admits."""
     probe_more: bool = True
@@ -169,6 +173,11 @@ class Planner:
                     continue
                 plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
                 missing = grounding_report(plain, tool.parameters, source)
+                if missing and self.policy.drop_ungrounded_optional:
+                    required = set(tool.parameters.get("required", []))
+                    for name in [m for m in missing if m not in required]:
+                        del item["arguments"][name]
+                    missing = [m for m in missing if m in required]
                 if missing:
                     question = f"To use {item['name']} I need {', '.join(missing)}: which value should I use?"
                     return decision("ask", question=question, missing=missing, tool=item["name"])

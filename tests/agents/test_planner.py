@@ -104,3 +104,22 @@ def test_summarizer_prompt_is_versioned_package_data() -> None:
 
     text = render_prompt("summarizer", results=[{"id": 1, "call": "f(x=1)", "text": "2"}])
     assert SUMMARIZER_PROMPT_VERSION == "summarizer-v1" and "[1] f(x=1) -> 2" in text and "Do not invent" in text
+
+
+def test_an_invented_optional_value_is_dropped_not_asked_for() -> None:
+    r = ToolRegistry()
+
+    @r.tool(effects=["write"])
+    def add_note(text: str, title: str = "") -> str:
+        """Save a note."""
+        return "ok"
+
+    user = [{"role": "user", "content": "Save a note: pay the rent"}]
+    invented = json.dumps([{"name": "add_note", "arguments": {"text": "pay the rent", "title": "Monthly bills"}}])
+    d = Planner(Fixed(invented)).decide(list(r), user)
+    assert d.kind == "plan" and d.plan.tasks[0].arguments == {"text": "pay the rent"}  # the default title applies
+    strict = Planner(Fixed(invented), policy=PlannerPolicy(drop_ungrounded_optional=False)).decide(list(r), user)
+    assert strict.kind == "ask" and strict.missing == ["title"]
+    required = json.dumps([{"name": "add_note", "arguments": {"text": "buy bread", "title": "rent"}}])
+    still_asks = Planner(Fixed(required)).decide(list(r), user)  # a required value not in the request is still asked for
+    assert still_asks.kind == "ask" and still_asks.missing == ["text"]
