@@ -787,6 +787,9 @@ from agentslm.cli_assistant import chat as _chat_cmd  # noqa: E402
 
 app.command("assistant")(_assistant_cmd)
 app.command("chat")(_chat_cmd)
+from agentslm.cli_assistant import bench_assistant as _bench_assistant_cmd  # noqa: E402
+
+bench_app.command("assistant")(_bench_assistant_cmd)
 ServerArg = Annotated[
     str, typer.Argument(help="MCP server: an http(s):// URL, or a command line that starts a stdio server (quote it).")
 ]

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from agentslm.errors import MissingExtraError
 
-__all__ = ["assistant", "chat"]
+__all__ = ["assistant", "bench_assistant", "chat"]
 
 console = Console()
 
@@ -90,11 +90,14 @@ def assistant(
     app = Assistant(loaded)
     if app.interrupted:
         console.print(f"[yellow]{app.interrupted} request(s) were interrupted by the last shutdown; marked so.[/]")
-    serve(
-        app,
-        open_browser=loaded.server.open_browser if open_browser is None else open_browser,
-        announce=lambda url: console.print(f"agentslm assistant on [bold]{url}[/] (Ctrl-C stops it)", highlight=False),
-    )
+    try:
+        serve(
+            app,
+            open_browser=loaded.server.open_browser if open_browser is None else open_browser,
+            announce=lambda url: console.print(f"agentslm assistant on [bold]{url}[/] (Ctrl-C stops it)", highlight=False),
+        )
+    finally:
+        app.close()
 
 
 def chat(config: ConfigOpt = None, data_dir: DataOpt = None, workspace: WorkspaceOpt = None) -> None:
@@ -103,3 +106,48 @@ def chat(config: ConfigOpt = None, data_dir: DataOpt = None, workspace: Workspac
     from agentslm.assistant.chat import run_chat
 
     run_chat(_load(config, data_dir, workspace), console)
+
+
+def bench_assistant(
+    cases: Annotated[Path, typer.Option(help="Labelled requests (JSON Lines).")] = Path("examples/assistant/requests.jsonl"),
+    seed: Annotated[Path | None, typer.Option(help="Seed data (default: seed.json next to --cases).")] = None,
+    config: ConfigOpt = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Override [models] model.")] = None,
+    lora: Annotated[Path | None, typer.Option(help="Override [models] lora (a GGUF adapter).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Override [models] threads.")] = None,
+    out: Annotated[Path, typer.Option(help="Results folder (results.jsonl, report.md).")] = Path("bench-out/assistant"),
+) -> None:
+    """How reliably the assistant handles labelled requests end to end (fresh seeded data per case, calls approved)."""
+    import json
+    import platform
+    import shlex
+    import sys
+    from datetime import UTC, datetime
+
+    from agentslm.assistant.evaluate import load_cases, run_cases, write_report
+
+    loaded = _load(config, None, None)
+    if model is not None:
+        loaded.models.model = model
+    if lora is not None:
+        loaded.models.lora = str(lora)
+    if threads is not None:
+        loaded.models.threads = threads
+    items = load_cases(cases)
+    seed_file = seed or cases.with_name("seed.json")
+    seed_data = json.loads(seed_file.read_text(encoding="utf-8")) if seed_file.exists() else {}
+
+    def show(result: dict[str, object]) -> None:
+        mark = "[green]handled[/]" if result["passed"] else "[red]missed[/]"
+        console.print(f"{mark} {result['id']}: {result['request']} ({result['seconds']} s)", highlight=False)
+
+    results = run_cases(loaded, items, seed_data, on_case=show)
+    meta = {
+        "model": loaded.models.model + (f" + LoRA {loaded.models.lora}" if loaded.models.lora else ""),
+        "command": "agentslm " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}",
+    }
+    report = write_report(results, out, meta)
+    console.print(report.split("\n\n")[2])
+    console.print(f"report: {out / 'report.md'}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from rich.console import Console
 from rich.markup import escape
@@ -52,6 +53,13 @@ def run_chat(config: AssistantConfig, console: Console | None = None) -> None:
         else:
             console.print(f"  [{style}]{text}[/]" if style else f"  {text}", highlight=False)
 
+    try:
+        _loop(assistant, console, show)
+    finally:
+        assistant.close()
+
+
+def _loop(assistant: Assistant, console: Console, show: Callable[[AgentEvent], None]) -> None:
     while True:
         try:
             text = console.input("[bold]you>[/] ")

@@ -4,11 +4,13 @@ approvals that wait for the user, and a feed of messages (events, approvals, sta
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from agentslm.agent import Agent, Session
 from agentslm.calls import ToolCall
@@ -27,6 +29,31 @@ __all__ = ["Assistant", "AssistantBusy", "build_agent", "check_message"]
 
 class AssistantBusy(UserError):
     """A request arrived while another one is running."""
+
+
+def _claim(data_dir: Path) -> IO[str] | None:
+    """An exclusive lock on ``data_dir`` for this process (POSIX), so a second assistant or chat cannot share its
+    history (it would mark this one's running turn as interrupted). Released when the process ends."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; one instance per data folder is on the user
+        return None
+    handle = (data_dir / "assistant.lock").open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise UserError(
+            f"Another agentslm assistant or chat ({owner}) is using the data folder {data_dir}.",
+            hint="close it, or start this one with another --data-dir.",
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
 
 
 def check_message(text: str, limit: int) -> str:
@@ -52,11 +79,20 @@ def _model_options(config: AssistantConfig, spec: str) -> dict[str, Any]:
     return options
 
 
-def build_agent(config: AssistantConfig, approve: Approver, *, audit: bool = True) -> Agent:
-    """The agent for ``config``: its models (loaded once per distinct spec), tool packs and fallback."""
-    ctx = PackContext(data_dir=config.data_dir(), workspace=config.workspace(), timezone=config.tools.timezone or None)
+def build_agent(
+    config: AssistantConfig,
+    approve: Approver,
+    *,
+    audit: bool = True,
+    ctx: PackContext | None = None,
+    models: dict[str, Any] | None = None,
+) -> Agent:
+    """The agent for ``config``: its models (loaded once per distinct spec; ``models`` caches them across agents),
+    tool packs (``ctx``: default from the config) and fallback."""
+    if ctx is None:
+        ctx = PackContext(data_dir=config.data_dir(), workspace=config.workspace(), timezone=config.tools.timezone or None)
     registry = build_registry(config.tools.packs, ctx)
-    loaded: dict[str, Any] = {}
+    loaded: dict[str, Any] = models if models is not None else {}
 
     def model(spec: str) -> Any:
         if spec not in loaded:
@@ -101,6 +137,7 @@ class Assistant:
         self.config = config
         data_dir = config.data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
+        self._claim = _claim(data_dir)
         self.history = History(data_dir / "history.db")
         self.interrupted = self.history.recover()
         approver = approve if approve is not None else self._approve  # default: wait for the UI's Approve/Deny
@@ -115,6 +152,13 @@ class Assistant:
         self._approval_ids = itertools.count(1)
         self.running: int | None = None
         self._worker: threading.Thread | None = None
+
+    def close(self) -> None:
+        """Close the agent (MCP connections, fallback) and release the data folder."""
+        self.agent.close()
+        if self._claim is not None:
+            self._claim.close()
+            self._claim = None
 
     # -- feed ------------------------------------------------------------------------------------
     def publish(self, message: dict[str, Any]) -> dict[str, Any]:
@@ -141,11 +185,17 @@ class Assistant:
             "busy": self.running is not None,
             "turn": self.running,
             "tools": self.agent.registry.names,
-            "model": getattr(self.agent.planner, "model", None) and self.agent.planner.model.name,  # type: ignore[union-attr]
+            "model": self.model_name(),
             "pending": [{"id": a.id, "tool": a.tool, "arguments": a.arguments} for a in self._approvals.values()],
             "last_id": self.last_id(),
             "interrupted": self.interrupted,
         }
+
+    def model_name(self) -> str:
+        """The planner's model (the small one when routing to a fallback)."""
+        planner = self.agent.planner
+        small = getattr(planner, "small", planner)
+        return str(getattr(getattr(small, "model", None), "name", "?"))
 
     # -- approvals -----------------------------------------------------------------------------------
     def _approve(self, call: ToolCall, tool: Tool) -> bool:
@@ -203,16 +253,23 @@ class Assistant:
         with self._lock:
             turn = self.history.start(message)
             self.running = turn
-            self._execute(turn, message, on_event)
+            try:
+                status, answer = self._execute(turn, message, on_event)
+            finally:
+                self.running = None
+        self.publish({"kind": "done", "turn": turn, "status": status, "answer": answer})
         return self.history.turns(1)[-1]
 
     def _run(self, turn: int, message: str) -> None:
+        status, answer = "failed", None
         try:
-            self._execute(turn, message, None)
+            status, answer = self._execute(turn, message, None)
         finally:
-            self._lock.release()
+            self.running = None
+            self._lock.release()  # free before "done" goes out, so a UI that sends on "done" is not refused
+            self.publish({"kind": "done", "turn": turn, "status": status, "answer": answer})
 
-    def _execute(self, turn: int, message: str, on_event: Callable[[AgentEvent], None] | None) -> None:
+    def _execute(self, turn: int, message: str, on_event: Callable[[AgentEvent], None] | None) -> tuple[str, str | None]:
         status, answer = "failed", None
         session: Session = self.history.session(self.config.models.history_turns)
         try:
@@ -236,7 +293,8 @@ class Assistant:
         except Exception as exc:  # a bug or a backend crash: report it, keep the assistant usable
             self.publish({"kind": "error", "turn": turn, "message": f"{type(exc).__name__}: {exc}"})
             answer, calls = f"Internal error: {type(exc).__name__}: {exc}", []
-        finally:
-            self.running = None
-        self.history.finish(turn, status, answer, calls)
-        self.publish({"kind": "done", "turn": turn, "status": status, "answer": answer})
+        try:
+            self.history.finish(turn, status, answer, calls)
+        except AgentslmError as exc:  # the history database is locked or damaged: say so, keep going
+            self.publish({"kind": "error", "turn": turn, "message": f"the history was not saved: {exc}"})
+        return status, answer

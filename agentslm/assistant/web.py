@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from agentslm.errors import UserError
+from agentslm.errors import AgentslmError, UserError
 
 from .core import Assistant, AssistantBusy
 
@@ -85,7 +85,7 @@ def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) 
             return bad
         try:
             turns = await asyncio.to_thread(assistant.history.turns)
-        except UserError as exc:
+        except AgentslmError as exc:
             return _error(503, exc)
         return JSONResponse({"turns": turns})
 
@@ -106,6 +106,8 @@ def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) 
         except UserError as exc:
             too_long = text.strip() and len(text.strip()) > assistant.config.server.max_message_chars
             return _error(413 if too_long else 400, exc)
+        except AgentslmError as exc:  # the history database is locked or damaged
+            return _error(503, exc)
         return JSONResponse({"turn": turn}, status_code=202)
 
     async def approvals(request: Request) -> Response:

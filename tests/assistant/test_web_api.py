@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,14 @@ from agentslm_tools import PackContext, build_registry
 from tests.test_agent import ScriptedModel, call
 
 JSON = {"Content-Type": "application/json"}
+_OPEN: list[Assistant] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_assistants() -> Iterator[None]:
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
 
 
 def make(tmp_path: Path, plans: list[object], **server: object) -> tuple[Assistant, TestClient]:
@@ -29,6 +38,7 @@ def make(tmp_path: Path, plans: list[object], **server: object) -> tuple[Assista
     )
     tools = build_registry(["notes"], PackContext(data_dir=tmp_path / "data", workspace=tmp_path / "ws"))
     assistant = Assistant(config, agent=Agent(ScriptedModel(plans, ["done"] * 5), tools))
+    _OPEN.append(assistant)
     client = TestClient(create_app(assistant, allowed_hosts=["testserver"]))
     return assistant, client
 
@@ -152,3 +162,28 @@ def test_config_file_errors_say_where(tmp_path: Path) -> None:
     good.write_text('[models]\nthreads = 1\n[tools]\npacks = ["calc"]\ntimezone = "Europe/Madrid"\n')
     config = load_config(good)
     assert (config.models.threads, config.tools.packs, config.server.port, config.source) == (1, ["calc"], 0, good)
+
+
+def test_a_locked_history_is_a_clear_503_and_loses_nothing(tmp_path: Path) -> None:
+    assistant, client = make(tmp_path, [[call("add_note", text="a")], "[]"])
+    assistant.history.store.timeout = 0.2
+    holder = sqlite3.connect(tmp_path / "data" / "history.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        locked = client.post("/api/messages", json={"text": "Save a note: a"})
+        assert locked.status_code == 503 and "history database" in locked.json()["error"]
+        assert client.get("/api/history").status_code == 503
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert client.post("/api/messages", json={"text": "Save a note: a"}).status_code == 202  # usable again
+    assistant.wait(10)
+    assert note_count(tmp_path) == 1 and [t["status"] for t in client.get("/api/history").json()["turns"]] == ["answered"]
+
+
+def test_one_assistant_per_data_folder(tmp_path: Path) -> None:
+    first, _ = make(tmp_path, [])
+    with pytest.raises(UserError, match=r"Another agentslm assistant or chat \(pid \d+\) is using the data folder"):
+        make(tmp_path, [])
+    first.close()
+    make(tmp_path, [])  # free again

@@ -1,0 +1,208 @@
+"""``agentslm bench assistant``: how reliably the assistant handles a labelled set of requests, end to end.
+
+Each case runs the full agent (retrieval, planner, verification, execution) on a fresh copy of seeded data
+(``seed.json``: a fixed clock and calls that create notes, contacts, files ...). The simulated user approves a
+destructive or external call only if its tool is one the case expects, and denies any other (as a person who asked
+to save a note would deny a delete). A case passes when every expected call ran successfully with matching
+arguments and no approval was asked for a tool the request did not call for (for a "no tool" case: nothing ran and
+nothing was asked). Cases file (JSON Lines)::
+
+    {"id": "notes-save", "pack": "notes", "request": "Save a note: buy milk",
+     "expected": [{"name": "add_note", "arguments": {"text": {"contains": "buy milk"}}}]}
+
+An expected argument is a value (numbers equal; text equal ignoring case and end punctuation), ``{"contains":
+text}``, or a list of alternatives. Arguments not listed are not checked.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agentslm.calls import ToolCall
+from agentslm.errors import UserError
+from agentslm.events import ApprovalRequestEvent, CallEvent, ResultEvent, describe_event
+from agentslm.registry import Tool
+from agentslm_tools import PackContext, build_registry
+
+from .config import AssistantConfig
+from .core import build_agent
+
+__all__ = ["load_cases", "matches", "run_cases", "write_report"]
+
+
+def _norm(value: Any) -> str:
+    return str(value).strip().casefold().strip(".!?,;:'\" ")
+
+
+def matches(value: Any, spec: Any) -> bool:
+    """Whether an argument value satisfies an expected spec (see the module docstring)."""
+    if isinstance(spec, list):
+        return any(matches(value, s) for s in spec)
+    if isinstance(spec, dict) and set(spec) == {"contains"}:
+        return _norm(spec["contains"]) in _norm(value)
+    if isinstance(spec, bool) or isinstance(value, bool):
+        return value is spec
+    if isinstance(spec, int | float):
+        return isinstance(value, int | float) and float(value) == float(spec)
+    return _norm(value) == _norm(spec)
+
+
+def load_cases(path: Path) -> list[dict[str, Any]]:
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            case = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{path}:{number}: not JSON ({exc.msg}).") from exc
+        if not isinstance(case, dict) or not {"id", "request", "expected"} <= set(case):
+            raise UserError(f"{path}:{number}: a case needs id, request and expected.")
+        cases.append(case)
+    return cases
+
+
+def _seeded(seed: dict[str, Any], packs: list[str], root: Path) -> Callable[[Path], PackContext]:
+    """A function that gives each case a fresh copy of the seeded data."""
+    now = datetime.fromisoformat(seed.get("now", "2026-11-26T09:30:00+01:00"))
+    template = root / "template"
+
+    def context(base: Path) -> PackContext:
+        return PackContext(data_dir=base / "data", workspace=base / "ws", timezone=seed.get("timezone"), now=lambda: now)
+
+    registry = build_registry(packs, context(template))
+    for call in seed.get("calls", []):
+        tool = registry[call["name"]]
+        tool.invoke(tool.parse_arguments(call["arguments"]))
+
+    def fresh(base: Path) -> PackContext:
+        shutil.copytree(template, base)
+        return context(base)
+
+    return fresh
+
+
+def run_cases(
+    config: AssistantConfig,
+    cases: list[dict[str, Any]],
+    seed: dict[str, Any],
+    *,
+    on_case: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every case; returns one result per case."""
+    results = []
+    models: dict[str, Any] = {}
+    selector = None
+    with tempfile.TemporaryDirectory(prefix="agentslm-assistant-eval-") as tmp:
+        fresh = _seeded(seed, config.tools.packs, Path(tmp))
+        for index, case in enumerate(cases):
+            ctx = fresh(Path(tmp) / f"case-{index}")
+            wanted = {w["name"] for w in case["expected"]}
+
+            def user(call: ToolCall, tool: Tool, wanted: set[str] = wanted) -> bool:
+                return tool.name in wanted  # approves what the request asked for, denies anything else
+
+            agent = build_agent(config, user, audit=False, ctx=ctx, models=models)
+            if selector is not None:
+                agent.selector = selector  # same tools in every case: one retrieval index (and embedding model)
+            selector = agent.selector
+            start = time.perf_counter()
+            run = agent.run(case["request"])
+            seconds = time.perf_counter() - start
+            ok_ids = {e.task_id for e in run.events if isinstance(e, ResultEvent) and e.observation.ok}
+            unwanted = [
+                {"name": e.tool, "arguments": e.arguments}
+                for e in run.events
+                if isinstance(e, ApprovalRequestEvent) and e.tool not in wanted
+            ]
+            calls: list[dict[str, Any]] = [
+                {"name": e.call.name, "arguments": e.call.arguments, "ran": e.task_id in ok_ids}
+                for e in run.events
+                if isinstance(e, CallEvent)
+            ]
+            expected = case["expected"]
+            found = [
+                any(
+                    c["ran"]
+                    and c["name"] == want["name"]
+                    and all(k in c["arguments"] and matches(c["arguments"][k], v) for k, v in want["arguments"].items())
+                    for c in calls
+                )
+                for want in expected
+            ]
+            passed = (all(found) if expected else not any(c["ran"] for c in calls)) and not unwanted
+            names_ok = {w["name"] for w in expected} <= {c["name"] for c in calls} if expected else not calls
+            result = {
+                "id": case["id"],
+                "pack": case.get("pack", ""),
+                "request": case["request"],
+                "expected": expected,
+                "calls": calls,
+                "passed": passed,
+                "tools_ok": names_ok,
+                "unwanted_approvals": unwanted,
+                "status": run.status,
+                "seconds": round(seconds, 2),
+                "events": [describe_event(e) for e in run.events],
+            }
+            results.append(result)
+            if on_case is not None:
+                on_case(result)
+    return results
+
+
+def _rate(items: list[dict[str, Any]], key: str) -> str:
+    hits = sum(1 for r in items if r[key])
+    return f"{hits}/{len(items)} ({100 * hits / len(items):.0f} %)" if items else "-"
+
+
+def write_report(results: list[dict[str, Any]], out: Path, meta: dict[str, Any]) -> str:
+    """Write ``results.jsonl`` and ``report.md`` into ``out``; returns the report's text."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "results.jsonl").open("w", encoding="utf-8") as fh:
+        for r in results:
+            fh.write(json.dumps(r, ensure_ascii=False, default=str) + "\n")
+    seconds = sorted(r["seconds"] for r in results)
+    p95 = seconds[min(len(seconds) - 1, round(0.95 * (len(seconds) - 1)))] if seconds else 0.0
+    lines = [
+        f"# Assistant requests on {meta.get('model', '?')}",
+        "",
+        f"Command: `{meta.get('command', '')}` · {meta.get('date', '')} · {meta.get('machine', '')}",
+        "",
+        f"**Handled (every expected call ran with matching arguments, no unrequested approval prompt): "
+        f"{_rate(results, 'passed')}**; right tools chosen: {_rate(results, 'tools_ok')}; approval prompts for a "
+        f"destructive/external call the request did not ask for (denied by the simulated user): "
+        f"{sum(len(r.get('unwanted_approvals', [])) for r in results)} in "
+        f"{sum(1 for r in results if r.get('unwanted_approvals'))} requests; seconds per request p50 "
+        f"{statistics.median(seconds) if seconds else 0:.1f}, p95 {p95:.1f}.",
+        "",
+        "| pack | handled | right tools |",
+        "|---|--:|--:|",
+    ]
+    for pack in dict.fromkeys(r["pack"] for r in results):
+        group = [r for r in results if r["pack"] == pack]
+        lines.append(f"| {pack} | {_rate(group, 'passed')} | {_rate(group, 'tools_ok')} |")
+    lines += ["", "| case | request | outcome | calls made | s |", "|---|---|---|---|--:|"]
+    for r in results:
+        made = "; ".join(
+            f"{c['name']}({json.dumps(c['arguments'], ensure_ascii=False)})" + ("" if c["ran"] else " [not run]")
+            for c in r["calls"]
+        )
+        if r["passed"]:
+            outcome = "handled"
+        elif r.get("unwanted_approvals"):
+            outcome = "asked to approve " + ", ".join(u["name"] for u in r["unwanted_approvals"]) + " (denied)"
+        else:
+            outcome = "wrong arguments" if r["tools_ok"] else f"missed ({r['status']})"
+        lines.append(f"| {r['id']} | {r['request']} | {outcome} | {made or '-'} | {r['seconds']:.1f} |".replace("\n", " "))
+    text = "\n".join(lines) + "\n"
+    (out / "report.md").write_text(text, encoding="utf-8")
+    return text

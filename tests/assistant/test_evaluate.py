@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentslm.assistant.evaluate import load_cases, matches, write_report
+from agentslm.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("value", "spec", "expected"),
+    [
+        ("Buy milk and eggs.", "buy milk and eggs", True),
+        ("buy milk", "buy milk and eggs", False),
+        ("remind me to call Ana on Friday", {"contains": "call ana"}, True),
+        ("Tokyo", [{"contains": "tokio"}, "tokyo"], True),
+        (5, 5.0, True),
+        ("5", 5, False),
+        (True, 1, False),
+    ],
+)
+def test_matches(value: object, spec: object, expected: bool) -> None:
+    assert matches(value, spec) is expected
+
+
+def test_committed_cases_are_valid_and_name_real_tools(tmp_path: Path) -> None:
+    from agentslm_tools import PackContext, build_registry
+
+    registry = build_registry(
+        ["notes", "calendar", "contacts", "files", "clock", "calc", "actions"], PackContext(data_dir=tmp_path, workspace=tmp_path)
+    )
+    cases = load_cases(ROOT / "examples" / "assistant" / "requests.jsonl")
+    assert len(cases) >= 30 and len({c["id"] for c in cases}) == len(cases)
+    for case in cases:
+        for want in case["expected"]:
+            assert set(want["arguments"]) <= set(registry[want["name"]].parameters["properties"]), case["id"]
+    seed = json.loads((ROOT / "examples" / "assistant" / "seed.json").read_text())
+    assert all(call["name"] in registry for call in seed["calls"])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "request": "y", "expected": []}\n{"id": 1}\n')
+    with pytest.raises(UserError, match=r"bad.jsonl:2: a case needs id, request and expected"):
+        load_cases(bad)
+
+
+def test_report(tmp_path: Path) -> None:
+    results = [
+        {"id": "a", "pack": "notes", "request": "r1", "expected": [], "calls": [], "passed": True, "tools_ok": True,
+         "status": "no_tool", "seconds": 1.0, "events": []},
+        {"id": "b", "pack": "notes", "request": "r2", "expected": [{"name": "add_note", "arguments": {}}],
+         "calls": [{"name": "list_notes", "arguments": {}, "ran": True}], "passed": False, "tools_ok": False,
+         "status": "answered", "seconds": 3.0, "events": []},
+    ]  # fmt: skip
+    text = write_report(results, tmp_path, {"model": "m", "command": "c"})
+    assert "Handled (every expected call ran with matching arguments, no unrequested approval prompt): 1/2 (50 %)" in text
+    assert "| notes | 1/2 (50 %) | 1/2 (50 %) |" in text and "missed (answered)" in text
+    assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2
+
+
+def test_example_config_loads() -> None:
+    from agentslm.assistant.config import load_config
+
+    config = load_config(ROOT / "examples" / "assistant" / "assistant.toml")
+    assert config.tools.timezone == "Europe/Madrid" and config.server.approval_timeout == 120 and config.models.threads == 2
