@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from agentslm.agents.prompts import render_prompt
 from agentslm.models.base import Message, Model
 
-__all__ = ["ResultForAnswer", "Summarizer", "cited_results"]
+__all__ = ["ResultForAnswer", "Summarizer", "cited_results", "cut_repetition"]
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,44 @@ def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9][a-z0-9.\-]*", text.lower()) if len(w) > 2 or w.isdigit()}
 
 
+def _values(data: object) -> list[str]:
+    if isinstance(data, dict):
+        return [v for item in data.values() for v in _values(item)]
+    if isinstance(data, list):
+        return [v for item in data for v in _values(item)]
+    return [] if data is None or isinstance(data, bool) else [str(data)]
+
+
+def _content_words(text: str) -> set[str]:
+    """Distinctive words of a tool result: of its values only when it is JSON (field names like "text" or "id"
+    are not content, and an answer that merely repeats them uses nothing)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return _words(text)
+    return _words(" ".join(_values(data)))
+
+
+def cut_repetition(text: str) -> str:
+    """``text`` up to where a line or sentence (over 10 characters) starts repeating: a small model's loop."""
+    seen: set[str] = set()
+    position = 0
+    for piece in re.split(r"(?<=[^\d\s][.!?:])\s+|\n+", text):
+        key = " ".join(piece.lower().split())
+        start = text.find(piece, position)
+        if len(key) > 10 and key in seen:
+            return text[:start].rstrip()
+        seen.add(key)
+        position = start + len(piece) if start >= 0 else position
+    return text
+
+
 def cited_results(answer: str, results: Sequence[ResultForAnswer]) -> list[int]:
     """Ids of the results the answer uses: cited as ``[n]`` or sharing distinctive words/numbers with it."""
     cited = {int(n) for n in re.findall(r"\[(\d+)\]", answer)}
     words = _words(answer)
     for r in results:
-        content = _words(r.text) - _words(r.call.split("(", 1)[0])
+        content = _content_words(r.text) - _words(r.call.split("(", 1)[0])
         if content and words & content:
             cited.add(r.id)
     return sorted(i for i in cited if any(r.id == i for r in results))
@@ -54,7 +87,7 @@ class Summarizer:
         text = ""
         if results:
             gen = self.model.generate(self.messages(request, results), max_tokens=self.max_tokens)
-            text = gen.text.strip()
+            text = cut_repetition(gen.text.strip())
         cited = cited_results(text, results)
         if not text or not cited:
             text = "; ".join(f"{r.call} -> {r.text}" for r in results) if results else text

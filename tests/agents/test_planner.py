@@ -123,3 +123,16 @@ def test_an_invented_optional_value_is_dropped_not_asked_for() -> None:
     required = json.dumps([{"name": "add_note", "arguments": {"text": "buy bread", "title": "rent"}}])
     still_asks = Planner(Fixed(required)).decide(list(r), user)  # a required value not in the request is still asked for
     assert still_asks.kind == "ask" and still_asks.missing == ["text"]
+
+
+def test_summarizer_cuts_loops_and_ignores_json_field_names() -> None:
+    from agentslm.agents.summarizer import cut_repetition
+
+    loop = "1. Add a note.\n\nThe original text was:\n1. Add a note.\nThe original text was:\n1. Add"
+    assert cut_repetition(loop) == "1. Add a note.\n\nThe original text was:"
+    assert cut_repetition("Paris is sunny. Oslo is cold.") == "Paris is sunny. Oslo is cold."
+    results = [ResultForAnswer(1, "list_notes(limit=10)", '[{"id": 1, "title": "milk", "text": "Buy milk and eggs"}]')]
+    assert cited_results("The original text was: a list.", results) == []  # "text" is a field name, not content
+    assert cited_results("You have a note: buy milk and eggs.", results) == [1]
+    text, cited = Summarizer(Fixed("The text of the title.")).answer("q", results)
+    assert cited == [1] and text.startswith("list_notes(limit=10) -> ")  # falls back to the results themselves
