@@ -78,6 +78,14 @@ class Decision(BaseModel):
     """Set by :class:`agentslm.router.RoutedPlanner` when the step went to the fallback model."""
 
 
+def _drop_ungrounded_optional(arguments: dict[str, Any], tool: Tool, source: str) -> dict[str, Any]:
+    """``arguments`` without the optional ones whose values do not appear in ``source`` (their defaults apply)."""
+    plain = {k: v for k, v in arguments.items() if not (isinstance(v, str) and REFERENCE.match(v))}
+    required = set(tool.parameters.get("required", []))
+    dropped = {m for m in grounding_report(plain, tool.parameters, source) if m not in required}
+    return {k: v for k, v in arguments.items() if k not in dropped}
+
+
 def _call_key(name: str, arguments: Any) -> str:
     return name + "\x00" + json.dumps(arguments, sort_keys=True, default=str)
 
@@ -148,8 +156,13 @@ class Planner:
         position_ids: dict[int, int] = {}  # position in the decoded list -> run-wide task id
         fresh: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
+        source = "\n".join(m["content"] for m in conversation)
+        by_name = {t.name: t for t in tools}
         for position, call in enumerate(calls, 1):
             arguments = _point(call.arguments, position_ids)
+            tool = by_name.get(call.name)
+            if self.policy.grounding and self.policy.drop_ungrounded_optional and tool is not None:
+                arguments = _drop_ungrounded_optional(arguments, tool, source)  # before the repeat check
             key = _call_key(call.name, arguments)
             if key in known:
                 position_ids[position] = known[key]
@@ -165,19 +178,12 @@ class Planner:
             reason = "the model chose no tool" if not listed.calls else "the model was unsure that any tool fits"
             return decision("no_tool", reason=reason)
         if self.policy.grounding:
-            source = "\n".join(m["content"] for m in conversation)
-            by_name = {t.name: t for t in tools}
             for item in fresh:
                 tool = by_name.get(item["name"])
                 if tool is None:
                     continue
                 plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
                 missing = grounding_report(plain, tool.parameters, source)
-                if missing and self.policy.drop_ungrounded_optional:
-                    required = set(tool.parameters.get("required", []))
-                    for name in [m for m in missing if m not in required]:
-                        del item["arguments"][name]
-                    missing = [m for m in missing if m in required]
                 if missing:
                     question = f"To use {item['name']} I need {', '.join(missing)}: which value should I use?"
                     return decision("ask", question=question, missing=missing, tool=item["name"])

@@ -149,6 +149,7 @@ class Assistant:
         self._changed = threading.Condition()
         self._seq = itertools.count(1)
         self._approvals: dict[str, _Approval] = {}
+        self._approvals_lock = threading.Lock()
         self._approval_ids = itertools.count(1)
         self.running: int | None = None
         self._worker: threading.Thread | None = None
@@ -186,10 +187,14 @@ class Assistant:
             "turn": self.running,
             "tools": self.agent.registry.names,
             "model": self.model_name(),
-            "pending": [{"id": a.id, "tool": a.tool, "arguments": a.arguments} for a in self._approvals.values()],
+            "pending": [{"id": a.id, "tool": a.tool, "arguments": a.arguments} for a in self._pending()],
             "last_id": self.last_id(),
             "interrupted": self.interrupted,
         }
+
+    def _pending(self) -> list[_Approval]:
+        with self._approvals_lock:
+            return list(self._approvals.values())
 
     def model_name(self) -> str:
         """The planner's model (the small one when routing to a fallback)."""
@@ -200,15 +205,18 @@ class Assistant:
     # -- approvals -----------------------------------------------------------------------------------
     def _approve(self, call: ToolCall, tool: Tool) -> bool:
         approval = _Approval(id=f"a{next(self._approval_ids)}", tool=tool.name, arguments=dict(call.arguments))
-        self._approvals[approval.id] = approval
+        with self._approvals_lock:
+            self._approvals[approval.id] = approval
         effects = sorted(e.value for e in tool.effects)
         self.publish(
             {"kind": "approval", "turn": self.running, "approval": approval.id, "tool": tool.name,
              "arguments": approval.arguments, "effects": effects}
         )  # fmt: skip
-        answered = approval.done.wait(self.config.server.approval_timeout)
-        self._approvals.pop(approval.id, None)
-        decision = approval.approved if answered else False
+        approval.done.wait(self.config.server.approval_timeout)
+        with self._approvals_lock:  # from here on no answer is taken: the first answer (or the timeout) stands
+            self._approvals.pop(approval.id, None)
+            answered = approval.done.is_set()
+            decision = approval.approved if answered else False
         self.publish(
             {"kind": "approval_done", "turn": self.running, "approval": approval.id, "approved": decision,
              "timed_out": not answered}
@@ -217,11 +225,12 @@ class Assistant:
 
     def decide(self, approval_id: str, approved: bool) -> None:
         """The user's answer to a pending approval."""
-        approval = self._approvals.get(approval_id)
-        if approval is None:
-            raise UserError(f"No call is waiting for approval {approval_id!r}.", hint="it was answered or timed out already.")
-        approval.approved = bool(approved)
-        approval.done.set()
+        with self._approvals_lock:  # the first answer wins; a second one (another tab) is refused
+            approval = self._approvals.get(approval_id)
+            if approval is None or approval.done.is_set():
+                raise UserError(f"No call is waiting for approval {approval_id!r}.", hint="it was answered or timed out already.")
+            approval.approved = bool(approved)
+            approval.done.set()
 
     # -- requests ------------------------------------------------------------------------------------
     def submit(self, text: str) -> int:
@@ -239,7 +248,12 @@ class Assistant:
         self.running = turn
         self.publish({"kind": "turn", "turn": turn, "request": message})
         self._worker = threading.Thread(target=self._run, args=(turn, message), name=f"assistant-turn-{turn}", daemon=True)
-        self._worker.start()
+        try:
+            self._worker.start()
+        except BaseException:
+            self.running = None
+            self._lock.release()
+            raise
         return turn
 
     def wait(self, timeout: float | None = None) -> None:
@@ -271,12 +285,15 @@ class Assistant:
 
     def _execute(self, turn: int, message: str, on_event: Callable[[AgentEvent], None] | None) -> tuple[str, str | None]:
         status, answer = "failed", None
-        session: Session = self.history.session(self.config.models.history_turns)
         try:
+            session: Session = self.history.session(self.config.models.history_turns)
             for event in self.agent.stream(message, session=session):
                 text = describe_event(event)
                 data = event.model_dump(mode="json")
-                self.history.add_event(turn, event.seq, event.type, text, data)
+                try:
+                    self.history.add_event(turn, event.seq, event.type, text, data)
+                except AgentslmError as exc:  # the history database is locked or damaged: the run goes on
+                    self.publish({"kind": "error", "turn": turn, "message": f"this step was not saved in the history: {exc}"})
                 self.publish({"kind": "event", "turn": turn, "type": event.type, "text": text, "event": data})
                 if on_event is not None:
                     on_event(event)

@@ -2,9 +2,10 @@
 
 Each case runs the full agent (retrieval, planner, verification, execution) on a fresh copy of seeded data
 (``seed.json``: a fixed clock and calls that create notes, contacts, files ...). The simulated user approves a
-destructive or external call only if its tool is one the case expects, and denies any other (as a person who asked
-to save a note would deny a delete). A case passes when every expected call ran successfully with matching
-arguments and no approval was asked for a tool the request did not call for (for a "no tool" case: nothing ran and
+destructive or external call only if it matches a call the case expects (tool and arguments), and denies any other
+(as a person who asked to delete note 2 would deny deleting note 1). A case passes when every expected call ran
+successfully with matching arguments (left-out arguments count with their defaults) and no approval was asked for a
+call the request did not ask for (for a "no tool" case: nothing ran and
 nothing was asked). Cases file (JSON Lines)::
 
     {"id": "notes-save", "pack": "notes", "request": "Save a note: buy milk",
@@ -55,6 +56,16 @@ def matches(value: Any, spec: Any) -> bool:
     return _norm(value) == _norm(spec)
 
 
+def _fits(name: str, arguments: dict[str, Any], tool: Tool | None, want: dict[str, Any]) -> bool:
+    """Whether a call matches an expected one; arguments left out count with their schema defaults."""
+    if name != want["name"]:
+        return False
+    props = tool.parameters.get("properties", {}) if tool is not None else {}
+    given = {k: spec["default"] for k, spec in props.items() if isinstance(spec, dict) and "default" in spec}
+    given.update(arguments)
+    return all(k in given and matches(given[k], v) for k, v in want["arguments"].items())
+
+
 def load_cases(path: Path) -> list[dict[str, Any]]:
     cases = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -96,19 +107,20 @@ def run_cases(
     seed: dict[str, Any],
     *,
     on_case: Callable[[dict[str, Any]], None] | None = None,
+    models: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run every case; returns one result per case."""
+    """Run every case; returns one result per case. ``models`` maps model specs to loaded models (reused)."""
     results = []
-    models: dict[str, Any] = {}
+    models = models if models is not None else {}
     selector = None
     with tempfile.TemporaryDirectory(prefix="agentslm-assistant-eval-") as tmp:
         fresh = _seeded(seed, config.tools.packs, Path(tmp))
         for index, case in enumerate(cases):
             ctx = fresh(Path(tmp) / f"case-{index}")
-            wanted = {w["name"] for w in case["expected"]}
+            expected = case["expected"]
 
-            def user(call: ToolCall, tool: Tool, wanted: set[str] = wanted) -> bool:
-                return tool.name in wanted  # approves what the request asked for, denies anything else
+            def user(call: ToolCall, tool: Tool, expected: list[dict[str, Any]] = expected) -> bool:
+                return any(_fits(call.name, call.arguments, tool, want) for want in expected)  # what was asked, only
 
             agent = build_agent(config, user, audit=False, ctx=ctx, models=models)
             if selector is not None:
@@ -121,21 +133,16 @@ def run_cases(
             unwanted = [
                 {"name": e.tool, "arguments": e.arguments}
                 for e in run.events
-                if isinstance(e, ApprovalRequestEvent) and e.tool not in wanted
+                if isinstance(e, ApprovalRequestEvent)
+                and not any(_fits(e.tool, e.arguments, agent.registry.get(e.tool), want) for want in expected)
             ]
             calls: list[dict[str, Any]] = [
                 {"name": e.call.name, "arguments": e.call.arguments, "ran": e.task_id in ok_ids}
                 for e in run.events
                 if isinstance(e, CallEvent)
             ]
-            expected = case["expected"]
             found = [
-                any(
-                    c["ran"]
-                    and c["name"] == want["name"]
-                    and all(k in c["arguments"] and matches(c["arguments"][k], v) for k, v in want["arguments"].items())
-                    for c in calls
-                )
+                any(c["ran"] and _fits(c["name"], c["arguments"], agent.registry.get(c["name"]), want) for c in calls)
                 for want in expected
             ]
             passed = (all(found) if expected else not any(c["ran"] for c in calls)) and not unwanted

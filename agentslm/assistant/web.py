@@ -129,7 +129,7 @@ def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) 
         if (bad := refused(request)) is not None:
             return bad
         header = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-        last = int(header) if header.isdigit() else 0
+        last = int(header) if header.isascii() and header.isdigit() else 0
         if last > assistant.last_id():  # the server restarted: the client's ids are from before
             last = 0
 
@@ -176,7 +176,8 @@ def serve(assistant: Assistant, *, open_browser: bool = True, announce: Any = pr
             hint='set [server] host = "127.0.0.1" (reach it from elsewhere through an SSH tunnel).',
         )
     port = assistant.config.server.port or free_port(host)
-    url = f"http://{'127.0.0.1' if host == 'localhost' else host}:{port}/"
+    shown = {"localhost": "127.0.0.1", "::1": "[::1]"}.get(host, host)
+    url = f"http://{shown}:{port}/"
     app = create_app(assistant, allowed_hosts=[f"{h}:{port}" for h in ("127.0.0.1", "localhost", "[::1]")])
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2))
 

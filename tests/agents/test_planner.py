@@ -136,3 +136,18 @@ def test_summarizer_cuts_loops_and_ignores_json_field_names() -> None:
     assert cited_results("You have a note: buy milk and eggs.", results) == [1]
     text, cited = Summarizer(Fixed("The text of the title.")).answer("q", results)
     assert cited == [1] and text.startswith("list_notes(limit=10) -> ")  # falls back to the results themselves
+
+
+def test_a_repeat_with_an_invented_optional_value_is_still_a_repeat() -> None:
+    r = ToolRegistry()
+
+    @r.tool(effects=["write"])
+    def add_note(text: str, title: str = "") -> str:
+        """Save a note."""
+        return "ok"
+
+    user = [{"role": "user", "content": "Save a note: pay the rent"}]
+    done = ToolCall(name="add_note", arguments={"text": "pay the rent"})
+    again = json.dumps([{"name": "add_note", "arguments": {"text": "pay the rent", "title": "Bills"}}])
+    d = Planner(Fixed(again)).decide(list(r), user, executed=[(1, done, done)], next_id=2)
+    assert d.kind == "done"  # not a second note

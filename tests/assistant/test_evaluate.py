@@ -65,3 +65,25 @@ def test_example_config_loads() -> None:
 
     config = load_config(ROOT / "examples" / "assistant" / "assistant.toml")
     assert config.tools.timezone == "Europe/Madrid" and config.server.approval_timeout == 120 and config.models.threads == 2
+
+
+def test_scoring_denies_and_fails_calls_nobody_asked_for() -> None:
+    from agentslm.assistant.config import AssistantConfig
+    from agentslm.assistant.evaluate import run_cases
+    from tests.test_agent import ScriptedModel, call
+
+    config = AssistantConfig.model_validate({"tools": {"packs": ["notes", "calendar"]}})
+    cases = [
+        {"id": "wrong-note", "request": "Delete note 2", "expected": [{"name": "delete_note", "arguments": {"note_id": 2}}]},
+        {"id": "default", "request": "Export my calendar", "expected": [{"name": "export_calendar", "arguments": {"path": "calendar.ics"}}]},
+        {"id": "right-note", "request": "Delete note 2", "expected": [{"name": "delete_note", "arguments": {"note_id": 2}}]},
+    ]  # fmt: skip
+    seed = {"calls": [{"name": "add_note", "arguments": {"text": "one"}}, {"name": "add_note", "arguments": {"text": "two"}}]}
+    plans = [[call("delete_note", note_id=1)], "[]", [call("export_calendar")], "[]", [call("delete_note", note_id=2)], "[]"]
+    model = ScriptedModel(plans, ["ok"] * 6)
+    results = {r["id"]: r for r in run_cases(config, cases, seed, models={"embedded": model})}
+    assert results["wrong-note"]["passed"] is False
+    assert results["wrong-note"]["unwanted_approvals"] == [{"name": "delete_note", "arguments": {"note_id": 1}}]
+    assert results["wrong-note"]["calls"] == [{"name": "delete_note", "arguments": {"note_id": 1}, "ran": False}]  # denied
+    assert results["default"]["passed"] is True  # the left-out path counts with its default
+    assert results["right-note"]["passed"] is True and results["right-note"]["unwanted_approvals"] == []

@@ -75,6 +75,8 @@ def test_approval_deny_then_busy_and_bad_requests(tmp_path: Path) -> None:
     ]
     assert client.post(f"/api/approvals/{pending['approval']}", json={"approve": "yes"}).status_code == 400
     assert client.post(f"/api/approvals/{pending['approval']}", json={"approve": False}).json() == {"ok": True}
+    second = client.post(f"/api/approvals/{pending['approval']}", json={"approve": True})  # e.g. another tab, at once
+    assert second.status_code == 404 and "answered or timed out already" in second.json()["error"]  # the first answer won
     assistant.wait(10)
     assert note_count(tmp_path) == 1  # denied: nothing changed
     assert client.post(f"/api/approvals/{pending['approval']}", json={"approve": True}).status_code == 404  # answered already
@@ -117,7 +119,8 @@ def test_cross_site_and_host_checks(tmp_path: Path) -> None:
     assistant.wait(10)
     assert client.get("/").headers["content-type"].startswith("text/html")
     assert "EventSource" in client.get("/static/app.js").text  # assets ship with the package
-    assert client.get("/static/..%2Fweb.py").status_code == 404
+    assert client.get("/static/.hidden").status_code == 404
+    assert client.get("/static/missing.js").status_code == 404
 
 
 def test_crash_mid_run_is_recovered_as_interrupted(tmp_path: Path) -> None:

@@ -33,6 +33,8 @@ def test_ics_round_trip(registry: ToolRegistry, ctx: PackContext, tmp_path: obje
     assert run(registry, "export_calendar", path="cal.ics") == "exported 2 events to cal.ics"
     text = (ctx.workspace / "cal.ics").read_text()
     assert "SUMMARY:Dentist" in text and "LOCATION:Calle Mayor 1" in text
+    with pytest.raises(FileExistsError, match="never overwritten"):  # an export never replaces a file
+        run(registry, "export_calendar", path="cal.ics")
     other = PackContext(data_dir=ctx.data_dir / "other", workspace=ctx.workspace, timezone=ctx.timezone, now=ctx.now)
     from agentslm_tools import build_registry
 

@@ -56,3 +56,26 @@ def test_read_is_bounded(registry: ToolRegistry, ctx: PackContext) -> None:
     (ctx.workspace / "big.txt").write_text("a" * 50_000)
     text = run(registry, "read_file", path="big.txt")
     assert isinstance(text, str) and len(text) < 21_000 and text.endswith("cut at 20000 characters]")
+
+
+def test_writes_never_follow_or_clobber_a_planted_file(registry: ToolRegistry, ctx: PackContext) -> None:
+    outside = ctx.workspace.parent / "bashrc"
+    outside.write_text("keep")
+    ctx.workspace.mkdir(parents=True, exist_ok=True)
+    (ctx.workspace / "a.txt.part").symlink_to(outside)  # e.g. from an unpacked archive
+    (ctx.workspace / "b.txt.part").write_text("user data")
+    run(registry, "write_file", path="a.txt", text="new")
+    run(registry, "write_file", path="b.txt", text="new")
+    assert outside.read_text() == "keep" and (ctx.workspace / "b.txt.part").read_text() == "user data"
+    assert (ctx.workspace / "a.txt").read_text() == "new" and not (ctx.workspace / "a.txt").is_symlink()
+    assert not list(ctx.workspace.glob(".agentslm-*"))  # no temporary file left behind
+
+
+def test_delete_removes_a_link_not_its_target(registry: ToolRegistry, ctx: PackContext) -> None:
+    ctx.workspace.mkdir(parents=True, exist_ok=True)
+    (ctx.workspace / "real.txt").write_text("data")
+    (ctx.workspace / "link.txt").symlink_to(ctx.workspace / "real.txt")
+    assert run(registry, "delete_file", path="link.txt") == "deleted link.txt"
+    assert (ctx.workspace / "real.txt").read_text() == "data"
+    with pytest.raises(FileNotFoundError):
+        run(registry, "delete_file", path="link.txt")

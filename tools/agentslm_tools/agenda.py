@@ -13,7 +13,7 @@ from pydantic import Field
 from agentslm.registry import ToolRegistry
 
 from .context import PackContext
-from .files import confine
+from .files import confine, write_new
 from .store import PackStore
 
 __all__ = ["parse_when", "register"]
@@ -127,7 +127,7 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
 
     @registry.tool(effects=["write"])
     def export_calendar(path: Annotated[str, Field(pattern=r"^[^\x00]*\.ics$", max_length=255)] = "calendar.ics") -> str:
-        """Save the whole calendar as an .ics file in the workspace (overwrites a file of that name).
+        """Save the whole calendar as a new .ics file in the workspace (an existing file is never overwritten).
 
         Args:
             path: File name inside the workspace, ending in .ics.
@@ -147,10 +147,7 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
             if row["location"]:
                 event.add("location", row["location"])
             cal.add_component(event)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_bytes(cal.to_ical())
-        tmp.replace(target)  # atomic: a crash leaves the old file or the new one
+        write_new(target, cal.to_ical())  # atomic, never replaces a file
         return f"exported {len(rows)} events to {target.relative_to(ctx.workspace.resolve())}"
 
     @registry.tool(effects=["write"])

@@ -6,6 +6,8 @@ elsewhere and links that point out are refused before anything is touched.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +17,7 @@ from agentslm.registry import ToolRegistry
 
 from .context import PackContext
 
-__all__ = ["WorkspaceError", "confine", "register"]
+__all__ = ["WorkspaceError", "confine", "register", "write_new"]
 
 MAX_READ = 20_000
 """Most characters ``read_file`` returns."""
@@ -25,6 +27,25 @@ MAX_SCAN = 2_000_000
 
 class WorkspaceError(PermissionError):
     """A path that leaves the workspace."""
+
+
+def write_new(target: Path, data: bytes) -> None:
+    """Create ``target`` with ``data``, atomically and without ever replacing anything: the bytes go to a fresh
+    temporary file (``mkstemp``: a new name, no symlink followed) that is fsync'd and then hard-linked to
+    ``target``, which fails if ``target`` exists (even if it appeared a moment ago)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".agentslm-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            raise FileExistsError(f"{target.name!r} already exists; choose another name (files are never overwritten)") from None
+    finally:
+        os.unlink(tmp)
 
 
 def confine(workspace: Path, path: str, *, must_exist: bool = False) -> Path:
@@ -110,12 +131,7 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
             text: What to write in it.
         """
         target = confine(ctx.workspace, path)
-        if target.exists():
-            raise FileExistsError(f"{path!r} already exists; choose another name (files are never overwritten)")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".part")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        write_new(target, text.encode("utf-8"))
         return f"wrote {len(text)} characters to {rel(target)}"
 
     @registry.tool(effects=["destructive"])
@@ -125,8 +141,12 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
         Args:
             path: The file's name inside the workspace.
         """
-        target = confine(ctx.workspace, path, must_exist=True)
-        if target.is_dir():
+        name = Path(path.strip()).name
+        folder = confine(ctx.workspace, str(Path(path.strip()).parent))
+        target = folder / name  # the path itself: a link is removed, never the file it points to
+        if not name or not (target.is_symlink() or target.exists()):
+            raise FileNotFoundError(f"{path!r} does not exist in the workspace")
+        if target.is_dir() and not target.is_symlink():
             raise IsADirectoryError(f"{path!r} is a folder; only files can be deleted")
         target.unlink()
         return f"deleted {rel(target)}"

@@ -8,6 +8,7 @@ file is never modified, moved or recreated behind the user's back.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ class PackStore:
         self.label = label
         self.timeout = timeout
         self._ready = False
+        self._init_lock = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         try:
@@ -74,8 +76,9 @@ class PackStore:
             try:
                 conn.execute("PRAGMA synchronous=FULL")  # a committed call survives a power cut
                 if not self._ready:
-                    conn.execute("PRAGMA journal_mode=WAL")
-                    conn.executescript(f"BEGIN IMMEDIATE;\n{self.schema};\nCOMMIT;")  # idempotent, atomic
+                    with self._init_lock:  # the first calls of a pack may run in parallel threads
+                        conn.execute("PRAGMA journal_mode=WAL")
+                        conn.executescript(f"BEGIN IMMEDIATE;\n{self.schema};\nCOMMIT;")  # idempotent, atomic
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._explain(exc) from exc

@@ -101,14 +101,25 @@ async function loadHistory() {
 
 function connect() {
   const source = new EventSource("/api/events");
+  let held = null;  // live messages that arrive while the history is being (re)loaded: replayed after it
   source.addEventListener("hello", async (ev) => {
     const state = JSON.parse(ev.data);
+    held = [];
     $("#model").textContent = `${state.model || ""} · ${state.tools.length} tools`;
-    await loadHistory();
-    for (const p of state.pending) addApproval(state.turn, p.id, p.tool, p.arguments, []);
-    setBusy(state.busy);
+    try {
+      await loadHistory();
+      for (const p of state.pending) addApproval(state.turn, p.id, p.tool, p.arguments, []);
+      setBusy(state.busy);
+    } finally {
+      const replay = held;
+      held = null;
+      for (const m of replay) handle(m);
+    }
   });
-  source.onmessage = (ev) => handle(JSON.parse(ev.data));
+  source.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (held) held.push(m); else handle(m);
+  };
   source.onerror = () => setStatus("reconnecting…", "offline");  // EventSource retries by itself
 }
 
