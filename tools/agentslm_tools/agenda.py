@@ -97,11 +97,7 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
         Args:
             event_id: The event's number.
         """
-        with store.transaction() as db:
-            cur = db.execute("DELETE FROM events WHERE id = ?", (event_id,))
-        if not cur.rowcount:
-            raise LookupError(f"there is no event #{event_id}")
-        return f"deleted event #{event_id}"
+        return store.delete_row("events", event_id, "event")
 
     @registry.tool(effects=["write"])
     def add_reminder(

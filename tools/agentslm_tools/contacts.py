@@ -70,8 +70,4 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
         Args:
             contact_id: The contact's number.
         """
-        with store.transaction() as db:
-            cur = db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
-        if not cur.rowcount:
-            raise LookupError(f"there is no contact #{contact_id}")
-        return f"deleted contact #{contact_id}"
+        return store.delete_row("contacts", contact_id, "contact")

@@ -83,8 +83,4 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
         Args:
             note_id: The note's number, e.g. 3.
         """
-        with store.transaction() as db:
-            cur = db.execute("DELETE FROM notes WHERE id = ?", (note_id,))
-        if not cur.rowcount:
-            raise LookupError(f"there is no note #{note_id}")
-        return f"deleted note #{note_id}"
+        return store.delete_row("notes", note_id, "note")

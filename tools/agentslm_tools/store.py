@@ -94,3 +94,11 @@ class PackStore:
             self._ready = True
         finally:
             conn.close()
+
+    def delete_row(self, table: str, row_id: int, noun: str) -> str:
+        """Delete row ``row_id`` of ``table`` (a name from the pack's own schema, never user text)."""
+        with self.transaction() as db:
+            cur = db.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
+        if not cur.rowcount:
+            raise LookupError(f"there is no {noun} #{row_id}")
+        return f"deleted {noun} #{row_id}"
