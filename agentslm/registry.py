@@ -29,7 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 from pydantic.fields import FieldInfo
 
-from agentslm.errors import ToolRegistrationError, UserError
+from agentslm.errors import SchemaCompileError, ToolRegistrationError, UserError
+from agentslm.schema.engines import check_schema_safe
 from agentslm.schema.normalize import normalize_bfcl_schema, strip_titles
 
 __all__ = ["Effect", "Tool", "ToolRegistry", "tool", "as_registry", "TOOL_NAME_PATTERN"]
@@ -344,6 +345,10 @@ class ToolRegistry:
             if options:
                 raise UserError(f"Unknown tool options {sorted(options)}.", hint="see agentslm.tool for the options.")
         _check_name(built.name, "in registry")
+        try:  # bounded, never fetches: a hostile spec fails here, not later in jsonschema or a grammar compiler
+            check_schema_safe(built.parameters)
+        except SchemaCompileError as exc:
+            raise ToolRegistrationError(f"Tool {built.name!r} has parameters agentslm will not use: {exc}") from exc
         if built.name in self._tools:
             raise ToolRegistrationError(
                 f"A tool named {built.name!r} is already registered.",

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import jsonschema
+import referencing.exceptions
 from pydantic import ValidationError
 
 from agentslm.calls import Check, ToolCall, Verdict
 from agentslm.grounding import grounding_report
 from agentslm.registry import Tool, ToolRegistry
+from agentslm.schema.validation import schema_validator
 
 __all__ = ["Approver", "Validator", "Verifier"]
 
@@ -26,14 +27,6 @@ Approver = Callable[[ToolCall, Tool], bool]
 
 Validator = Callable[[ToolCall, Tool], "str | bool | None"]
 """A custom check: return ``None``/``True`` to pass, ``False`` or a reason string to refuse."""
-
-
-@lru_cache(maxsize=512)
-def _validator_for(schema_json: str) -> jsonschema.protocols.Validator:
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
 
 
 class Verifier:
@@ -82,10 +75,12 @@ class Verifier:
             return refuse("tool", f"unknown tool {call.name!r}")
         checks.append(Check(stage="tool", ok=True))
         try:
-            validator = _validator_for(json.dumps(tool.parameters, sort_keys=True))
+            validator = schema_validator(tool.parameters)
+            errors = sorted(validator.iter_errors(call.arguments), key=lambda e: list(e.absolute_path))
         except jsonschema.SchemaError as exc:
             return refuse("schema", f"the tool's schema is invalid: {exc.message}")
-        errors = sorted(validator.iter_errors(call.arguments), key=lambda e: list(e.absolute_path))
+        except referencing.exceptions.Unresolvable as exc:  # never fetched: see agentslm.schema.validation
+            return refuse("schema", f"the tool's schema has a $ref that does not resolve locally: {exc}")
         if errors:
             return refuse(
                 "schema", "; ".join(f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:5])

@@ -31,6 +31,7 @@ import jsonschema
 from agentslm.errors import AgentslmError, ToolRegistrationError, UserError
 from agentslm.mcp.connection import McpConnection, McpError, ServerSpec
 from agentslm.registry import TOOL_NAME_PATTERN, Effect, Tool
+from agentslm.schema.validation import schema_validator
 
 __all__ = [
     "McpDefinitionChanged",
@@ -358,7 +359,7 @@ class McpToolset:
         if tool.output_schema is not None:
             if structured is None:
                 raise McpError(f"{remote} declares an outputSchema but returned no structured content.")
-            errors = list(jsonschema.Draft202012Validator(tool.output_schema).iter_errors(structured))
+            errors = list(schema_validator(tool.output_schema).iter_errors(structured))
             if errors:
                 raise McpError(f"{remote} returned structured content that does not fit its outputSchema: {errors[0].message}")
         if structured is not None:

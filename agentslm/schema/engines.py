@@ -14,17 +14,25 @@ a :class:`~agentslm.errors.SchemaCompileError`, never a silently looser grammar.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from agentslm.errors import SchemaCompileError
-from agentslm.schema.normalize import SCHEMA_CHILD_KEYS
+from agentslm.schema.bounds import (
+    DEFAULT_BOUNDS,
+    SchemaBounds,
+    check_ref_cycles,
+    check_schema_bounds,
+    iter_subschemas,
+    resolve_local_ref,
+)
 
 __all__ = [
     "JSON_SEPARATORS",
@@ -35,6 +43,9 @@ __all__ = [
     "OutlinesEngine",
     "ENGINES",
     "check_local_refs",
+    "check_schema_safe",
+    "outlines_cost",
+    "OUTLINES_MAX_COST",
 ]
 
 JSON_SEPARATORS = (", ", ": ")
@@ -92,6 +103,8 @@ class ConstraintEngine(ABC):
     """Compiles schemas for one tokenizer, with an LRU cache keyed by the canonical schema JSON."""
 
     name: str = ""
+    bounds: SchemaBounds = DEFAULT_BOUNDS
+    """Size limits checked before compiling (see :mod:`agentslm.schema.bounds`)."""
 
     def __init__(self, cache_size: int = 64) -> None:
         self._cache: OrderedDict[str, CompiledConstraint] = OrderedDict()
@@ -101,7 +114,12 @@ class ConstraintEngine(ABC):
         """How many schemas were actually compiled (cache misses)."""
 
     def compile(self, schema: Mapping[str, Any]) -> CompiledConstraint:
-        """Compile ``schema`` (cached). Raises :class:`SchemaCompileError` if it cannot be enforced."""
+        """Compile ``schema`` (cached). Raises :class:`SchemaCompileError` if it cannot be enforced.
+
+        Before any engine sees it the schema must be within :attr:`bounds`, its ``$ref`` must be local
+        and resolvable (nothing is ever fetched) and its recursion must have a way out.
+        """
+        check_schema_bounds(schema, self.bounds)  # first: it also makes json.dumps below safe (depth, JSON types)
         key = json.dumps(schema, sort_keys=True, separators=(",", ":"))
         with self._lock:
             hit = self._cache.get(key)
@@ -109,6 +127,7 @@ class ConstraintEngine(ABC):
                 self._cache.move_to_end(key)
                 return hit
         check_local_refs(schema)
+        check_ref_cycles(schema)
         compiled = self._compile(schema)
         with self._lock:
             self.compile_count += 1
@@ -121,42 +140,42 @@ class ConstraintEngine(ABC):
     def _compile(self, schema: Mapping[str, Any]) -> CompiledConstraint: ...
 
 
-def _walk(schema: Any, path: str = "#"):  # type: ignore[no-untyped-def]
-    """Yield (path, node) for every schema node."""
-    if not isinstance(schema, Mapping):
-        return
-    yield path, schema
-    for key in SCHEMA_CHILD_KEYS:
-        value = schema.get(key)
-        if isinstance(value, Mapping) and key in ("properties", "$defs", "definitions", "patternProperties", "dependentSchemas"):
-            for name, sub in value.items():
-                yield from _walk(sub, f"{path}/{key}/{name}")
-        elif isinstance(value, Mapping):
-            yield from _walk(value, f"{path}/{key}")
-        elif isinstance(value, list):
-            for i, sub in enumerate(value):
-                yield from _walk(sub, f"{path}/{key}/{i}")
+def check_schema_safe(schema: Any, bounds: SchemaBounds = DEFAULT_BOUNDS) -> None:
+    """The engine-independent checks of :meth:`ConstraintEngine.compile`: within ``bounds``, only local
+    resolvable ``$ref``, recursion with a way out. Tool registration runs them too, so a hostile schema
+    is refused before jsonschema (the verifier) could recurse on it or fetch a remote ``$ref``."""
+    check_schema_bounds(schema, bounds)
+    check_local_refs(schema)
+    check_ref_cycles(schema)
+
+
+def _walk(schema: Any, path: str = "#") -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Yield (path, node) for every schema node (iteratively: a deep schema cannot exhaust the stack)."""
+    return iter_subschemas(schema, path)
+
+
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 def check_local_refs(schema: Mapping[str, Any]) -> None:
-    """Refuse ``$ref`` that points outside the schema (never fetched) or to a missing definition."""
+    """Refuse ``$ref`` that points outside the schema (never fetched) or to a missing definition.
+
+    ``$dynamicRef``/``$recursiveRef`` must be local too: jsonschema (the verifier) would fetch a remote one.
+    """
     for path, node in _walk(schema):
-        ref = node.get("$ref")
-        if ref is None:
-            continue
-        if not isinstance(ref, str) or not ref.startswith("#"):
-            raise SchemaCompileError(
-                f"Schema at {path} has a non-local $ref {ref!r}; agentslm never fetches remote schemas.",
-                hint="inline the referenced schema under $defs and point to it as '#/$defs/Name'.",
-            )
-        target: Any = schema
-        for part in ref.lstrip("#").strip("/").split("/") if ref not in ("#", "#/") else []:
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, Mapping) or part not in target:
+        for keyword in _REF_KEYWORDS:
+            ref = node.get(keyword)
+            if ref is None:
+                continue
+            if not isinstance(ref, str) or not ref.startswith("#"):
+                raise SchemaCompileError(
+                    f"Schema at {path} has a non-local {keyword} {ref!r}; agentslm never fetches remote schemas.",
+                    hint="inline the referenced schema under $defs and point to it as '#/$defs/Name'.",
+                )
+            if keyword == "$ref" and not resolve_local_ref(schema, ref)[0]:
                 raise SchemaCompileError(
                     f"Schema at {path} has a $ref {ref!r} that points nowhere.", hint="add the missing definition under $defs."
                 )
-            target = target[part]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,6 +297,126 @@ def check_outlines_support(schema: Mapping[str, Any]) -> None:
             )
 
 
+OUTLINES_MAX_COST = 400
+"""Largest :func:`outlines_cost` the outlines engine compiles. outlines-core builds its whole token index
+up front, at about 0.6 MB and 3 ms per unit (SmolLM2's 49k-token vocabulary): 400 units stay under
+about 250 MB and 2 s. Two strings of ``maxLength`` 255 (510 units) took 292 MB; ``maxLength`` 5000, 3 GB."""
+
+_COUNTED_REPEAT = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+_UNBOUNDED_REPEAT = re.compile(r"(?<!\\)[*+]|\{\d+,\}")
+
+
+def _pattern_cost(pattern: str) -> int:
+    """Rough DFA size of a ``pattern``: its length, plus each counted repeat; a counted repeat after an
+    unbounded one (``(a|b)*a(a|b){20}``) can need 2**count DFA states, so it costs that much."""
+    cost = len(pattern)
+    for match in _COUNTED_REPEAT.finditer(pattern):
+        count = max(int(match.group(1)), int(match.group(2) or 0))
+        unbounded_before = _UNBOUNDED_REPEAT.search(pattern, 0, match.start()) is not None
+        cost += 2 ** min(count, 64) if unbounded_before else count
+    return cost
+
+
+def _count(node: Mapping[str, Any], *keys: str) -> int:
+    values = [node.get(k) for k in keys]
+    return max([v for v in values if isinstance(v, int) and not isinstance(v, bool)] or [0])
+
+
+def outlines_cost(schema: Mapping[str, Any]) -> tuple[int, str]:
+    """Estimated cost of compiling ``schema`` with outlines-core, and the path of its costliest part.
+
+    One unit is about one character position of a bounded string (``maxLength`` 300 is 300 units).
+    Arrays repeat their items' cost ``2 + maxItems`` times (outlines writes the item regex twice per
+    level, so nesting doubles it), enums cost a unit per 10 characters, optional properties add
+    ``n**2/20`` (outlines lists their orders), and a bounded string at the top level (not inside an
+    object or array) costs ``2**(maxLength-4)``: outlines-core takes time exponential in its length
+    there (``maxLength`` 16: 4 s, 18: 19 s). Recursive ``$ref`` (outlines unrolls 3 levels) triples
+    the total. Walks iteratively; call after :func:`check_outlines_support`.
+    """
+    memo: dict[tuple[int, bool], int] = {}
+    open_keys: set[tuple[int, bool]] = set()
+    recursive = False
+    worst = (0, "#")
+
+    def key_of(sub: Any, top: bool) -> tuple[int, bool]:
+        return (id(sub), top)
+
+    def cost_of(sub: Any, top: bool) -> int:
+        return memo.get(key_of(sub, top), 1) if isinstance(sub, Mapping) else 1
+
+    def children(node: Mapping[str, Any], top: bool, path: str) -> list[tuple[Any, bool, str]]:
+        out: list[tuple[Any, bool, str]] = []
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found, target = resolve_local_ref(schema, ref)
+            if found:
+                out.append((target, top, ref))
+        if isinstance(node.get("anyOf"), list):
+            out += [(b, top, f"{path}/anyOf/{i}") for i, b in enumerate(node["anyOf"])]
+        if isinstance(node.get("properties"), Mapping):
+            out += [(v, False, f"{path}/properties/{k}") for k, v in node["properties"].items()]
+        if isinstance(node.get("items"), Mapping):
+            out.append((node["items"], False, f"{path}/items"))
+        if isinstance(node.get("prefixItems"), list):
+            out += [(v, False, f"{path}/prefixItems/{i}") for i, v in enumerate(node["prefixItems"])]
+        return [c for c in out if isinstance(c[0], Mapping)]
+
+    stack: list[tuple[Any, bool, str, bool]] = [(schema, True, "#", False)]
+    while stack:
+        node, top, path, expanded = stack.pop()
+        key = key_of(node, top)
+        if not expanded:
+            if key in memo:
+                continue
+            if key in open_keys:  # a $ref back to a node being costed: recursion
+                recursive = True
+                continue
+            open_keys.add(key)
+            stack.append((node, top, path, True))
+            stack += [(sub, sub_top, sub_path, False) for sub, sub_top, sub_path in children(node, top, path)]
+            continue
+        open_keys.discard(key)
+        local = 0  # this node's own cost, children excluded
+        total = 0
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            found, target = resolve_local_ref(schema, ref)
+            total += cost_of(target, top) if found else 1
+        if isinstance(node.get("anyOf"), list):
+            total += sum(cost_of(b, top) for b in node["anyOf"])
+        if isinstance(node.get("enum"), list):
+            local += 1 + sum(len(json.dumps(v)) for v in node["enum"]) // 10
+        if "const" in node:
+            local += 1 + len(json.dumps(node["const"])) // 10
+        kind = node.get("type")
+        types = {kind} if isinstance(kind, str) else set(kind) if isinstance(kind, list) else set()
+        if "string" in types:
+            length = _count(node, "minLength", "maxLength")
+            local += (2 ** min(length - 4, 64) if top and length > 4 else length) or 1
+            if isinstance(node.get("pattern"), str):
+                local += _pattern_cost(node["pattern"])
+            if "format" in node:
+                local += 20
+        if "array" in types:
+            items = node.get("items")
+            repeat = 2 + _count(node, "maxItems") if "maxItems" in node else 2 + _count(node, "minItems")
+            total += repeat * cost_of(items, False) if isinstance(items, Mapping) else repeat
+            if isinstance(node.get("prefixItems"), list):
+                total += sum(cost_of(v, False) for v in node["prefixItems"])
+        if isinstance(node.get("properties"), Mapping):
+            props = node["properties"]
+            required = set(node.get("required") or []) if isinstance(node.get("required"), list) else set()
+            optional = sum(1 for k in props if k not in required)
+            local += sum(len(k) // 10 for k in props) + optional * optional // 20
+            total += sum(cost_of(v, False) for v in props.values())
+        local += len(types & {"number", "integer", "boolean", "null"})
+        if local > worst[0]:
+            worst = (local, path)
+        memo[key] = max(1, local + total)
+    total_cost = memo[key_of(schema, True)] * (3 if recursive else 1)
+    return total_cost, worst[1]
+
+
 class _OutlinesMatcher:
     def __init__(self, guide: Any) -> None:
         self._g = guide
@@ -312,6 +451,8 @@ class OutlinesEngine(ConstraintEngine):
     """outlines-core over an outlines ``Vocabulary`` (built by outlines from the model)."""
 
     name = "outlines"
+    max_cost: int = OUTLINES_MAX_COST
+    """Largest :func:`outlines_cost` compiled; beyond it the schema is refused (see :data:`OUTLINES_MAX_COST`)."""
 
     def __init__(self, vocabulary: Any, cache_size: int = 16) -> None:
         super().__init__(cache_size)
@@ -322,6 +463,14 @@ class OutlinesEngine(ConstraintEngine):
         from outlines_core.json_schema import build_regex_from_schema
 
         check_outlines_support(schema)
+        cost, where = outlines_cost(schema)
+        if cost > self.max_cost:
+            raise SchemaCompileError(
+                f"The outlines engine would need too much time and memory for this schema: estimated cost {cost:,} "
+                f"(limit {self.max_cost:,}; OutlinesEngine.max_cost), mostly from {where}. outlines-core builds its "
+                "whole token index up front, so long maxLength/maxItems, big enums and nested arrays add up.",
+                hint="use engine='llguidance' (it compiles lazily), or lower maxLength/maxItems.",
+            )
         try:
             regex = build_regex_from_schema(json.dumps(schema), " ?")
             index = Index(regex, self.vocabulary)

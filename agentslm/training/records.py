@@ -19,6 +19,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentslm.errors import UserError
+from agentslm.schema.validation import validate
 
 __all__ = [
     "RECORD_VERSION",
@@ -122,7 +123,7 @@ def check_record(record: TrainingRecord) -> list[str]:
             problems.append(f"target call {i} names {call.name!r}, which is not among the offered tools")
             continue
         try:
-            jsonschema.validate(call.arguments, tool.parameters)
+            validate(call.arguments, tool.parameters)
         except jsonschema.ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(arguments)"
             problems.append(f"target call {i} to {call.name!r} does not satisfy its schema at {where}: {exc.message}")
