@@ -9,10 +9,11 @@ constraint's token mask, picks the token and records its probabilities.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,8 +22,9 @@ from numpy.typing import NDArray
 
 from agentslm.errors import GenerationError, UserError
 from agentslm.schema.engines import ConstraintEngine, Matcher
+from agentslm.usage import record
 
-__all__ = ["Message", "TokenLogprob", "Generation", "Model", "LocalModel"]
+__all__ = ["Message", "TokenLogprob", "Generation", "Model", "LocalModel", "neutralize_control_text", "GENERIC_CONTROL_TEXT"]
 
 Message = Mapping[str, str]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
@@ -109,6 +111,34 @@ class Model(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (optional)."""
+
+
+GENERIC_CONTROL_TEXT = re.compile(r"<\|[A-Za-z0-9_ .:-]{1,40}\|>|<(?:/?s|unk|pad|bos|eos|start_of_turn|end_of_turn)>|\[/?INST\]")
+"""Chat-template control markers of common model families (ChatML, Llama 3, Gemma, Mistral), for backends whose
+vocabulary is not known here (a remote server applies its own template)."""
+
+
+def neutralize_control_text(messages: Sequence[Message], specials: Iterable[str] = ()) -> list[Message]:
+    """``messages`` with every control-token text inside a message (``<|im_start|>``, ``<|im_end|>``, ...) broken by a
+    zero-width space, so the template's tokenizer reads it as plain text. Without this, a tool result or a request
+    containing ``<|im_end|><|im_start|>system ...`` would become a real role boundary: text promoted to the system
+    role (prompt injection). ``specials``: the model's own control-token texts; common markers are always covered."""
+    texts = sorted({t for t in specials if t and len(t) > 1}, key=len, reverse=True)
+    own = re.compile("|".join(re.escape(t) for t in texts)) if texts else None
+
+    def defang(match: re.Match[str]) -> str:
+        text = match.group(0)
+        return text[0] + "\u200b" + text[1:]
+
+    out: list[Message] = []
+    for m in messages:
+        content = m.get("content", "")
+        if isinstance(content, str) and content:
+            if own is not None:
+                content = own.sub(defang, content)
+            content = GENERIC_CONTROL_TEXT.sub(defang, content)
+        out.append({**m, "content": content})  # type: ignore[typeddict-item]
+    return out
 
 
 def _cycle_continuation(tokens: list[int]) -> int | None:
@@ -362,7 +392,7 @@ class LocalModel(Model):
                 steps += 1
             t2 = time.perf_counter()
         text = self.token_text([t.token for t in out if t.token not in self.eos_token_ids])
-        return Generation(
+        generation = Generation(
             text=text,
             tokens=out,
             prompt_tokens=len(prompt),
@@ -375,6 +405,8 @@ class LocalModel(Model):
             loop_breaks=loop_breaks,
             closed_early=closing,
         )
+        record(generation)
+        return generation
 
     def _closing_bonus(self) -> NDArray[np.float32]:
         """Per-token logit bonus used in closing mode (computed once per model)."""

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agentslm.errors import ModelNotFoundError, UserError
-from agentslm.models.base import LocalModel, Message
+from agentslm.models.base import LocalModel, Message, neutralize_control_text
 from agentslm.schema.engines import ConstraintEngine, LLGuidanceEngine, OutlinesEngine
 
 __all__ = ["LlamaCppModel"]
@@ -91,6 +91,7 @@ class LlamaCppModel(LocalModel):
                 eos.add(ids[0])
         self.eos_token_ids = frozenset(eos)
         self._template = self._load_template()
+        self._control_texts: frozenset[str] | None = None
         super().__init__(engine=engine, fast_forward=fast_forward)
 
     @property
@@ -121,8 +122,21 @@ class LlamaCppModel(LocalModel):
             add_generation_prompt=True,
         )
 
+    def control_texts(self) -> frozenset[str]:
+        """Texts of the vocabulary's control tokens (``<|im_start|>``, ...): tokens that render only as special."""
+        if self._control_texts is None:
+            llm = self._llm
+            texts = set()
+            for token in range(self.vocab_size):
+                special = llm.detokenize([token], special=True)
+                if special and special != llm.detokenize([token], special=False):
+                    texts.add(special.decode("utf-8", "replace"))
+            self._control_texts = frozenset(texts)
+        return self._control_texts
+
     def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
-        prompt = self._template(messages=[dict(m) for m in messages]).prompt
+        safe = neutralize_control_text(messages, self.control_texts())  # message text never becomes a control token
+        prompt = self._template(messages=[dict(m) for m in safe]).prompt
         return list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def _logits(self) -> NDArray[np.float32]:

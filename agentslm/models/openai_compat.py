@@ -23,7 +23,9 @@ from typing import Any, Literal
 import jsonschema
 
 from agentslm.errors import ModelNotFoundError, RunError, UserError
-from agentslm.models.base import Generation, Message, Model, TokenLogprob
+from agentslm.models.base import Generation, Message, Model, TokenLogprob, neutralize_control_text
+from agentslm.schema.validation import validate
+from agentslm.usage import record
 
 __all__ = ["OpenAICompatModel", "RemoteAuthError", "RemoteModelError", "parse_openai_spec"]
 
@@ -174,7 +176,7 @@ class OpenAICompatModel(Model):
     ) -> Generation:
         """One chat completion; under ``schema`` the reply is JSON that validates against it (or an error)."""
         payload: dict[str, Any] = {
-            "messages": [dict(m) for m in messages],
+            "messages": [dict(m) for m in neutralize_control_text(messages)],
             "max_tokens": max_tokens,
             "temperature": temperature,
         }
@@ -202,10 +204,11 @@ class OpenAICompatModel(Model):
                 seconds=time.perf_counter() - t0,
                 reported_completion_tokens=int(usage["completion_tokens"]) if "completion_tokens" in usage else None,
             )
+            record(generation)
             if schema is None:
                 return generation
             try:
-                jsonschema.validate(json.loads(text), schema)
+                validate(json.loads(text), schema)
                 return generation
             except json.JSONDecodeError as exc:
                 if generation.finish_reason == "length":  # greedy decoding would stop there again

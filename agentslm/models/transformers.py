@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agentslm.errors import MissingExtraError, ModelNotFoundError
-from agentslm.models.base import LocalModel, Message
+from agentslm.models.base import LocalModel, Message, neutralize_control_text
 from agentslm.schema.engines import ConstraintEngine, LLGuidanceEngine, OutlinesEngine
 
 __all__ = ["TransformersModel"]
@@ -81,7 +81,10 @@ class TransformersModel(LocalModel):
         return int(getattr(self.hf_model.config, "max_position_embeddings", 2048))
 
     def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
-        ids: Any = self.tokenizer.apply_chat_template([dict(m) for m in messages], add_generation_prompt=True, tokenize=True)
+        specials = [str(t) for t in getattr(self.tokenizer, "all_special_tokens", [])]
+        specials += [str(t.content) for t in getattr(self.tokenizer, "added_tokens_decoder", {}).values() if t.special]
+        safe = neutralize_control_text(messages, specials)  # message text never becomes a control token
+        ids: Any = self.tokenizer.apply_chat_template([dict(m) for m in safe], add_generation_prompt=True, tokenize=True)
         if isinstance(ids, dict) or hasattr(ids, "input_ids"):
             ids = ids["input_ids"]
         return [int(i) for i in ids]

@@ -1,0 +1,54 @@
+"""Per-run token metering: every generation a model produces while a :class:`TokenMeter` is active is counted.
+
+Models are shared between runs (threads, asyncio tasks), so the count cannot live on the model: a run activates
+its own meter around each model step (``with meter.active(): ...``), in a :mod:`contextvars` variable that is
+private to the thread or task doing the step. Local backends and the OpenAI-compatible backend call
+:func:`record` for each generation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentslm.models.base import Generation
+
+__all__ = ["TokenMeter", "record"]
+
+_ACTIVE: ContextVar[TokenMeter | None] = ContextVar("agentslm_token_meter", default=None)
+
+
+class TokenMeter:
+    """Tokens generated and prompt tokens evaluated by the model steps of one run."""
+
+    def __init__(self) -> None:
+        self.generated = 0
+        self.prompt = 0
+        self.generations = 0
+        self._lock = threading.Lock()
+
+    def add(self, generation: Generation) -> None:
+        with self._lock:
+            self.generated += generation.completion_tokens
+            self.prompt += generation.prompt_tokens
+            self.generations += 1
+
+    @contextmanager
+    def active(self) -> Iterator[TokenMeter]:
+        """Count the generations made inside this block (in this thread / task)."""
+        token = _ACTIVE.set(self)
+        try:
+            yield self
+        finally:
+            _ACTIVE.reset(token)
+
+
+def record(generation: Generation) -> None:
+    """Count ``generation`` on the meter active in this context, if any (called by the model backends)."""
+    meter = _ACTIVE.get()
+    if meter is not None:
+        meter.add(generation)
