@@ -19,7 +19,7 @@ PROMPT_VERSION = "caller-v2"
 CALLS_PROMPT_VERSION = "calls-v1"
 """Version of the call-list prompt (``calls.jinja``), used by the caller's list mode and the planner."""
 
-SUMMARIZER_PROMPT_VERSION = "summarizer-v1"
+SUMMARIZER_PROMPT_VERSION = "summarizer-v2"
 """Version of the summarizer prompt (``summarizer.jinja``)."""
 
 

@@ -78,8 +78,20 @@ class Summarizer:
         self.max_tokens = max_tokens
 
     def messages(self, request: str, results: Sequence[ResultForAnswer]) -> list[Message]:
-        system = render_prompt("summarizer", results=[r.__dict__ for r in results])
-        return [{"role": "system", "content": system}, {"role": "user", "content": request}]
+        """System instructions, the user's request, the calls made, and the results in a ``tool`` message.
+        Tool output is never placed in the system or user role (it is untrusted data)."""
+        system = render_prompt("summarizer")
+        calls = "<tool_call>" + "; ".join(r.call for r in results) + "</tool_call>"
+        observed = "\n".join(f"[{r.id}] {r.call} -> {r.text}" for r in results)
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": request},
+            {"role": "assistant", "content": calls},
+            {"role": "tool", "content": observed},
+            # the request restated after the results: the 135M model answers the question instead of continuing
+            # the tool text (docs/benchmarks/summarizer-v2: own answers 72 % -> 88 %, injected text echoed 19 -> 13 of 43)
+            {"role": "user", "content": f"Answer from the tool results: {request}"},
+        ]
 
     def answer(self, request: str, results: Sequence[ResultForAnswer]) -> tuple[str, list[int]]:
         """The answer text and the ids of the results it used. Falls back to listing the results when
