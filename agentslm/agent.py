@@ -10,6 +10,7 @@ summarizer answers from the results. Every step is a typed event (:mod:`agentslm
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import time
@@ -45,10 +46,11 @@ from agentslm.execute import Executor
 from agentslm.models import Model, load_model
 from agentslm.models.base import Message
 from agentslm.plan import Plan, check_plan, levels, substitute
-from agentslm.registry import Tool, ToolRegistry, as_registry
+from agentslm.registry import Effect, Tool, ToolRegistry, as_registry
 from agentslm.retrieval.select import RetrievalPolicy, Selection, ToolSelector
 from agentslm.router import EscalationLog, RoutedPlanner, RoutingPolicy
 from agentslm.schema.call import DecodeLimits
+from agentslm.usage import TokenMeter
 from agentslm.verify import Approver, Validator, Verifier
 
 __all__ = ["Agent", "AgentRun", "Budgets", "Session", "Turn"]
@@ -69,6 +71,14 @@ class Budgets(BaseModel):
     """Wall-clock budget of a run; checked between steps (a running tool is bounded by its own timeout)."""
     max_parallel: int = 4
     """Threads running independent tasks of one plan."""
+    max_generated_tokens: int = 4096
+    """Most tokens the models may generate in one run, all roles together; checked before each model step (a step
+    itself is bounded by the agent's ``max_tokens``). When it is spent, the run answers from the results it has."""
+    max_request_chars: int = 20_000
+    """Longest request accepted (longer ones are refused with a clear error, before any model step)."""
+    max_observation_chars: int = 6000
+    """Most characters of tool results shown to the planner and the summarizer at once; when several results are
+    longer together, each is cut to an equal share (and marked). One result is already capped by ``max_output_chars``."""
 
 
 class Turn(BaseModel):
@@ -118,6 +128,10 @@ class AgentRun(BaseModel):
     answer: str | None = None
     question: str | None = None
     events: list[AgentEvent] = Field(default_factory=list)
+    generated_tokens: int = 0
+    """Tokens the models generated in this run (all roles)."""
+    prompt_tokens: int = 0
+    """Prompt tokens the models evaluated in this run (all roles; a reused KV cache still counts)."""
 
     @property
     def results(self) -> list[ResultEvent]:
@@ -263,25 +277,49 @@ class Agent:
         return self.planner.route_call(call, request, tools, self.fallback_caller)
 
     # -- runs --------------------------------------------------------------------------------
-    def run(self, request: str, *, session: Session | None = None) -> AgentRun:
-        """Run ``request`` to its end and return the outcome with every event."""
-        events = list(self.stream(request, session=session))
-        return _outcome(request, events)
+    def run(self, request: str, *, session: Session | None = None, idempotency_key: str | None = None) -> AgentRun:
+        """Run ``request`` to its end and return the outcome with every event.
 
-    async def arun(self, request: str, *, session: Session | None = None) -> AgentRun:
+        ``idempotency_key`` (needs ``audit_log``): a key naming this request, reused when the same request is
+        retried — after a crash, a timeout, a lost reply. A side-effecting call (any effect but ``read``) that
+        already completed under the key is not run again: its logged result is replayed
+        (``Observation.replayed``). One that was started but never finished (the process died while it ran)
+        is not run again either, since its outcome is unknown: the run reports it (error ``unknown_outcome``)."""
+        state = self._start(request, session, idempotency_key)
+        events = list(state.events())
+        run = _outcome(request, events)
+        run.generated_tokens = state.meter.generated
+        run.prompt_tokens = state.meter.prompt
+        return run
+
+    async def arun(self, request: str, *, session: Session | None = None, idempotency_key: str | None = None) -> AgentRun:
         """Like :meth:`run`, without blocking the event loop (the model runs in a worker thread)."""
-        return await asyncio.to_thread(self.run, request, session=session)
+        return await asyncio.to_thread(self.run, request, session=session, idempotency_key=idempotency_key)
 
     def session(self) -> Session:
         """A new multi-turn session (pass it to :meth:`run` / :meth:`stream`)."""
         return Session()
 
-    def stream(self, request: str, *, session: Session | None = None) -> Iterator[AgentEvent]:
-        """Run ``request``, yielding each event as it happens."""
-        if not request or not request.strip():
-            raise UserError("The request is empty.", hint="pass the user's request as text.")
-        run = _RunState(self, request, session)
+    def stream(self, request: str, *, session: Session | None = None, idempotency_key: str | None = None) -> Iterator[AgentEvent]:
+        """Run ``request``, yielding each event as it happens (``idempotency_key``: see :meth:`run`)."""
+        run = self._start(request, session, idempotency_key)
         yield from run.events()
+
+    def _start(self, request: str, session: Session | None, idempotency_key: str | None) -> _RunState:
+        if not isinstance(request, str) or not request.strip():
+            raise UserError("The request is empty.", hint="pass the user's request as text.")
+        limit = self.budgets.max_request_chars
+        if len(request) > limit:
+            raise UserError(
+                f"The request is {len(request):,} characters; the limit is {limit:,}.",
+                hint="shorten it, or raise Budgets(max_request_chars=...) if the model's context can take it.",
+            )
+        if idempotency_key is not None and self.audit is None:
+            raise UserError(
+                "idempotency_key needs an audit log (it is where completed calls are looked up).",
+                hint="create the agent with audit_log='path/to/audit.jsonl'.",
+            )
+        return _RunState(self, request, session, idempotency_key)
 
 
 def _outcome(request: str, events: list[AgentEvent]) -> AgentRun:
@@ -312,13 +350,41 @@ def _call_text(name: str, arguments: Mapping[str, Any]) -> str:
     return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in arguments.items()) + ")"
 
 
+def _fit(results: Sequence[ResultForAnswer], max_chars: int) -> list[ResultForAnswer]:
+    """``results`` with texts cut to an equal share of ``max_chars`` when together they are longer."""
+    if sum(len(r.text) for r in results) <= max_chars or not results:
+        return list(results)
+    share = max(80, max_chars // len(results))
+    out = []
+    for r in results:
+        if len(r.text) > share:
+            marker = f"…[cut {len(r.text) - share} of {len(r.text)} chars]"
+            r = ResultForAnswer(r.id, r.call, r.text[: max(0, share - len(marker))] + marker, r.ok)
+        out.append(r)
+    return out
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _replayed_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 class _RunState:
     """One run's state and its event sequence."""
 
-    def __init__(self, agent: Agent, request: str, session: Session | None) -> None:
+    def __init__(self, agent: Agent, request: str, session: Session | None, idempotency_key: str | None = None) -> None:
         self.agent = agent
         self.request = request
         self.session = session
+        self.idempotency_key = idempotency_key
+        self.key_counts: dict[str, int] = {}
+        self.meter = TokenMeter()
         self.run_id = uuid.uuid4().hex[:12]
         self.seq = 0
         self.start = time.monotonic()
@@ -364,8 +430,19 @@ class _RunState:
         if self.done_calls:
             listed = [{"name": c.name, "arguments": c.arguments} for c in self.done_calls]
             convo.append({"role": "assistant", "content": "<tool_call>" + json.dumps(listed) + "</tool_call>"})
-            convo.append({"role": "tool", "content": "\n".join(f"[{r.id}] {r.call} -> {r.text}" for r in self.answers)})
+            shown = _fit(self.answers, self.agent.budgets.max_observation_chars)
+            convo.append({"role": "tool", "content": "\n".join(f"[{r.id}] {r.call} -> {r.text}" for r in shown)})
         return convo
+
+    def tokens_left(self) -> bool:
+        return self.meter.generated < self.agent.budgets.max_generated_tokens
+
+    def call_key(self, call: ToolCall) -> str:
+        """The idempotency key of ``call`` in this run: the run's key, the call, and which repeat of it this is."""
+        body = call.name + "\x00" + json.dumps(call.arguments, sort_keys=True, default=str)
+        n = self.key_counts[body] = self.key_counts.get(body, 0) + 1
+        digest = hashlib.sha256(f"{self.idempotency_key}\x00{body}\x00{n}".encode()).hexdigest()
+        return digest[:32]
 
     def over_time(self) -> bool:
         return time.monotonic() - self.start > self.agent.budgets.max_seconds
@@ -392,7 +469,21 @@ class _RunState:
             if self.over_time():
                 yield self.emit(ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {budgets.max_seconds:g} s"))
                 break
-            decision = agent.planner.decide(tools, self.conversation(), executed=self.handled, next_id=self.next_task_id)
+            if not self.tokens_left():
+                yield self.emit(
+                    ErrorEvent(
+                        run_id="",
+                        kind="budget",
+                        message=f"token budget of {budgets.max_generated_tokens} generated tokens reached",
+                    )
+                )
+                break
+            try:
+                with self.meter.active():
+                    decision = agent.planner.decide(tools, self.conversation(), executed=self.handled, next_id=self.next_task_id)
+            except Exception as exc:  # the model backend failed: the run stops here, nothing half-decoded runs
+                yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the planner's model failed: {_describe(exc)}"))
+                break
             if decision.escalation is not None:
                 yield self.emit(EscalationEvent(run_id="", role="planner", **decision.escalation))
             if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
@@ -459,7 +550,17 @@ class _RunState:
             yield self.emit(AnswerEvent(run_id="", text=text, cited=[r.id for r in self.answers]))
             self.finish("answered", text)
             return
-        text, cited = self.agent.summarizer.answer(self.request, self.answers)
+        shown = _fit(self.answers, self.agent.budgets.max_observation_chars)
+        listed = "; ".join(f"{r.call} -> {r.text}" for r in shown)
+        if not self.tokens_left():  # the budget is spent: the results themselves are the answer
+            text, cited = listed, [r.id for r in shown]
+        else:
+            try:
+                with self.meter.active():
+                    text, cited = self.agent.summarizer.answer(self.request, shown)
+            except Exception as exc:
+                yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the summarizer's model failed: {_describe(exc)}"))
+                text, cited = listed, [r.id for r in shown]
         yield self.emit(AnswerEvent(run_id="", text=text, cited=cited))
         self.finish("answered", text)
 
@@ -481,7 +582,7 @@ class _RunState:
         steps = steps_so_far
         failed_ids: set[int] = set()
         for wave in levels(plan):
-            approved: list[tuple[int, Tool, ToolCall, Any, list[Any]]] = []
+            approved: list[tuple[int, Tool, ToolCall, Any, list[Any], str | None]] = []
             for task in wave:
                 if self.over_time():
                     yield self.emit(
@@ -513,6 +614,35 @@ class _RunState:
                     continue
                 call = ToolCall(name=task.tool, arguments=arguments)
                 yield self.emit(CallEvent(run_id="", task_id=task.id, call=call))
+                tool = agent.registry.get(task.tool)
+                key = self.call_key(call) if self.keyed(tool) else None
+                earlier_record = agent.audit.lookup(key) if key is not None and agent.audit is not None else None
+                if tool is not None and earlier_record is not None and earlier_record.phase == "done" and earlier_record.ok:
+                    replay = Observation(
+                        ok=True,
+                        text=earlier_record.output or "",
+                        value=_replayed_value(earlier_record.output or ""),
+                        replayed=True,
+                    )
+                    self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
+                    approved.append((task.id, tool, call, replay, [], None))
+                    continue
+                if earlier_record is not None and earlier_record.phase == "intent":
+                    failed_ids.add(task.id)
+                    self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
+                    self.done_calls.append(call)
+                    message = (
+                        f"{call.name} was started under this idempotency key (run {earlier_record.run_id}) but never "
+                        "finished: the process stopped while it ran, so whether it took effect is unknown. Not run "
+                        "again; check its effect, then retry with a new idempotency key if it should run."
+                    )
+                    self.answers.append(
+                        ResultForAnswer(
+                            id=task.id, call=_call_text(call.name, call.arguments), text="not run: " + message, ok=False
+                        )
+                    )
+                    yield self.emit(ErrorEvent(run_id="", kind="unknown_outcome", message=message, task_id=task.id))
+                    continue
                 self.approval_requests.clear()
                 verdict = self.verifier.verify(call)
                 for pending in self.approval_requests:
@@ -520,7 +650,6 @@ class _RunState:
                 self.approval_requests.clear()
                 yield self.emit(VerdictEvent(run_id="", task_id=task.id, tool=task.tool, verdict=verdict))
                 self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
-                tool = agent.registry.get(task.tool)
                 if not verdict.approved or tool is None:
                     failed_ids.add(task.id)
                     self.log(task.id, call, verdict.checks, approved=False)
@@ -535,31 +664,66 @@ class _RunState:
                     )
                     yield self.emit(ErrorEvent(run_id="", kind="refused", message="; ".join(verdict.reasons), task_id=task.id))
                     continue
-                approved.append((task.id, tool, call, verdict.arguments or {}, verdict.checks))
+                if key is not None and agent.audit is not None:  # intent first: a crash from here on is detectable
+                    agent.audit.append(
+                        AuditRecord(
+                            run_id=self.run_id,
+                            task_id=task.id,
+                            tool=call.name,
+                            arguments=call.arguments,
+                            checks=verdict.checks,
+                            approved=True,
+                            executed=False,
+                            started=time.time(),
+                            idempotency_key=key,
+                            phase="intent",
+                        )
+                    )
+                approved.append((task.id, tool, call, verdict.arguments or {}, verdict.checks, key))
             yield from self.run_wave(approved, failed_ids)
             steps += len(approved)
 
-    def run_wave(self, approved: list[tuple[int, Tool, ToolCall, Any, list[Any]]], failed_ids: set[int]) -> Iterator[AgentEvent]:
+    def keyed(self, tool: Tool | None) -> bool:
+        """Whether calls of ``tool`` get an idempotency key in this run (side-effecting tools, when a key was given)."""
+        return self.idempotency_key is not None and tool is not None and bool(tool.effects - {Effect.READ})
+
+    def run_wave(
+        self, approved: list[tuple[int, Tool, ToolCall, Any, list[Any], str | None]], failed_ids: set[int]
+    ) -> Iterator[AgentEvent]:
+        """Run approved calls in parallel; an ``Observation`` in place of the arguments is a replayed result."""
         if not approved:
             return
         agent = self.agent
 
         def work(tool: Tool, arguments: Any) -> tuple[Observation, float, float]:
             started = time.time()
+            if isinstance(arguments, Observation):  # completed before under this idempotency key: not run again
+                return arguments, started, started
             observation = agent.executor.execute(tool, arguments)
             return observation, started, time.time()
 
         with ThreadPoolExecutor(max_workers=max(1, min(agent.budgets.max_parallel, len(approved)))) as pool:
             futures = {
-                pool.submit(work, tool, args): (task_id, tool, call, checks) for task_id, tool, call, args, checks in approved
+                pool.submit(work, tool, args): (task_id, tool, call, checks, key)
+                for task_id, tool, call, args, checks, key in approved
             }
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    task_id, tool, call, checks = futures[future]
+                    task_id, tool, call, checks, key = futures[future]
                     observation, started, ended = future.result()
-                    self.log(task_id, call, checks, approved=True, observation=observation, started=started, finished=ended)
+                    if not observation.replayed:
+                        self.log(
+                            task_id,
+                            call,
+                            checks,
+                            approved=True,
+                            observation=observation,
+                            started=started,
+                            finished=ended,
+                            key=key,
+                        )
                     yield self.emit(
                         ResultEvent(
                             run_id="", task_id=task_id, tool=tool.name, observation=observation, started=started, finished=ended
@@ -592,6 +756,7 @@ class _RunState:
         observation: Observation | None = None,
         started: float | None = None,
         finished: float | None = None,
+        key: str | None = None,
     ) -> None:
         if self.agent.audit is None:
             return
@@ -609,5 +774,8 @@ class _RunState:
                 started=started,
                 finished=finished,
                 output_chars=len(observation.text) if observation else 0,
+                idempotency_key=key,
+                phase="done" if key is not None else None,
+                output=observation.text if key is not None and observation is not None else None,
             )
         )

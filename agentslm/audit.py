@@ -11,7 +11,7 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,19 +37,40 @@ class AuditRecord(BaseModel):
     finished: float | None = None
     output_chars: int = 0
     extra: dict[str, Any] = Field(default_factory=dict)
+    idempotency_key: str | None = None
+    """Set for side-effecting calls of a run given an idempotency key (see :meth:`agentslm.Agent.run`)."""
+    phase: Literal["intent", "done"] | None = None
+    """For keyed calls: ``intent`` is written (fsync'd) just before the tool runs, ``done`` once it returned."""
+    output: str | None = None
+    """For keyed calls that ran: the result text the model saw, replayed when the same call is retried."""
 
 
 class AuditLog:
-    """Appends :class:`AuditRecord` lines to ``path`` (created with its folder), fsync per record."""
+    """Appends :class:`AuditRecord` lines to ``path`` (created with its folder), fsync per record.
+
+    It also indexes the records that carry an idempotency key (read from the file on first use), so a retried run
+    can tell a side-effecting call that already completed (replay its result) from one that was started when the
+    process died (outcome unknown: not run again) — one process per log file.
+    """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._keys: dict[str, AuditRecord] | None = None
 
     def append(self, record: AuditRecord) -> None:
         with self._lock:
             append_line(self.path, record.model_dump_json())
+            if self._keys is not None and record.idempotency_key is not None:
+                self._keys[record.idempotency_key] = record
+
+    def lookup(self, key: str) -> AuditRecord | None:
+        """The latest record written for idempotency ``key`` (``None`` if the key was never used)."""
+        with self._lock:
+            if self._keys is None:
+                self._keys = {r.idempotency_key: r for r in read_audit_log(self.path) if r.idempotency_key is not None}
+            return self._keys.get(key)
 
 
 def append_line(path: Path, text: str) -> None:

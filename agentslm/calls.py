@@ -125,4 +125,7 @@ class Observation(BaseModel):
     """Error type and message when not ok."""
     truncated: bool = False
     """True if ``text`` was cut to the output budget."""
+    replayed: bool = False
+    """True if the tool did not run again: the same side-effecting call already completed under this run's
+    idempotency key, and this is the result the audit log recorded then."""
     seconds: float = 0.0

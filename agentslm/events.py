@@ -140,7 +140,9 @@ class AnswerEvent(EventBase):
 
 class ErrorEvent(EventBase):
     type: Literal["error"] = "error"
-    kind: Literal["bad_plan", "reference", "budget", "timeout", "tool_failed", "refused", "model", "give_up", "internal"]
+    kind: Literal[
+        "bad_plan", "reference", "budget", "timeout", "tool_failed", "refused", "model", "give_up", "internal", "unknown_outcome"
+    ]
     message: str
     task_id: int | None = None
 
