@@ -7,6 +7,36 @@ import pytest
 from agentslm.models.llamacpp import LlamaCppModel
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--security-report",
+        metavar="DIR",
+        default=None,
+        help="write the reliability/security report of tests/security (report.md, report.json) to DIR",
+    )
+    parser.addoption(
+        "--security-full",
+        action="store_true",
+        default=False,
+        help="run the full security suite: slow cases included, property tests with their full example counts",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--security-full"):
+        import os
+
+        config.option.markexpr = ""  # slow cases too
+        os.environ["AGENTSLM_SECURITY_FULL"] = "1"
+    out = config.getoption("--security-report")
+    if out:
+        from pathlib import Path
+
+        from tests.security.report import SecurityReport
+
+        config.pluginmanager.register(SecurityReport(Path(out), config.getoption("markexpr")), "security-report")
+
+
 @pytest.fixture(scope="session")
 def embedded_model() -> LlamaCppModel:
     """The real embedded SmolLM2-135M (Q4_1) on llama.cpp, loaded once per session."""
