@@ -28,9 +28,10 @@ from typing import Any
 
 import jsonschema
 
-from agentslm.errors import AgentslmError, ToolRegistrationError, UserError
+from agentslm.errors import AgentslmError, SchemaCompileError, ToolRegistrationError, UserError
 from agentslm.mcp.connection import McpConnection, McpError, ServerSpec
 from agentslm.registry import TOOL_NAME_PATTERN, Effect, Tool
+from agentslm.schema.engines import check_schema_safe
 from agentslm.schema.validation import schema_validator
 
 __all__ = [
@@ -238,6 +239,10 @@ class McpToolset:
             schema["properties"] = {k: v for k, v in properties.items() if k not in bound}
             if "required" in schema:
                 schema["required"] = [k for k in schema["required"] if k not in bound]
+        try:  # bounded and cycle-checked first: check_schema below recurses, and a hostile server controls this
+            check_schema_safe(schema)
+        except SchemaCompileError as exc:
+            raise ToolRegistrationError(f"input schema refused: {exc}") from exc
         try:
             jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator).check_schema(schema)
         except jsonschema.SchemaError as exc:
