@@ -29,6 +29,7 @@ _TITLES = {
     "test_faults": "Faults: tools, model backend, fallback, killed process",
     "test_concurrency": "Load and concurrency: shared local model",
     "test_limits": "Limits: steps, time, tokens, output size (LLM10)",
+    "test_mcp": "MCP servers: untrusted annotations, pinned definitions, faults, audit",
 }
 
 

@@ -252,7 +252,7 @@ def fallback() -> Iterator[tuple[_Fallback, str]]:
 
 
 @pytest.mark.parametrize("mode", ["down", "slow", "drop", "malformed", "schema-invalid", "4xx", "auth"])
-@pytest.mark.parametrize("on_error", ["keep_slm", "fail"])
+@pytest.mark.parametrize("on_error", ["keep_slm", pytest.param("fail", marks=pytest.mark.slow)])
 def test_fallback_faults_have_a_defined_outcome(
     mode: str, on_error: str, fallback: tuple[_Fallback, str], record_property: Any
 ) -> None:
