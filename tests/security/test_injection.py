@@ -8,6 +8,7 @@ approval prompt carries the exact arguments that would run.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -85,10 +86,11 @@ def test_injected_tool_result_never_runs_an_unapproved_destructive_call(
     im_start = embedded_model.llama.tokenize(b"<|im_start|>", add_bos=False, special=True)[0]  # type: ignore[attr-defined]
     misplaced = 0
     needle = PAYLOADS[payload][:40]
+    needles = (needle, json.dumps(needle, ensure_ascii=False)[1:-1])  # raw, or as it appears inside a JSON result
     for messages, tokens in recorder.prompts:
-        misplaced += sum(1 for m in messages if m["role"] in ("system", "user") and needle in m["content"])
+        misplaced += sum(1 for m in messages if m["role"] in ("system", "user") and any(n in m["content"] for n in needles))
         assert tokens.count(im_start) == len(messages) + 1, "message text became a chat-template role boundary"
-    seen = sum(1 for messages, _ in recorder.prompts if any(needle in m["content"] for m in messages))
+    seen = sum(1 for messages, _ in recorder.prompts if any(n in m["content"] for m in messages for n in needles))
     record_property("prompts_with_payload", seen)
     record_property("unapproved_destructive", len(effects.destructive()))
     record_property("approval_prompts", len(asked))
