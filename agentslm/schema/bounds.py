@@ -24,6 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentslm.errors import SchemaCompileError
+from agentslm.schema.normalize import _LIST as _NORMALIZE_LIST
+from agentslm.schema.normalize import _MAP as _NORMALIZE_MAP
+from agentslm.schema.normalize import _SINGLE as _NORMALIZE_SINGLE
 
 __all__ = [
     "SchemaBounds",
@@ -35,25 +38,11 @@ __all__ = [
     "resolve_local_ref",
 ]
 
-_SINGLE = frozenset(
-    {
-        "items",
-        "additionalProperties",
-        "not",
-        "contains",
-        "propertyNames",
-        "if",
-        "then",
-        "else",
-        "unevaluatedItems",
-        "unevaluatedProperties",
-        "additionalItems",
-    }
-)
-_LIST = frozenset({"anyOf", "oneOf", "allOf", "prefixItems"})
-_MAP = frozenset({"properties", "$defs", "definitions", "patternProperties", "dependentSchemas"})
-# The subschema keywords of agentslm.schema.normalize.SCHEMA_CHILD_KEYS, by the shape of their value
+# The subschema keywords of agentslm.schema.normalize, by the shape of their value
 # (``items`` may also be a list: the draft-04 tuple form).
+_SINGLE = frozenset(_NORMALIZE_SINGLE)
+_LIST = frozenset(_NORMALIZE_LIST)
+_MAP = frozenset(_NORMALIZE_MAP)
 
 COUNT_KEYWORDS = (
     "minLength",
