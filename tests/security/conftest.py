@@ -1,14 +1,12 @@
-"""Shared pieces of the security suite: a tool set with side effects that are counted, and a scripted model."""
+"""Shared pieces of the security suite: a tool set with side effects that are counted, and the scripted model of
+tests/test_agent.py (a stand-in for a model an attacker fully controls: it proposes whatever the script says)."""
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agentslm import Generation, Model, ToolRegistry
-from agentslm.models.base import Message
+from agentslm import ToolRegistry
 
 DESTRUCTIVE = {"delete_all_files", "delete_note", "send_email"}
 """Tools whose execution the user must approve (destructive or external)."""
@@ -65,29 +63,3 @@ def injection_registry(payload: str, effects: SideEffects) -> ToolRegistry:
         return "sent"
 
     return r
-
-
-class ScriptedModel(Model):
-    """Plans come from ``plans`` (the constrained outputs), answers from ``answers``. A stand-in for a model an
-    attacker fully controls: it proposes whatever the script says."""
-
-    name = "scripted"
-
-    def __init__(self, plans: list[Any], answers: Sequence[str] = ()) -> None:
-        self.plans = [p if isinstance(p, str) else json.dumps(p) for p in plans]
-        self.answers = list(answers)
-        self.prompts: list[list[Message]] = []
-
-    def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        schema: Mapping[str, Any] | None = None,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        seed: int | None = None,
-    ) -> Generation:
-        self.prompts.append(list(messages))
-        if schema is None:
-            return Generation(text=self.answers.pop(0) if self.answers else "done")
-        return Generation(text=self.plans.pop(0) if self.plans else "[]")

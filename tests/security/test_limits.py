@@ -15,7 +15,7 @@ from agentslm.errors import UserError
 from agentslm.models.base import Model
 from agentslm.schema.call import DecodeLimits
 from tests.sample_tools import registry as sample_registry
-from tests.security.conftest import ScriptedModel
+from tests.test_agent import ScriptedModel
 
 
 def _counter_tools(delay: float = 0.0) -> tuple[ToolRegistry, list[int]]:

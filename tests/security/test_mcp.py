@@ -16,7 +16,7 @@ from agentslm.audit import read_audit_log
 from agentslm.mcp import McpToolset, connect_mcp
 from agentslm.registry import Tool
 from tests.mcp.conftest import FAULT_SERVER
-from tests.security.conftest import ScriptedModel
+from tests.test_agent import ScriptedModel
 
 
 @pytest.fixture()
