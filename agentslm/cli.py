@@ -449,6 +449,13 @@ def calibrate(
     cases: Annotated[Path | None, typer.Option(help="Your labelled requests (the `agentslm eval` format).")] = None,
     limit: Annotated[int | None, typer.Option(help="Cases per category (a seeded sample).")] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the --limit sample.")] = 0,
+    holdout: Annotated[
+        int | None,
+        typer.Option(
+            help="Leave out the N cases per category that `agentslm bench bfcl --limit N --seed SEED` scores, and "
+            "calibrate on a sample of the rest (calibrate on the benchmark's own categories without touching its cases)."
+        ),
+    ] = None,
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
     lora: LoraOpt = None,
@@ -460,7 +467,7 @@ def calibrate(
 ) -> None:
     """Choose the escalation threshold: run the small model (and the fallback, if given) on labelled cases, print the
     accuracy / escalation-rate curve per confidence signal, and write the chosen routing policy."""
-    from agentslm.bench.bfcl_data import load_bfcl
+    from agentslm.bench.bfcl_data import heldout_cases, load_bfcl
     from agentslm.bench.bfcl_run import read_records
     from agentslm.bench.calibrate import calibrate_records
     from agentslm.router import RoutingPolicy
@@ -473,7 +480,10 @@ def calibrate(
 
         categories.update(load_user_cases(cases, _load_registry(tools)))
     for name in category or ([] if cases is not None else ["live_simple", "live_multiple"]):
-        categories[name] = load_bfcl(name, limit=limit, seed=seed)
+        if holdout is None:
+            categories[name] = load_bfcl(name, limit=limit, seed=seed)
+        else:
+            categories[name] = heldout_cases(name, holdout=holdout, limit=limit, seed=seed)
     systems = ["agentslm", *(["llm"] if fallback else [])]
     _run_suite_cli(categories, systems, model, threads, 384, None, None, None, out, 0, False, lora, fallback, None)
     wanted = {(c, case.id) for c, cs in categories.items() for case in cs}

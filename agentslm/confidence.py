@@ -4,9 +4,11 @@ Raw signals (every call list and plan carries them in :class:`~agentslm.calls.Ca
 
 * ``first_choice`` — probability of the first free choice: to call at all (``{``) or not (``]``);
 * ``name_margin`` — smallest p(best) - p(second) among the tokens that chose a tool name (1.0 if forced);
-* ``min_argument`` — the model's probability of its weakest chosen token inside the arguments.
+* ``min_argument`` — the model's probability of its weakest chosen token inside the arguments;
+* ``mean_token`` — the geometric mean of the model's probabilities of all the tokens it chose (the free ones;
+  forced tokens are left out): a sequence-level confidence.
 
-``combined`` is the smallest of the three. A step whose output did not parse, or whose calls the verifier
+``combined`` is the smallest of the first three. A step whose output did not parse, or whose calls the verifier
 refused (schema, argument grounding), has confidence 0 whatever the probabilities say. Which signal predicts
 correctness best, and the threshold below which a step escalates, are measured by ``agentslm calibrate``.
 """
@@ -21,7 +23,7 @@ from agentslm.calls import CallSignals
 
 __all__ = ["SIGNALS", "Confidence", "signal_values", "step_confidence"]
 
-SIGNALS = ("combined", "first_choice", "name_margin", "min_argument")
+SIGNALS = ("combined", "first_choice", "name_margin", "min_argument", "mean_token")
 """Names of the signals (also the values ``RoutingPolicy.signal`` accepts)."""
 
 
@@ -32,6 +34,7 @@ def signal_values(signals: CallSignals) -> dict[str, float]:
     arg = math.exp(signals.min_argument_logprob) if signals.min_argument_logprob is not None else 1.0
     values = {"first_choice": first, "name_margin": name, "min_argument": arg}
     values["combined"] = min(values.values())
+    values["mean_token"] = math.exp(signals.mean_logprob) if signals.mean_logprob is not None else 1.0
     return values
 
 

@@ -41,7 +41,7 @@ T = TypeVar("T")
 class RoutingPolicy(BaseModel):
     """When a step escalates. ``agentslm calibrate`` writes one (JSON) with the measured threshold."""
 
-    signal: Literal["combined", "first_choice", "name_margin", "min_argument"] = "combined"
+    signal: Literal["combined", "first_choice", "name_margin", "min_argument", "mean_token"] = "combined"
     """Confidence signal compared with ``threshold`` (see :mod:`agentslm.confidence`)."""
     threshold: float = 0.5
     """Escalate a step whose confidence is below this."""

@@ -17,7 +17,16 @@ from typing import Any
 
 from agentslm.errors import MissingExtraError, UserError
 
-__all__ = ["BfclCase", "bfcl_categories", "bfcl_data_dir", "load_bfcl", "load_bfcl_files", "read_jsonl", "select_cases"]
+__all__ = [
+    "BfclCase",
+    "bfcl_categories",
+    "bfcl_data_dir",
+    "heldout_cases",
+    "load_bfcl",
+    "load_bfcl_files",
+    "read_jsonl",
+    "select_cases",
+]
 
 
 @dataclass(kw_only=True)
@@ -89,6 +98,16 @@ def select_cases(cases: list[BfclCase], *, limit: int | None, seed: int | None) 
         return cases[:limit]
     keep = set(random.Random(seed).sample(range(len(cases)), limit))
     return [c for i, c in enumerate(cases) if i in keep]
+
+
+def heldout_cases(category: str, *, holdout: int, limit: int | None, seed: int) -> list[BfclCase]:
+    """``limit`` cases of ``category`` sampled with ``seed`` from those that ``load_bfcl(category, limit=holdout,
+    seed=seed)`` does *not* pick: calibration data disjoint from a benchmark's scored sample."""
+    scored = {c.id for c in load_bfcl(category, limit=holdout, seed=seed)}
+    rest = [c for c in load_bfcl(category) if c.id not in scored]
+    if not rest:
+        raise UserError(f"Holding out {holdout} {category} cases leaves none to calibrate on.", hint="lower --holdout.")
+    return select_cases(rest, limit=limit, seed=seed)
 
 
 def load_bfcl_files(questions: str | os.PathLike[str], answers: str | os.PathLike[str] | None = None) -> list[BfclCase]:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from agentslm.bench.bfcl_data import bfcl_categories, load_bfcl, load_bfcl_files
+from agentslm.bench.bfcl_data import bfcl_categories, heldout_cases, load_bfcl, load_bfcl_files
 from agentslm.errors import UserError
 
 
@@ -26,6 +26,16 @@ def test_seeded_subset_is_stable_and_in_file_order() -> None:
     order = [c.id for c in load_bfcl("parallel")]
     assert sorted(a, key=order.index) == a
     assert [c.id for c in load_bfcl("parallel", limit=2)] == order[:2]
+
+
+def test_heldout_cases_never_overlap_the_scored_sample() -> None:
+    scored = {c.id for c in load_bfcl("multiple", limit=60, seed=0)}
+    held = heldout_cases("multiple", holdout=60, limit=40, seed=0)
+    assert len(held) == 40 and not scored & {c.id for c in held}
+    assert [c.id for c in held] == [c.id for c in heldout_cases("multiple", holdout=60, limit=40, seed=0)]
+    assert len(heldout_cases("multiple", holdout=60, limit=None, seed=0)) == 140  # all the rest
+    with pytest.raises(UserError, match="leaves none"):
+        heldout_cases("multiple", holdout=200, limit=10, seed=0)
 
 
 def test_unknown_and_unsupported_categories_explain_themselves() -> None:

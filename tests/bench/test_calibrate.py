@@ -43,6 +43,32 @@ def test_calibration_picks_the_best_point_within_the_budget() -> None:
     assert tight.escalation_rate == 0.0 and tight.combined_accuracy == pytest.approx(0.6)
 
 
+def test_mean_token_signal_is_the_geometric_mean_token_probability() -> None:
+    import math
+
+    from agentslm.calls import CallSignals
+    from agentslm.confidence import signal_values, step_confidence
+
+    values = signal_values(CallSignals(first_choice_probability=0.9, mean_logprob=math.log(0.6)))
+    assert values["mean_token"] == pytest.approx(0.6) and values["combined"] == pytest.approx(0.9)  # not in the minimum
+    assert signal_values(CallSignals())["mean_token"] == 1.0  # nothing free was chosen: certain
+    assert step_confidence(CallSignals(mean_logprob=math.log(0.3)), signal="mean_token").score == pytest.approx(0.3)
+    # calibration ranks it like any other signal
+    records = [
+        {
+            "category": "c",
+            "id": str(i),
+            "system": "agentslm",
+            "valid": i < 5,
+            "extra": {"signals": {"mean_logprob": math.log(0.9 - 0.1 * i)}},
+        }
+        for i in range(8)
+    ]
+    best, _, aucs = calibrate_records(records, max_escalation=0.5, signals=["mean_token"])
+    assert aucs["mean_token"] == 1.0 and best.escalation_rate == pytest.approx(3 / 8) and best.combined_accuracy == 1.0
+    assert RoutingPolicy(signal="mean_token").signal == "mean_token"
+
+
 def test_refused_cases_always_escalate_and_a_budget_too_small_is_an_error() -> None:
     records = [_slm(i, 0.99, valid=False, grounding_refusals=["x: not grounded"]) for i in range(5)] + [_slm(9, 0.99, True)]
     with pytest.raises(UserError, match="raise --max-escalation"):
