@@ -620,7 +620,7 @@ def bench_fallback(
         )
     console.print(table)
     (Path(results) / "fallback_summary.json").write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-    from agentslm.bench.calibrate import calibrate_records
+    from agentslm.bench.calibrate import calibrate_records, perfect_router_accuracy
 
     pair = [r for r in read_records(results) if r["system"] in ("agentslm", "llm")]
     _, curves, aucs = calibrate_records(pair, max_escalation=1.0)
@@ -636,6 +636,23 @@ def bench_fallback(
                 f"  {signal}: matching the fallback alone ({100 * llm_accuracy:.1f}%) needs "
                 f"{100 * enough.escalation_rate:.1f}% escalation"
             )
+    for category in sorted({r["category"] for r in pair}):
+        records = [r for r in pair if r["category"] == category]
+        _, curves, _ = calibrate_records(records, max_escalation=1.0)
+        best = {
+            signal: max((p for p in curve if p.escalation_rate <= 0.3), key=lambda p: p.combined_accuracy, default=None)
+            for signal, curve in curves.items()
+        }
+        perfect = perfect_router_accuracy(records, max_escalation=0.3)
+        console.print(
+            f"  {category}, best within 30% escalation in hindsight: "
+            + ", ".join(
+                f"{signal} {100 * p.combined_accuracy:.1f}% ({100 * p.escalation_rate:.0f}%)"
+                for signal, p in best.items()
+                if p is not None
+            )
+            + ("" if perfect is None else f"; a router that knew the answers: {100 * perfect:.1f}%")
+        )
 
 
 @bench_app.command("gate")

@@ -19,7 +19,7 @@ from agentslm.calls import CallSignals
 from agentslm.confidence import SIGNALS, step_confidence
 from agentslm.errors import UserError
 
-__all__ = ["CalibrationPoint", "auc", "calibrate_records", "fallback_summary"]
+__all__ = ["CalibrationPoint", "auc", "calibrate_records", "fallback_summary", "perfect_router_accuracy"]
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,19 @@ def calibrate_records(
             hint="raise --max-escalation.",
         )
     return best, curves, aucs
+
+
+def perfect_router_accuracy(records: Sequence[dict[str, Any]], *, max_escalation: float = 0.3) -> float | None:
+    """Accuracy of a router that knows the answers: it escalates only cases the small model gets wrong and the
+    fallback right, at most ``max_escalation`` of the cases (the ceiling any confidence signal could reach).
+    None without ``llm`` records for every ``agentslm`` case."""
+    slm = {(r["category"], r["id"]): bool(r["valid"]) for r in records if r["system"] == "agentslm"}
+    llm = {(r["category"], r["id"]): bool(r["valid"]) for r in records if r["system"] == "llm"}
+    if not slm or not all(k in llm for k in slm):
+        return None
+    helped = sum(not ok and llm[k] for k, ok in slm.items())
+    budget = int(max_escalation * len(slm) + 1e-9)
+    return (sum(slm.values()) + min(helped, budget)) / len(slm)
 
 
 def _percentile(values: Sequence[float], q: float) -> float:

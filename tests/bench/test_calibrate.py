@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from agentslm.bench.calibrate import auc, calibrate_records
+from agentslm.bench.calibrate import auc, calibrate_records, perfect_router_accuracy
 from agentslm.bench.systems import RoutedSystem, SystemOutput
 from agentslm.calls import ToolCall
 from agentslm.errors import UserError
@@ -67,6 +67,14 @@ def test_mean_token_signal_is_the_geometric_mean_token_probability() -> None:
     best, _, aucs = calibrate_records(records, max_escalation=0.5, signals=["mean_token"])
     assert aucs["mean_token"] == 1.0 and best.escalation_rate == pytest.approx(3 / 8) and best.combined_accuracy == 1.0
     assert RoutingPolicy(signal="mean_token").signal == "mean_token"
+
+
+def test_perfect_router_escalates_only_where_the_fallback_helps_within_the_budget() -> None:
+    # SLM right on 0-3; LLM right on 0-1 and 4-7: cases 4-7 would help, a 20 % budget of 10 allows 2
+    records = [_slm(i, 0.9, valid=i < 4) for i in range(10)] + [_llm(i, i < 2 or 4 <= i < 8) for i in range(10)]
+    assert perfect_router_accuracy(records, max_escalation=0.2) == pytest.approx(0.6)
+    assert perfect_router_accuracy(records, max_escalation=1.0) == pytest.approx(0.8)
+    assert perfect_router_accuracy([_slm(0, 0.9, True)]) is None  # no fallback records
 
 
 def test_refused_cases_always_escalate_and_a_budget_too_small_is_an_error() -> None:
