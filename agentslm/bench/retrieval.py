@@ -23,7 +23,7 @@ from typing import Any
 
 from agentslm.bench.bfcl_checker import check_case
 from agentslm.bench.bfcl_data import BfclCase, load_bfcl
-from agentslm.bench.systems import AgentslmSystem
+from agentslm.bench.systems import AgentslmSystem, SystemOutput
 from agentslm.models.base import LocalModel, Message
 from agentslm.registry import Tool, ToolRegistry
 from agentslm.retrieval.retrievers import ToolRetriever
@@ -181,7 +181,19 @@ def measure_accuracy(
                     retrieval_ms = 1000 * (time.perf_counter() - t0)
                     tools = ranked[retriever.name][: k or 1]
                 messages: list[Message] = [{"role": m["role"], "content": m["content"]} for m in rc.case.messages]  # type: ignore[misc]
-                output = system.run(messages, tools)
+                t0 = time.perf_counter()
+                try:
+                    output = system.run(messages, tools)
+                except Exception as exc:  # e.g. the offered tools do not fit the context: no call, scored wrong
+                    prompt = model.count_tokens(system.caller.calls_messages(messages[-1]["content"], tools, messages[:-1]))
+                    output = SystemOutput(
+                        calls=None,
+                        raw="",
+                        seconds=time.perf_counter() - t0,
+                        completion_tokens=0,
+                        prompt_tokens=prompt,
+                        extra={"error": f"{type(exc).__name__}: {exc}"},
+                    )
                 verdict = check_case(rc.category, rc.case.functions, output.calls, rc.case.answer)
                 record = {
                     "id": rc.case.id,
@@ -194,6 +206,7 @@ def measure_accuracy(
                     "seconds": round(output.seconds, 4),
                     "retrieval_ms": round(retrieval_ms, 2),
                     "calls": None if output.calls is None else [{"name": c.name, "arguments": c.arguments} for c in output.calls],
+                    **({"error": output.extra["error"]} if "error" in output.extra else {}),
                 }
                 fh.write(json.dumps(record) + "\n")
                 fh.flush()
@@ -235,9 +248,10 @@ def retrieval_report(
     if accuracy_records:
         lines.append("\n## End-to-end accuracy (official checker) vs prompt tokens\n")
         lines.append(
-            "| tools offered | retriever | k | cases | AST accuracy % | gold offered % | prompt tokens (mean) | p50 s/case |"
+            "| tools offered | retriever | k | cases | AST accuracy % | gold offered % | prompt tokens (mean) | p50 s/case "
+            "| failed to run (e.g. over the context) |"
         )
-        lines.append("|---|---|--:|--:|--:|--:|--:|--:|")
+        lines.append("|---|---|--:|--:|--:|--:|--:|--:|--:|")
         groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for r in accuracy_records:
             groups.setdefault((r["retriever"], str(r["k"])), []).append(r)
@@ -256,12 +270,14 @@ def retrieval_report(
                 "gold_offered": statistics.fmean(r["gold_offered"] for r in rs),
                 "prompt_tokens": statistics.fmean(r["prompt_tokens"] for r in rs),
                 "p50_seconds": statistics.median(r["seconds"] for r in rs),
+                "errors": sum("error" in r for r in rs),
             }
             summary_rows.append(row)
             offered = "the case's own functions (BFCL)" if key[0] == "case" else f"top-k of {meta.get('pool_tools', '?')}"
             lines.append(
                 f"| {offered} | {key[0] if key[0] != 'case' else '-'} | {key[1] if key[0] != 'case' else '-'} | {row['cases']} | "
-                f"{_pct(row['accuracy'])} | {_pct(row['gold_offered'])} | {row['prompt_tokens']:.0f} | {row['p50_seconds']:.2f} |"
+                f"{_pct(row['accuracy'])} | {_pct(row['gold_offered'])} | {row['prompt_tokens']:.0f} | {row['p50_seconds']:.2f} "
+                f"| {row['errors']} |"
             )
     (out / "summary.json").write_text(
         json.dumps({"recall": recall_rows, "accuracy": summary_rows, "meta": meta}, indent=2) + "\n"

@@ -29,6 +29,12 @@ def test_pool_recall_accuracy_and_report(tmp_path: Path, embedded_model: Any) ->
     assert all(r["prompt_tokens"] > 100 and isinstance(r["valid"], bool) for r in records)
     again = measure_accuracy(embedded_model, [LexicalRetriever()], pool, cases[:1], [3], out=tmp_path)
     assert len(again) == 2  # resumed: nothing decoded twice
+    # 60 pool tools do not fit the 4,096-token context: recorded as a failed case, the run goes on
+    over = measure_accuracy(embedded_model, [LexicalRetriever()], pool, cases[:1], [3, 60], out=tmp_path)
+    failed = [r for r in over if r["k"] == "60"]
+    assert len(over) == 3 and len(failed) == 1 and failed[0]["valid"] is False and failed[0]["calls"] is None
+    assert "exceed the context" in failed[0]["error"] and failed[0]["prompt_tokens"] > embedded_model.context_length
+    again = [r for r in over if r["k"] != "60"]
     report = retrieval_report(tmp_path, rows, again, {"pool_tools": len(pool)}).read_text()
     assert "| lexical | multiple | 6 |" in report and "top-k of" in report
     assert (tmp_path / "recall.png").read_bytes()[:4] == b"\x89PNG"
