@@ -90,6 +90,16 @@ DEFAULT_BOUNDS = SchemaBounds()
 """The bounds every :class:`~agentslm.schema.engines.ConstraintEngine` applies."""
 
 
+def _key_chars(key: object, path: str) -> int:
+    """The JSON size of an object key (quotes, colon, comma); a non-string key is refused."""
+    if not isinstance(key, str):
+        raise SchemaCompileError(
+            f"Schema at {_show(path)} has a non-string key {key!r}; JSON object keys are strings.",
+            hint="convert the key to a string.",
+        )
+    return len(key) + 4
+
+
 def _show(path: str) -> str:
     return path if len(path) <= 120 else f"{path[:60]}...{path[-50:]}"
 
@@ -196,22 +206,12 @@ def check_schema_bounds(schema: Any, bounds: SchemaBounds = DEFAULT_BOUNDS) -> N
             if is_schema:
                 _check_keywords(value, path, bounds)
             for key, sub in value.items():
-                if not isinstance(key, str):
-                    raise SchemaCompileError(
-                        f"Schema at {_show(path)} has a non-string key {key!r}; JSON object keys are strings.",
-                        hint="convert the key to a string.",
-                    )
-                chars += len(key) + 4
+                chars += _key_chars(key, path)
                 sub_path = f"{path}/{_escape(key)}"
                 if is_schema and key in _MAP and isinstance(sub, Mapping):
                     chars += 2
                     for name, item in sub.items():
-                        if not isinstance(name, str):
-                            raise SchemaCompileError(
-                                f"Schema at {_show(sub_path)} has a non-string key {name!r}; JSON object keys are strings.",
-                                hint="convert the key to a string.",
-                            )
-                        chars += len(name) + 4
+                        chars += _key_chars(name, sub_path)
                         stack.append((item, f"{sub_path}/{_escape(name)}", depth + 1, json_depth + 2, True))
                 elif is_schema and (key in _LIST or key == "items") and isinstance(sub, list):
                     chars += 2 + len(sub)
