@@ -697,7 +697,25 @@ def bench_retrieval(
     seed: Annotated[int, typer.Option(help="Sample seed.")] = 0,
     k: Annotated[list[int] | None, typer.Option("--k", help="k values (default: 1 3 5 10).")] = None,
     retriever: Annotated[
-        list[str] | None, typer.Option("--retriever", "-r", help="lexical, embedding, hybrid (default: all available).")
+        list[str] | None,
+        typer.Option(
+            "--retriever",
+            "-r",
+            help="lexical, embedding, hybrid, embedding-tuned, hybrid-tuned (default: all available; -tuned with --adapter).",
+        ),
+    ] = None,
+    adapter: Annotated[
+        Path | None, typer.Option(help="Query adapter for the -tuned retrievers (agentslm train retriever --bfcl-holdout).")
+    ] = None,
+    agreed_k: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run hybrid retrievers with 'A/B': A tools when lexical and embedding agree on the first, else B "
+            "(RetrievalPolicy k_agreed), e.g. 1/5."
+        ),
+    ] = None,
+    accuracy_retriever: Annotated[
+        list[str] | None, typer.Option(help="Retrievers for the accuracy runs (default: every --retriever).")
     ] = None,
     accuracy_category: Annotated[str, typer.Option(help="Category for the end-to-end accuracy runs.")] = "multiple",
     accuracy_cases: Annotated[int, typer.Option(help="Cases for the end-to-end accuracy runs (0: recall only).")] = 50,
@@ -709,38 +727,82 @@ def bench_retrieval(
     from agentslm.bench.retrieval import (
         POOL_CATEGORIES,
         bfcl_tool_pool,
+        check_adapter_disjoint,
         load_retrieval_cases,
         measure_accuracy,
         measure_recall,
         pool_prompt_tokens,
         retrieval_report,
     )
-    from agentslm.retrieval import embedding_available, make_retriever
+    from agentslm.retrieval import EmbeddingRetriever, HybridRetriever, LexicalRetriever, QueryAdapter, embedding_available
 
     ks = sorted(set(k or [1, 3, 5, 10]))
-    names = retriever or (["lexical", "embedding", "hybrid"] if embedding_available() else ["lexical"])
-    built: dict[str, Any] = {}
-    for n in sorted(names, key=lambda n: n == "hybrid"):  # hybrid reuses the lexical and embedding indexes
-        if n == "hybrid" and {"lexical", "embedding"} <= built.keys():
-            from agentslm.retrieval import HybridRetriever
-
-            built[n] = HybridRetriever(built["lexical"], built["embedding"])
-        else:
-            built[n] = make_retriever(n)
+    tuned_names = ["embedding-tuned", "hybrid-tuned"] if adapter is not None else []
+    names = retriever or (["lexical", "embedding", "hybrid", *tuned_names] if embedding_available() else ["lexical"])
+    known = {"lexical", "embedding", "hybrid", "embedding-tuned", "hybrid-tuned"}
+    for n in [*names, *(accuracy_retriever or [])]:
+        if n not in known:
+            raise UserError(f"Unknown retriever {n!r}.", hint=f"use {', '.join(sorted(known))}.")
+        if n.endswith("-tuned") and adapter is None:
+            raise UserError(
+                f"Retriever {n!r} needs --adapter.", hint="train one with `agentslm train retriever --bfcl-holdout N`."
+            )
+    if accuracy_retriever and not set(accuracy_retriever) <= set(names):
+        raise UserError("--accuracy-retriever must name retrievers given with --retriever.")
+    agreed_ks: tuple[int, int] | None = None
+    if agreed_k is not None:
+        first, _, rest = agreed_k.partition("/")
+        if not (first.isdigit() and rest.isdigit() and 1 <= int(first) <= int(rest)):
+            raise UserError(f"--agreed-k {agreed_k!r} is not 'A/B' with 1 <= A <= B.", hint="e.g. --agreed-k 1/5")
+        agreed_ks = (int(first), int(rest))
+    query_adapter = QueryAdapter.load(adapter) if adapter is not None else None
+    lexical = LexicalRetriever()  # one index per kind, shared by the fused retrievers
+    embedding = EmbeddingRetriever() if set(names) & {"embedding", "hybrid"} else None
+    embedding_tuned = EmbeddingRetriever(adapter=query_adapter) if query_adapter is not None else None
+    built: dict[str, Any] = {
+        "lexical": lexical,
+        "embedding": embedding,
+        "hybrid": HybridRetriever(lexical, embedding) if embedding else None,
+        "embedding-tuned": embedding_tuned,
+        "hybrid-tuned": HybridRetriever(lexical, embedding_tuned) if embedding_tuned else None,
+    }
     retrievers = [built[n] for n in names]
     pool = bfcl_tool_pool()
     cases = load_retrieval_cases(category or ["multiple", "live_multiple", "simple_python"], limit=limit, seed=seed)
+    if query_adapter is not None:
+        check_adapter_disjoint(query_adapter, cases)
     console.print(f"pool: {len(pool)} distinct BFCL functions; recall over {len(cases)} cases; retrievers: {', '.join(names)}")
     t0 = time.perf_counter()
     recall = measure_recall(retrievers, pool, cases, ks)
     console.print(f"recall measured in {time.perf_counter() - t0:.1f}s (first use builds each index)")
     m = _load(model, threads)
     accuracy: list[dict[str, Any]] = []
+    ran: list[int] = []  # accuracy records this command produced (the rest are reused from the folder)
     if accuracy_cases > 0:
         acc_cases = load_retrieval_cases([accuracy_category], limit=accuracy_cases, seed=seed)
+        if query_adapter is not None:
+            check_adapter_disjoint(query_adapter, acc_cases)
+        acc_retrievers = [built[n] for n in accuracy_retriever] if accuracy_retriever else retrievers
         with _progress() as progress:
-            task = progress.add_task("accuracy", total=len(acc_cases) * (1 + len(retrievers) * len(ks)))
-            accuracy = measure_accuracy(m, retrievers, pool, acc_cases, ks, out=out, on_record=lambda _: progress.advance(task))
+            per_case = 1 + len(acc_retrievers) * len(ks)
+            if agreed_ks:
+                per_case += sum(isinstance(r, HybridRetriever) for r in acc_retrievers)
+            task = progress.add_task("accuracy", total=len(acc_cases) * per_case)
+
+            def on_record(_: dict[str, Any]) -> None:
+                ran.append(1)
+                progress.advance(task)
+
+            accuracy = measure_accuracy(
+                m,
+                acc_retrievers,
+                pool,
+                acc_cases,
+                ks,
+                out=out,
+                on_record=on_record,
+                agreed_ks=agreed_ks,
+            )
     meta = {
         "model": m.name,
         "machine": _machine_line(),
@@ -751,6 +813,21 @@ def bench_retrieval(
         "prompt tokens to offer the whole pool": f"{pool_prompt_tokens(m, pool)} (model context: {m.context_length})",
         "accuracy": f"{accuracy_category}, {accuracy_cases} seeded cases, agentslm system (as in bench bfcl)",
     }
+    if accuracy:
+        meta["accuracy records"] = (
+            f"{len(ran)} run by this command, {len(accuracy) - len(ran)} reused from earlier runs in this folder "
+            "(resumable; same cases, model and code path)"
+        )
+    if agreed_ks is not None:
+        meta["k a/b"] = (
+            f"the top {agreed_ks[0]} when the lexical and embedding rankings agree on the first tool, else the top "
+            f"{agreed_ks[1]} (p50 s/case of these rows is low: the preceding setting often evaluated the same prompt, "
+            "which llama.cpp's prompt cache reuses)"
+        )
+    if query_adapter is not None:
+        meta["query adapter"] = ", ".join(
+            f"{key} {value}" for key, value in query_adapter.meta.items() if key != "bfcl_training_cases"
+        )
     path = retrieval_report(out, recall, accuracy, meta)
     console.print(f"report: {path}")
 

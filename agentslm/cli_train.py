@@ -375,3 +375,106 @@ def eval_cmd(
             for r in results:
                 for row in r.rows:
                     fh.write(json.dumps({"model": r.model, **row}, ensure_ascii=False) + "\n")
+
+
+@train_app.command("retriever")
+def retriever_cmd(
+    records: Annotated[
+        list[Path] | None,
+        typer.Option("--records", help="Training-record JSONL with known tools per request (escalation logs, train data)."),
+    ] = None,
+    tools: Annotated[
+        str | None, typer.Option(help="The registry to rank ('module:attribute'; default: the tools named in the records).")
+    ] = None,
+    bfcl_holdout: Annotated[
+        int | None,
+        typer.Option(
+            help="Benchmark mode: tune on BFCL's cases over the pooled BFCL functions, leaving out the seeded sample "
+            "`agentslm bench retrieval --limit N --seed S` scores."
+        ),
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option("--category", "-c", help="With --bfcl-holdout: the benchmark's recall categories (its default)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the training order (and of --bfcl-holdout's sample).")] = 0,
+    epochs: Annotated[int, typer.Option(help="Passes over the labelled requests.")] = 30,
+    val: Annotated[
+        float, typer.Option(help="Share of requests held out to report recall@1/@5 before and after (0: none).")
+    ] = 0.0,
+    out: Annotated[Path, typer.Option(help="Adapter file to write (.npz).")] = Path("training/runs/retriever/adapter.npz"),
+) -> None:
+    """Tune the embedding retriever to a registry on labelled requests (a query adapter; seconds on a CPU)."""
+    import random
+
+    from agentslm.retrieval import EmbeddingRetriever, LabelledRequest, requests_from_records, tune_query_adapter
+    from agentslm.retrieval.retrievers import embedding_model_path
+
+    embedding_model_path()  # the embedding extra, or a clear error before any work
+    labelled: list[LabelledRequest] = []
+    registry: list[Any] = []
+    meta: dict[str, Any] = {}
+    if bfcl_holdout is not None:
+        if records or tools:
+            raise UserError("--bfcl-holdout trains on BFCL alone.", hint="leave out --records and --tools with it.")
+        from agentslm.bench.retrieval import bfcl_labelled_requests, bfcl_tool_pool, load_retrieval_cases
+
+        categories = category or ["multiple", "live_multiple", "simple_python"]
+        scored = load_retrieval_cases(categories, limit=bfcl_holdout, seed=seed)
+        labelled, ids = bfcl_labelled_requests(rc.case.id for rc in scored)
+        registry = bfcl_tool_pool()
+        meta = {
+            "source": f"BFCL pool cases except bench retrieval's sample (--limit {bfcl_holdout} --seed {seed}, "
+            f"{', '.join(categories)})",
+            "bfcl_training_cases": ids,
+        }
+    else:
+        if not records:
+            raise UserError("Nothing to tune on.", hint="pass --records FILE.jsonl (or --bfcl-holdout N for the benchmark).")
+        from agentslm.registry import ToolRegistry
+        from agentslm.training.records import read_records
+
+        loaded = [r for path in records for r in read_records(path)]
+        labelled = requests_from_records(loaded)
+        if tools:
+            from agentslm.cli import _load_registry
+            from agentslm.registry import as_registry
+
+            registry = list(as_registry(_load_registry(tools)))
+        else:
+            specs = {t.name: t for r in loaded for t in r.tools}
+            registry = list(ToolRegistry.from_openai([{"type": "function", "function": t.model_dump()} for t in specs.values()]))
+        meta = {"source": ", ".join(str(p) for p in records)}
+    if not labelled:
+        raise UserError("No labelled request found (records with a user message and at least one call).")
+    retriever = EmbeddingRetriever()
+    console.print(f"{len(labelled)} labelled requests; {len(registry)} tools to rank")
+    if val > 0:
+        if not 0 < val < 1:
+            raise UserError("--val is a share between 0 and 1.")
+        shuffled = labelled[:]
+        random.Random(seed).shuffle(shuffled)
+        held, rest = shuffled[: max(1, int(len(shuffled) * val))], shuffled[max(1, int(len(shuffled) * val)) :]
+        trial = tune_query_adapter(rest, registry, retriever, epochs=epochs, seed=seed)
+        table = Table("held-out requests", "R@1", "R@5")
+        for label, candidate in (("embedding", retriever), ("embedding, tuned", EmbeddingRetriever(adapter=trial))):
+            r1, r5 = _recall(candidate, held, registry)
+            table.add_row(f"{label} ({len(held)})", f"{r1:.3f}", f"{r5:.3f}")
+        console.print(table)
+    t0 = time.perf_counter()
+    adapter = tune_query_adapter(labelled, registry, retriever, epochs=epochs, seed=seed)
+    adapter.meta.update(meta)
+    adapter.save(out)
+    shown = {k: v for k, v in adapter.meta.items() if k != "bfcl_training_cases"}
+    console.print(f"trained in {time.perf_counter() - t0:.1f}s: {json.dumps(shown)}")
+    console.print(f"adapter: {out}  (use: RetrievalPolicy(adapter=...), agentslm bench retrieval --adapter ...)")
+
+
+def _recall(retriever: Any, requests: Any, registry: Any) -> tuple[float, float]:
+    hits1: list[float] = []
+    hits5: list[float] = []
+    for r in requests:
+        ranked = [t.name for t, _ in retriever.rank(r.request, registry)]
+        hits1.append(sum(n in ranked[:1] for n in r.tools) / len(r.tools))
+        hits5.append(sum(n in ranked[:5] for n in r.tools) / len(r.tools))
+    return sum(hits1) / len(hits1), sum(hits5) / len(hits5)

@@ -24,14 +24,18 @@ from typing import Any
 from agentslm.bench.bfcl_checker import check_case
 from agentslm.bench.bfcl_data import BfclCase, load_bfcl
 from agentslm.bench.systems import AgentslmSystem, SystemOutput
+from agentslm.errors import UserError
 from agentslm.models.base import LocalModel, Message
 from agentslm.registry import Tool, ToolRegistry
-from agentslm.retrieval.retrievers import ToolRetriever
+from agentslm.retrieval.retrievers import HybridRetriever, ToolRetriever
+from agentslm.retrieval.tuning import LabelledRequest, QueryAdapter
 
 __all__ = [
     "POOL_CATEGORIES",
     "RetrievalCase",
+    "bfcl_labelled_requests",
     "bfcl_tool_pool",
+    "check_adapter_disjoint",
     "gold_names",
     "load_retrieval_cases",
     "measure_accuracy",
@@ -96,6 +100,33 @@ def load_retrieval_cases(categories: Sequence[str], *, limit: int | None, seed: 
     return out
 
 
+def bfcl_labelled_requests(exclude: Iterable[str]) -> tuple[list[LabelledRequest], list[str]]:
+    """Every pool-category case with a possible answer, except the case ids in ``exclude``, as labelled
+    requests (request → gold functions) for tuning the retriever; with their case ids."""
+    skip = set(exclude)
+    requests: list[LabelledRequest] = []
+    ids: list[str] = []
+    for category in POOL_CATEGORIES:
+        for case in load_bfcl(category):
+            gold = gold_names(case)
+            if gold and case.id not in skip:
+                rc = RetrievalCase(category, case, gold)
+                requests.append(LabelledRequest(rc.query, tuple(gold)))
+                ids.append(case.id)
+    return requests, ids
+
+
+def check_adapter_disjoint(adapter: QueryAdapter, cases: Iterable[RetrievalCase]) -> None:
+    """Refuse to score cases a query adapter was trained on (its ``bfcl_training_cases``)."""
+    trained = set(adapter.meta.get("bfcl_training_cases") or [])
+    overlap = sorted(rc.case.id for rc in cases if rc.case.id in trained)
+    if overlap:
+        raise UserError(
+            f"The query adapter was trained on {len(overlap)} of the cases this benchmark scores ({', '.join(overlap[:3])}...).",
+            hint="train it with `agentslm train retriever --bfcl-holdout N --seed S` using this run's --limit and --seed.",
+        )
+
+
 def measure_recall(
     retrievers: Sequence[ToolRetriever], pool: Sequence[Tool], cases: Sequence[RetrievalCase], ks: Sequence[int]
 ) -> list[dict[str, Any]]:
@@ -142,8 +173,13 @@ def measure_accuracy(
     *,
     out: Path,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    agreed_ks: tuple[int, int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run agentslm with the top-k retrieved tools (and with the case's own tools) on each case; resumable JSONL."""
+    """Run agentslm with the top-k retrieved tools (and with the case's own tools) on each case; resumable JSONL.
+
+    ``agreed_ks=(a, b)`` adds, for each hybrid retriever, the setting ``k="a/b"``: the top ``a`` tools when its
+    lexical and embedding rankings agree on the first tool, else the top ``b`` (``RetrievalPolicy.k_agreed``).
+    """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "accuracy.jsonl"
     done: set[tuple[str, str, str]] = set()
@@ -162,12 +198,15 @@ def measure_accuracy(
     system = AgentslmSystem(model)
     settings: list[tuple[str, str, ToolRetriever | None, int | None]] = [("case", "case", None, None)]
     settings += [(r.name, str(k), r, k) for r in retrievers for k in ks]
+    if agreed_ks is not None:
+        settings += [(r.name, f"{agreed_ks[0]}/{agreed_ks[1]}", r, None) for r in retrievers if isinstance(r, HybridRetriever)]
     if path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
         with path.open("a", encoding="utf-8") as fh:  # end a torn line so new records parse
             fh.write("\n")
     with path.open("a", encoding="utf-8") as fh:
         for rc in cases:
             ranked: dict[str, list[Tool]] = {}
+            agreed: dict[str, bool] = {}
             for label, k_label, retriever, k in settings:
                 if (rc.case.id, label, k_label) in done:
                     continue
@@ -177,8 +216,14 @@ def measure_accuracy(
                 else:
                     t0 = time.perf_counter()
                     if retriever.name not in ranked:
-                        ranked[retriever.name] = [t for t, _ in retriever.rank(rc.query, pool)]
+                        if isinstance(retriever, HybridRetriever):
+                            ranking, agreed[retriever.name] = retriever.rank_agreed(rc.query, pool)
+                        else:
+                            ranking = retriever.rank(rc.query, pool)
+                        ranked[retriever.name] = [t for t, _ in ranking]
                     retrieval_ms = 1000 * (time.perf_counter() - t0)
+                    if k is None and agreed_ks is not None:  # the agreement setting
+                        k = agreed_ks[0] if agreed[retriever.name] else agreed_ks[1]
                     tools = ranked[retriever.name][: k or 1]
                 messages: list[Message] = [{"role": m["role"], "content": m["content"]} for m in rc.case.messages]  # type: ignore[misc]
                 t0 = time.perf_counter()
@@ -202,6 +247,7 @@ def measure_accuracy(
                     "k": k_label,
                     "valid": verdict.valid,
                     "gold_offered": all(g in {t.name for t in tools} for g in rc.gold),
+                    **({"agreed": agreed[label]} if label in agreed else {}),
                     "prompt_tokens": output.prompt_tokens,
                     "seconds": round(output.seconds, 4),
                     "retrieval_ms": round(retrieval_ms, 2),
@@ -258,7 +304,7 @@ def retrieval_report(
 
         def order(key: tuple[str, str]) -> tuple[int, str, int]:
             name, k = key
-            return (0 if name == "case" else 1, name, int(k) if k.isdigit() else 0)
+            return (0 if name == "case" else 1, name, int(k) if k.isdigit() else 10**6)  # "a/b" (agreement) last
 
         for key in sorted(groups, key=order):
             rs = groups[key]

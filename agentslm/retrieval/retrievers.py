@@ -1,5 +1,8 @@
 """Tool retrievers: lexical (BM25), embedding (all-MiniLM-L6-v2, offline) and hybrid (reciprocal-rank fusion).
 
+The embedding retriever takes an optional :class:`~agentslm.retrieval.tuning.QueryAdapter` trained on labelled
+requests (``agentslm train retriever``); it changes how requests are embedded, not the tools' index.
+
 Each retriever ranks a tool set for a request. Indexes are built lazily and cached per tool-set
 version (:func:`~agentslm.retrieval.documents.index_key`), so adding an MCP server or changing a
 description re-indexes, and the same registry is indexed once. Embedding indexes are also cached
@@ -20,6 +23,7 @@ from numpy.typing import NDArray
 from agentslm.errors import MissingExtraError, UserError
 from agentslm.registry import Tool
 from agentslm.retrieval.documents import index_key, tokenize, tool_document
+from agentslm.retrieval.tuning import QueryAdapter
 
 __all__ = [
     "EmbeddingRetriever",
@@ -105,13 +109,28 @@ def embedding_available() -> bool:
 
 
 class EmbeddingRetriever:
-    """Cosine similarity of sentence embeddings (all-MiniLM-L6-v2, CPU, offline)."""
+    """Cosine similarity of sentence embeddings (all-MiniLM-L6-v2, CPU, offline).
+
+    Args:
+        model_path: a sentence-transformers model folder (default: the embedded all-MiniLM-L6-v2).
+        disk_cache: keep tool embeddings on disk (:func:`cache_dir`).
+        adapter: a :class:`~agentslm.retrieval.tuning.QueryAdapter` (or its file) applied to request embeddings.
+    """
 
     name = "embedding"
 
-    def __init__(self, model_path: str | os.PathLike[str] | None = None, *, disk_cache: bool = True) -> None:
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str] | None = None,
+        *,
+        disk_cache: bool = True,
+        adapter: QueryAdapter | str | os.PathLike[str] | None = None,
+    ) -> None:
         self.model_path = Path(model_path) if model_path is not None else None
         self.disk_cache = disk_cache
+        self.adapter = adapter if isinstance(adapter, QueryAdapter) or adapter is None else QueryAdapter.load(adapter)
+        if self.adapter is not None:
+            self.name = "embedding-tuned"
         self._model: Any = None
         self._index: dict[str, NDArray[np.float32]] = {}
         self._lock = threading.Lock()
@@ -133,7 +152,8 @@ class EmbeddingRetriever:
         vectors = self._encoder().encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
-    def _matrix(self, tools: Sequence[Tool]) -> NDArray[np.float32]:
+    def index(self, tools: Sequence[Tool]) -> NDArray[np.float32]:
+        """Unit-length embeddings of ``tools`` (one row per tool), cached per tool-set version."""
         key = index_key(tools, salt=f"minilm:{self.model_path or 'embedded'}")
         with self._lock:
             if key in self._index:
@@ -162,33 +182,61 @@ class EmbeddingRetriever:
 
     def scores(self, query: str, tools: Sequence[Tool]) -> NDArray[np.float64]:
         """Cosine similarity of the request to every tool."""
-        matrix = self._matrix(tools)
-        return np.asarray(matrix @ self.encode([query])[0], dtype=np.float64)
+        query_vector = self.encode([query])
+        if self.adapter is not None:
+            query_vector = self.adapter.apply(query_vector)
+        return np.asarray(self.index(tools) @ query_vector[0], dtype=np.float64)
 
     def rank(self, query: str, tools: Sequence[Tool]) -> list[tuple[Tool, float]]:
         return _ranked(tools, self.scores(query, tools))
 
 
 class HybridRetriever:
-    """Reciprocal-rank fusion of the lexical and embedding rankings: score = Σ 1 / (c + rank)."""
+    """Reciprocal-rank fusion of the lexical and embedding rankings: score = Σ weight / (c + rank).
+
+    ``embedding_weight`` defaults to 1, or 2 when the embedding retriever has a query adapter: a tuned ranking
+    is worth more than the lexical one (chosen on a validation split, docs/RETRIEVAL.md), while the lexical
+    ranking still carries the tools the adapter never saw a request for.
+    """
 
     name = "hybrid"
 
     def __init__(
-        self, lexical: LexicalRetriever | None = None, embedding: EmbeddingRetriever | None = None, *, c: int = 60
+        self,
+        lexical: LexicalRetriever | None = None,
+        embedding: EmbeddingRetriever | None = None,
+        *,
+        c: int = 60,
+        embedding_weight: float | None = None,
     ) -> None:
         self.lexical = lexical or LexicalRetriever()
         self.embedding = embedding or EmbeddingRetriever()
         self.c = c
+        tuned = self.embedding.adapter is not None
+        self.embedding_weight = embedding_weight if embedding_weight is not None else (2.0 if tuned else 1.0)
+        if tuned:
+            self.name = "hybrid-tuned"
 
     def rank(self, query: str, tools: Sequence[Tool]) -> list[tuple[Tool, float]]:
+        return self.rank_agreed(query, tools)[0]
+
+    def rank_agreed(self, query: str, tools: Sequence[Tool]) -> tuple[list[tuple[Tool, float]], bool]:
+        """The fused ranking, and whether the lexical and embedding rankings put the same tool first.
+
+        Agreement is a confidence signal: on BFCL's ``multiple`` cases the fused first tool is right far more
+        often when both rankings agree (:class:`~agentslm.retrieval.RetrievalPolicy` ``k_agreed``).
+        """
         fused = np.zeros(len(tools))
-        for scores in (self.lexical.scores(query, tools), self.embedding.scores(query, tools)):
+        firsts: list[int] = []
+        lexical = self.lexical.scores(query, tools)
+        for weight, scores in ((1.0, lexical), (self.embedding_weight, self.embedding.scores(query, tools))):
             order = np.argsort(-scores, kind="stable")
             ranks = np.empty(len(tools))
             ranks[order] = np.arange(1, len(tools) + 1)
-            fused += 1.0 / (self.c + ranks)
-        return _ranked(tools, fused)
+            fused += weight / (self.c + ranks)
+            firsts.append(int(order[0]) if len(order) else -1)
+        agreed = bool(len(tools)) and float(lexical.max()) > 0 and firsts[0] == firsts[1]  # no shared word: no vote
+        return _ranked(tools, fused), agreed
 
 
 def _ranked(tools: Sequence[Tool], scores: NDArray[np.float64]) -> list[tuple[Tool, float]]:
@@ -196,14 +244,22 @@ def _ranked(tools: Sequence[Tool], scores: NDArray[np.float64]) -> list[tuple[To
     return [(tools[i], float(scores[i])) for i in order]
 
 
-def make_retriever(kind: str = "auto") -> ToolRetriever:
-    """``lexical``, ``embedding``, ``hybrid``, or ``auto`` (hybrid when the embedding model is installed, else lexical)."""
+def make_retriever(kind: str = "auto", *, adapter: QueryAdapter | str | os.PathLike[str] | None = None) -> ToolRetriever:
+    """``lexical``, ``embedding``, ``hybrid``, or ``auto`` (hybrid when the embedding model is installed, else lexical).
+
+    ``adapter`` (a :class:`~agentslm.retrieval.tuning.QueryAdapter` or its file) tunes the embedding ranking of
+    ``embedding`` and ``hybrid``; with ``auto`` it requires the embedding model.
+    """
     if kind == "auto":
+        if adapter is not None and not embedding_available():
+            raise MissingExtraError("A query adapter needs the embedding retriever.", hint="pip install 'agentslm[retrieval]'")
         kind = "hybrid" if embedding_available() else "lexical"
     if kind == "lexical":
+        if adapter is not None:
+            raise UserError("The lexical retriever takes no query adapter.", hint="use embedding, hybrid or auto.")
         return LexicalRetriever()
     if kind == "embedding":
-        return EmbeddingRetriever()
+        return EmbeddingRetriever(adapter=adapter)
     if kind == "hybrid":
-        return HybridRetriever()
+        return HybridRetriever(embedding=EmbeddingRetriever(adapter=adapter))
     raise UserError(f"Unknown retriever {kind!r}.", hint="use lexical, embedding, hybrid or auto.")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from agentslm.errors import UserError
 from agentslm.registry import Tool
-from agentslm.retrieval.retrievers import ToolRetriever, make_retriever
+from agentslm.retrieval.retrievers import HybridRetriever, ToolRetriever, make_retriever
+from agentslm.retrieval.tuning import QueryAdapter
 
 __all__ = ["RetrievalPolicy", "Selection", "ToolSelector"]
 
@@ -23,16 +25,31 @@ class RetrievalPolicy:
         min_tools: retrieval is used only when the registry has more tools than this.
         widen_k: when the planner finds no fitting tool among the top ``k``, it gets one more try
             with the top ``widen_k`` (the escape branch: "none of these fit" widens the search once).
+        k_agreed: offer only this many tools (e.g. 1) when the lexical and embedding rankings put the same tool
+            first (hybrid retrievers only), else ``k``. A small model chooses badly among look-alikes; when both
+            rankings agree the first tool is usually right. Off by default: a request that needs several
+            different tools gets only the agreed one (the escape branch still widens when it does not fit).
+        adapter: a query adapter tuned to this registry on labelled requests (``agentslm train retriever``),
+            or its file; used by the embedding and hybrid retrievers (not with a retriever object).
     """
 
     retriever: str | ToolRetriever = "auto"
     k: int = 5
     min_tools: int = 16
     widen_k: int = 15
+    k_agreed: int | None = None
+    adapter: QueryAdapter | str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         if self.k < 1 or self.widen_k < self.k or self.min_tools < 0:
             raise UserError("RetrievalPolicy needs k >= 1, widen_k >= k and min_tools >= 0.")
+        if self.k_agreed is not None and not 1 <= self.k_agreed <= self.k:
+            raise UserError(f"RetrievalPolicy needs 1 <= k_agreed <= k (got k_agreed={self.k_agreed}, k={self.k}).")
+        if self.adapter is not None and not isinstance(self.retriever, str):
+            raise UserError(
+                "RetrievalPolicy(adapter=...) applies to a named retriever.",
+                hint="pass EmbeddingRetriever(adapter=...) inside your retriever instead.",
+            )
 
 
 @dataclass
@@ -44,6 +61,8 @@ class Selection:
     """False when the registry is small enough to offer everything."""
     retriever: str = ""
     widened: bool = False
+    agreed: bool | None = None
+    """Whether the lexical and embedding rankings agreed on the first tool (``None``: not asked)."""
     scores: dict[str, float] = field(default_factory=dict)
 
 
@@ -58,7 +77,7 @@ class ToolSelector:
     def retriever(self) -> ToolRetriever:
         if self._retriever is None:
             assert isinstance(self.policy.retriever, str)
-            self._retriever = make_retriever(self.policy.retriever)
+            self._retriever = make_retriever(self.policy.retriever, adapter=self.policy.adapter)
         return self._retriever
 
     def select(self, request: str, tools: Sequence[Tool], *, widen: bool = False) -> Selection:
@@ -66,11 +85,17 @@ class ToolSelector:
         if len(tools) <= self.policy.min_tools:
             return Selection(tools=list(tools), active=False)
         k = self.policy.widen_k if widen else self.policy.k
-        ranked = self.retriever.rank(request, tools)[:k]
+        agreed: bool | None = None
+        if self.policy.k_agreed is not None and not widen and isinstance(self.retriever, HybridRetriever):
+            ranking, agreed = self.retriever.rank_agreed(request, tools)
+            ranked = ranking[: self.policy.k_agreed if agreed else k]
+        else:
+            ranked = self.retriever.rank(request, tools)[:k]
         return Selection(
             tools=[t for t, _ in ranked],
             active=True,
             retriever=self.retriever.name,
             widened=widen,
+            agreed=agreed,
             scores={t.name: round(s, 4) for t, s in ranked},
         )

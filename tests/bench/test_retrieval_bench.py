@@ -5,15 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pytest
+
+from agentslm import UserError
+from agentslm.bench.bfcl_data import load_bfcl
 from agentslm.bench.retrieval import (
+    bfcl_labelled_requests,
     bfcl_tool_pool,
+    check_adapter_disjoint,
     gold_names,
     load_retrieval_cases,
     measure_accuracy,
     measure_recall,
     retrieval_report,
 )
-from agentslm.retrieval import LexicalRetriever
+from agentslm.retrieval import LexicalRetriever, QueryAdapter
 
 
 def test_pool_recall_accuracy_and_report(tmp_path: Path, embedded_model: Any) -> None:
@@ -38,3 +45,19 @@ def test_pool_recall_accuracy_and_report(tmp_path: Path, embedded_model: Any) ->
     report = retrieval_report(tmp_path, rows, again, {"pool_tools": len(pool)}).read_text()
     assert "| lexical | multiple | 6 |" in report and "top-k of" in report
     assert (tmp_path / "recall.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tuning_requests_leave_out_the_scored_sample_and_the_bench_checks_it() -> None:
+    scored = load_retrieval_cases(["multiple", "live_multiple"], limit=5, seed=0)
+    requests, ids = bfcl_labelled_requests(rc.case.id for rc in scored)
+    assert len(requests) == len(ids) > 1000
+    assert not {rc.case.id for rc in scored} & set(ids)
+    assert all(r.request and r.tools for r in requests)
+    first = next(i for i, case_id in enumerate(ids) if case_id.startswith("multiple"))
+    assert requests[first].tools == tuple(gold_names(next(c for c in load_bfcl("multiple") if c.id == ids[first])))
+    clean = QueryAdapter(matrix=np.zeros((4, 4), dtype=np.float32), meta={"bfcl_training_cases": ids})
+    check_adapter_disjoint(clean, scored)  # disjoint: no error
+    leaky = QueryAdapter(matrix=np.zeros((4, 4), dtype=np.float32), meta={"bfcl_training_cases": [scored[2].case.id]})
+    with pytest.raises(UserError, match="trained on 1 of the cases this benchmark scores") as info:
+        check_adapter_disjoint(leaky, scored)
+    assert "--bfcl-holdout" in str(info.value.hint)
