@@ -21,6 +21,11 @@
     data_dir = ""           # databases and history ("" = the per-user data folder)
     timezone = ""           # IANA zone, e.g. "Europe/Madrid" ("" = the machine's)
 
+    [retrieval]
+    k = 5                   # tools offered per request when the packs hold more than 16 (docs/RETRIEVAL.md)
+    k_agreed = 0            # offer only this many when the lexical and embedding rankings agree (0 = off)
+    adapter = ""            # a query adapter from `agentslm train retriever` ("" = none)
+
     [server]
     host = "127.0.0.1"
     port = 0                # 0 = a random free port
@@ -36,7 +41,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from agentslm.errors import UserError
 
@@ -96,6 +101,19 @@ class ToolsConfig(_Section):
         return packs
 
 
+class RetrievalConfig(_Section):
+    k: int = Field(default=5, ge=1, le=50)
+    k_agreed: int = Field(default=0, ge=0, le=50)
+    adapter: str = ""
+
+    @field_validator("k_agreed")
+    @classmethod
+    def _not_above_k(cls, k_agreed: int, info: ValidationInfo) -> int:
+        if k_agreed > info.data.get("k", 5):
+            raise ValueError(f"k_agreed ({k_agreed}) must not exceed k ({info.data.get('k', 5)})")
+        return k_agreed
+
+
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=0, ge=0, le=65535)
@@ -110,6 +128,7 @@ class AssistantConfig(_Section):
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     fallback: FallbackConfig = Field(default_factory=FallbackConfig)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     source: Path | None = Field(default=None, exclude=True)
     """The file it was read from (None: defaults)."""

@@ -99,6 +99,14 @@ def build_agent(
             loaded[spec] = load_model(spec, **_model_options(config, spec))
         return loaded[spec]
 
+    from agentslm.retrieval import QueryAdapter, RetrievalPolicy
+
+    retrieval = RetrievalPolicy(
+        k=config.retrieval.k,
+        widen_k=max(15, config.retrieval.k),
+        k_agreed=config.retrieval.k_agreed or None,
+        adapter=QueryAdapter.load(Path(config.retrieval.adapter).expanduser()) if config.retrieval.adapter else None,
+    )
     routing = None
     if config.fallback.routing:
         from agentslm.router import RoutingPolicy
@@ -114,6 +122,7 @@ def build_agent(
         fallback=config.fallback.model or None,
         routing=routing,
         escalation_log=ctx.data_dir / "escalations.jsonl" if config.fallback.model else None,
+        retrieval=retrieval,
     )
 
 

@@ -167,6 +167,33 @@ def test_config_file_errors_say_where(tmp_path: Path) -> None:
     assert (config.models.threads, config.tools.packs, config.server.port, config.source) == (1, ["calc"], 0, good)
 
 
+def test_retrieval_section_reaches_the_agent(tmp_path: Path) -> None:
+    import numpy as np
+
+    from agentslm.assistant.core import build_agent
+    from agentslm.retrieval import QueryAdapter
+
+    adapter = QueryAdapter(matrix=np.zeros((384, 384), dtype=np.float32)).save(tmp_path / "adapter.npz")
+    places = f'[tools]\ndata_dir = "{tmp_path / "data"}"\nworkspace = "{tmp_path / "ws"}"\n'
+    file = tmp_path / "c.toml"
+    file.write_text(places + f'[retrieval]\nk = 4\nk_agreed = 1\nadapter = "{adapter}"\n')
+    models = {"embedded": ScriptedModel([])}
+    agent = build_agent(load_config(file), lambda *_: False, audit=False, models=models)
+    assert agent.selector is not None
+    policy = agent.selector.policy
+    assert (policy.k, policy.k_agreed, policy.widen_k, isinstance(policy.adapter, QueryAdapter)) == (4, 1, 15, True)
+    (tmp_path / "d.toml").write_text(places)
+    defaults = build_agent(load_config(tmp_path / "d.toml"), lambda *_: False, audit=False, models=models)
+    assert defaults.selector is not None
+    assert (defaults.selector.policy.k, defaults.selector.policy.k_agreed, defaults.selector.policy.adapter) == (5, None, None)
+    file.write_text("[retrieval]\nk = 3\nk_agreed = 4\n")
+    with pytest.raises(UserError, match=r"\[retrieval.k_agreed\].*must not exceed k"):
+        load_config(file)
+    file.write_text(places + f'[retrieval]\nadapter = "{tmp_path / "missing.npz"}"\n')
+    with pytest.raises(UserError, match="No query adapter"):
+        build_agent(load_config(file), lambda *_: False, audit=False, models=models)
+
+
 def test_a_locked_history_is_a_clear_503_and_loses_nothing(tmp_path: Path) -> None:
     assistant, client = make(tmp_path, [[call("add_note", text="a")], "[]"])
     assistant.history.store.timeout = 0.2
