@@ -411,6 +411,8 @@ def retriever_cmd(
     from agentslm.retrieval.retrievers import embedding_model_path
 
     embedding_model_path()  # the embedding extra, or a clear error before any work
+    if not 0 <= val < 1:
+        raise UserError(f"--val {val} is not a share.", hint="pass a number from 0 (none held out) to below 1, e.g. 0.2.")
     labelled: list[LabelledRequest] = []
     registry: list[Any] = []
     meta: dict[str, Any] = {}
@@ -450,8 +452,6 @@ def retriever_cmd(
     retriever = EmbeddingRetriever()
     console.print(f"{len(labelled)} labelled requests; {len(registry)} tools to rank")
     if val > 0:
-        if not 0 < val < 1:
-            raise UserError("--val is a share between 0 and 1.")
         shuffled = labelled[:]
         random.Random(seed).shuffle(shuffled)
         held, rest = shuffled[: max(1, int(len(shuffled) * val))], shuffled[max(1, int(len(shuffled) * val)) :]

@@ -175,6 +175,9 @@ def test_train_retriever_command_on_records(tmp_path: Path, monkeypatch: pytest.
     assert nothing.exit_code != 0 and isinstance(nothing.exception, UserError)
     assert "Nothing to tune on" in str(nothing.exception)
     assert not (tmp_path / "b.npz").exists()
+    share = CliRunner().invoke(app, [*args[:-2], "--val", "1.5", "--out", str(tmp_path / "c.npz")])
+    assert isinstance(share.exception, UserError) and "is not a share" in str(share.exception)
+    assert not (tmp_path / "c.npz").exists()
 
 
 @needs_embedding
