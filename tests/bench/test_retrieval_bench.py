@@ -20,7 +20,7 @@ from agentslm.bench.retrieval import (
     measure_recall,
     retrieval_report,
 )
-from agentslm.retrieval import LexicalRetriever, QueryAdapter
+from agentslm.retrieval import HybridRetriever, LexicalRetriever, QueryAdapter
 
 
 def test_pool_recall_accuracy_and_report(tmp_path: Path, embedded_model: Any) -> None:
@@ -45,6 +45,18 @@ def test_pool_recall_accuracy_and_report(tmp_path: Path, embedded_model: Any) ->
     report = retrieval_report(tmp_path, rows, again, {"pool_tools": len(pool)}).read_text()
     assert "| lexical | multiple | 6 |" in report and "top-k of" in report
     assert (tmp_path / "recall.png").read_bytes()[:4] == b"\x89PNG"
+    # the agreement setting "1/3": one tool when both rankings agree on the first (here they always do), else 3
+    hybrid = HybridRetriever(LexicalRetriever(), LexicalAsEmbedding())  # type: ignore[arg-type]
+    agreed = measure_accuracy(embedded_model, [hybrid], pool, cases[:1], [3], out=tmp_path / "agree", agreed_ks=(1, 3))
+    by_k = {r["k"]: r for r in agreed if r["retriever"] == "hybrid"}
+    assert set(by_k) == {"3", "1/3"} and by_k["1/3"]["agreed"] is True
+    assert by_k["1/3"]["prompt_tokens"] < by_k["3"]["prompt_tokens"]
+
+
+class LexicalAsEmbedding(LexicalRetriever):
+    """Stands in for the embedding ranking (the pool's embedding index takes a minute to build on 2 cores)."""
+
+    adapter = None
 
 
 def test_tuning_requests_leave_out_the_scored_sample_and_the_bench_checks_it() -> None:
