@@ -726,6 +726,7 @@ def bench_retrieval(
     """Tool retrieval over every distinct BFCL function pooled: recall@k, and accuracy vs prompt tokens per k."""
     from agentslm.bench.retrieval import (
         POOL_CATEGORIES,
+        RECALL_CATEGORIES,
         bfcl_tool_pool,
         check_adapter_disjoint,
         load_retrieval_cases,
@@ -768,7 +769,7 @@ def bench_retrieval(
     }
     retrievers = [built[n] for n in names]
     pool = bfcl_tool_pool()
-    cases = load_retrieval_cases(category or ["multiple", "live_multiple", "simple_python"], limit=limit, seed=seed)
+    cases = load_retrieval_cases(category or list(RECALL_CATEGORIES), limit=limit, seed=seed)
     if query_adapter is not None:
         check_adapter_disjoint(query_adapter, cases)
     console.print(f"pool: {len(pool)} distinct BFCL functions; recall over {len(cases)} cases; retrievers: {', '.join(names)}")

@@ -419,9 +419,9 @@ def retriever_cmd(
     if bfcl_holdout is not None:
         if records or tools:
             raise UserError("--bfcl-holdout trains on BFCL alone.", hint="leave out --records and --tools with it.")
-        from agentslm.bench.retrieval import bfcl_labelled_requests, bfcl_tool_pool, load_retrieval_cases
+        from agentslm.bench.retrieval import RECALL_CATEGORIES, bfcl_labelled_requests, bfcl_tool_pool, load_retrieval_cases
 
-        categories = category or ["multiple", "live_multiple", "simple_python"]
+        categories = category or list(RECALL_CATEGORIES)
         scored = load_retrieval_cases(categories, limit=bfcl_holdout, seed=seed)
         labelled, ids = bfcl_labelled_requests(rc.case.id for rc in scored)
         registry = bfcl_tool_pool()

@@ -32,6 +32,7 @@ from agentslm.retrieval.tuning import LabelledRequest, QueryAdapter
 
 __all__ = [
     "POOL_CATEGORIES",
+    "RECALL_CATEGORIES",
     "RetrievalCase",
     "bfcl_labelled_requests",
     "bfcl_tool_pool",
@@ -56,6 +57,9 @@ POOL_CATEGORIES = (
     "live_parallel_multiple",
 )
 """BFCL categories whose functions make up the large registry (Python-style function docs)."""
+
+RECALL_CATEGORIES = ("multiple", "live_multiple", "simple_python")
+"""The categories ``agentslm bench retrieval`` scores by default (and ``train retriever --bfcl-holdout`` leaves out)."""
 
 
 @dataclass
