@@ -693,7 +693,7 @@ def bench_retrieval(
         list[str] | None,
         typer.Option("--category", "-c", help="Recall categories (default: multiple, live_multiple, simple_python)."),
     ] = None,
-    limit: Annotated[int, typer.Option(help="Recall cases per category (seeded sample).")] = 100,
+    limit: Annotated[int, typer.Option(help="Recall cases per category (seeded sample; 0: every case).")] = 100,
     seed: Annotated[int, typer.Option(help="Sample seed.")] = 0,
     k: Annotated[list[int] | None, typer.Option("--k", help="k values (default: 1 3 5 10).")] = None,
     retriever: Annotated[
@@ -707,6 +707,20 @@ def bench_retrieval(
     adapter: Annotated[
         Path | None, typer.Option(help="Query adapter for the -tuned retrievers (agentslm train retriever --bfcl-holdout).")
     ] = None,
+    cv_folds: Annotated[
+        int,
+        typer.Option(
+            help="Score the -tuned retrievers by K-fold cross-validation over every labelled BFCL request instead of "
+            "with --adapter (an adapter per fold, trained here; recall only)."
+        ),
+    ] = 0,
+    cv_grouped: Annotated[
+        bool,
+        typer.Option(
+            help="With --cv-folds: keep the cases that offer the same functions in one fold (their requests are often "
+            "near-duplicates), the stricter estimate."
+        ),
+    ] = False,
     agreed_k: Annotated[
         str | None,
         typer.Option(
@@ -727,8 +741,11 @@ def bench_retrieval(
     from agentslm.bench.retrieval import (
         POOL_CATEGORIES,
         RECALL_CATEGORIES,
+        bfcl_function_sets,
+        bfcl_labelled_requests,
         bfcl_tool_pool,
         check_adapter_disjoint,
+        cross_validated_recall,
         load_retrieval_cases,
         measure_accuracy,
         measure_recall,
@@ -738,18 +755,33 @@ def bench_retrieval(
     from agentslm.retrieval import EmbeddingRetriever, HybridRetriever, LexicalRetriever, QueryAdapter, embedding_available
 
     ks = sorted(set(k or [1, 3, 5, 10]))
-    tuned_names = ["embedding-tuned", "hybrid-tuned"] if adapter is not None else []
+    if limit < 0 or cv_folds < 0 or cv_folds == 1:
+        raise UserError("--limit must be >= 0 (0: every case) and --cv-folds 0 (off) or >= 2.")
+    if cv_grouped and not cv_folds:
+        raise UserError("--cv-grouped needs --cv-folds.", hint="e.g. --cv-folds 5 --cv-grouped")
+    if cv_folds and adapter is not None:
+        raise UserError(
+            "--cv-folds trains its own adapters; --adapter scores one trained elsewhere.",
+            hint="give one of them (run the command twice, with different --out, for both).",
+        )
+    tuned_names = ["embedding-tuned", "hybrid-tuned"] if adapter is not None or cv_folds else []
     names = retriever or (["lexical", "embedding", "hybrid", *tuned_names] if embedding_available() else ["lexical"])
     known = {"lexical", "embedding", "hybrid", "embedding-tuned", "hybrid-tuned"}
     for n in [*names, *(accuracy_retriever or [])]:
         if n not in known:
             raise UserError(f"Unknown retriever {n!r}.", hint=f"use {', '.join(sorted(known))}.")
-        if n.endswith("-tuned") and adapter is None:
+        if n.endswith("-tuned") and adapter is None and not cv_folds:
             raise UserError(
-                f"Retriever {n!r} needs --adapter.", hint="train one with `agentslm train retriever --bfcl-holdout N`."
+                f"Retriever {n!r} needs --adapter or --cv-folds.",
+                hint="train one with `agentslm train retriever --bfcl-holdout N`, or cross-validate with --cv-folds 5.",
             )
     if accuracy_retriever and not set(accuracy_retriever) <= set(names):
         raise UserError("--accuracy-retriever must name retrievers given with --retriever.")
+    if cv_folds and any(n.endswith("-tuned") for n in accuracy_retriever or []):
+        raise UserError(
+            "--cv-folds measures recall only; accuracy runs of a -tuned retriever need one --adapter.",
+            hint="drop the -tuned --accuracy-retriever, or use --adapter instead of --cv-folds.",
+        )
     agreed_ks: tuple[int, int] | None = None
     if agreed_k is not None:
         first, _, rest = agreed_k.partition("/")
@@ -758,8 +790,8 @@ def bench_retrieval(
         agreed_ks = (int(first), int(rest))
     query_adapter = QueryAdapter.load(adapter) if adapter is not None else None
     lexical = LexicalRetriever()  # one index per kind, shared by the fused retrievers
-    embedding = EmbeddingRetriever() if set(names) & {"embedding", "hybrid"} else None
-    embedding_tuned = EmbeddingRetriever(adapter=query_adapter) if query_adapter is not None else None
+    embedding = EmbeddingRetriever() if any(n != "lexical" for n in names) else None  # one MiniLM, one tool index
+    embedding_tuned = embedding.with_adapter(query_adapter) if embedding and query_adapter is not None else None
     built: dict[str, Any] = {
         "lexical": lexical,
         "embedding": embedding,
@@ -767,14 +799,46 @@ def bench_retrieval(
         "embedding-tuned": embedding_tuned,
         "hybrid-tuned": HybridRetriever(lexical, embedding_tuned) if embedding_tuned else None,
     }
-    retrievers = [built[n] for n in names]
+    cv_names = [n for n in names if n.endswith("-tuned")] if cv_folds else []
+    retrievers = [built[n] for n in names if n not in cv_names]
     pool = bfcl_tool_pool()
-    cases = load_retrieval_cases(category or list(RECALL_CATEGORIES), limit=limit, seed=seed)
+    cases = load_retrieval_cases(category or list(RECALL_CATEGORIES), limit=limit or None, seed=seed)
     if query_adapter is not None:
         check_adapter_disjoint(query_adapter, cases)
     console.print(f"pool: {len(pool)} distinct BFCL functions; recall over {len(cases)} cases; retrievers: {', '.join(names)}")
     t0 = time.perf_counter()
     recall = measure_recall(retrievers, pool, cases, ks)
+    cv_meta = ""
+    if cv_names and embedding is not None:
+        requests, ids = bfcl_labelled_requests(exclude=())
+        fold_seconds: list[float] = []
+
+        def on_fold(fold: int, fold_adapter: QueryAdapter, seconds: float) -> None:
+            fold_seconds.append(seconds)
+            console.print(
+                f"fold {fold + 1}/{cv_folds}: adapter trained on {fold_adapter.meta['requests']} requests in {seconds:.0f}s"
+            )
+
+        recall += cross_validated_recall(
+            cv_names,
+            pool,
+            cases,
+            list(zip(ids, requests, strict=True)),
+            ks,
+            folds=cv_folds,
+            seed=seed,
+            embedding=embedding,
+            lexical=lexical,
+            groups=bfcl_function_sets() if cv_grouped else None,
+            on_fold=on_fold,
+        )
+        cv_meta = (
+            f"{cv_folds} folds over the {len(requests)} BFCL cases with an answer (every pool category; fold seed {seed}"
+            + ("; the cases offering the same functions kept in one fold" if cv_grouped else "")
+            + "); "
+            f"each scored case ranked by the adapter trained without its fold (defaults of `agentslm train retriever`; "
+            f"{sum(fold_seconds) / max(1, len(fold_seconds)):.0f} s per adapter)"
+        )
     console.print(f"recall measured in {time.perf_counter() - t0:.1f}s (first use builds each index)")
     m = _load(model, threads)
     accuracy: list[dict[str, Any]] = []
@@ -783,7 +847,7 @@ def bench_retrieval(
         acc_cases = load_retrieval_cases([accuracy_category], limit=accuracy_cases, seed=seed)
         if query_adapter is not None:
             check_adapter_disjoint(query_adapter, acc_cases)
-        acc_retrievers = [built[n] for n in accuracy_retriever] if accuracy_retriever else retrievers
+        acc_retrievers = [built[n] for n in accuracy_retriever] if accuracy_retriever else retrievers  # not CV ones
         with _progress() as progress:
             per_case = 1 + len(acc_retrievers) * len(ks)
             if agreed_ks:
@@ -825,6 +889,8 @@ def bench_retrieval(
             f"{agreed_ks[1]} (p50 s/case of these rows is low: the preceding setting often evaluated the same prompt, "
             "which llama.cpp's prompt cache reuses)"
         )
+    if cv_meta:
+        meta["cross-validation"] = cv_meta
     if query_adapter is not None:
         meta["query adapter"] = ", ".join(
             f"{key} {value}" for key, value in query_adapter.meta.items() if key != "bfcl_training_cases"

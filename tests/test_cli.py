@@ -99,3 +99,17 @@ def test_bench_bfcl_own_files_through_the_full_agent(tmp_path) -> None:  # type:
     (record,) = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert record["category"] == "simple:mine" and record["system"] == "agent" and record["valid"], record
     assert record["extra"]["decision"] == "plan" and "| simple:mine | agent | 1 | 100.0% |" in (out / "report.md").read_text()
+
+
+def test_bench_retrieval_cross_validation_options_are_checked_first(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    base = ["bench", "retrieval", "--accuracy-cases", "0", "--out", str(tmp_path)]
+    for extra, message in [
+        (["--cv-grouped"], "--cv-grouped needs --cv-folds"),
+        (["--cv-folds", "1"], "--cv-folds 0 (off) or >= 2"),
+        (["--limit", "-1"], "--limit must be >= 0"),
+        (["--cv-folds", "5", "--adapter", str(tmp_path / "a.npz")], "--cv-folds trains its own adapters"),
+        (["--cv-folds", "5", "-r", "hybrid-tuned", "--accuracy-retriever", "hybrid-tuned"], "recall only"),
+    ]:
+        result = runner.invoke(app, base + extra)
+        assert result.exit_code != 0 and message in str(result.exception), (extra, result.output)
+    assert not any(tmp_path.iterdir())  # refused before any work

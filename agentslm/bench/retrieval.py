@@ -14,9 +14,10 @@ functions named in its possible answer.
 from __future__ import annotations
 
 import json
+import random
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,16 +28,18 @@ from agentslm.bench.systems import AgentslmSystem, SystemOutput
 from agentslm.errors import UserError
 from agentslm.models.base import LocalModel, Message
 from agentslm.registry import Tool, ToolRegistry
-from agentslm.retrieval.retrievers import HybridRetriever, ToolRetriever
+from agentslm.retrieval.retrievers import EmbeddingRetriever, HybridRetriever, LexicalRetriever, ToolRetriever
 from agentslm.retrieval.tuning import LabelledRequest, QueryAdapter
 
 __all__ = [
     "POOL_CATEGORIES",
     "RECALL_CATEGORIES",
     "RetrievalCase",
+    "bfcl_function_sets",
     "bfcl_labelled_requests",
     "bfcl_tool_pool",
     "check_adapter_disjoint",
+    "cross_validated_recall",
     "gold_names",
     "load_retrieval_cases",
     "measure_accuracy",
@@ -120,6 +123,11 @@ def bfcl_labelled_requests(exclude: Iterable[str]) -> tuple[list[LabelledRequest
     return requests, ids
 
 
+def bfcl_function_sets(categories: Iterable[str] = POOL_CATEGORIES) -> dict[str, tuple[str, ...]]:
+    """Case id → the names of the functions the case offers (sorted): cases with the same set share an app."""
+    return {case.id: tuple(sorted(fn["name"] for fn in case.functions)) for c in categories for case in load_bfcl(c)}
+
+
 def check_adapter_disjoint(adapter: QueryAdapter, cases: Iterable[RetrievalCase]) -> None:
     """Refuse to score cases a query adapter was trained on (its ``bfcl_training_cases``)."""
     trained = set(adapter.meta.get("bfcl_training_cases") or [])
@@ -159,6 +167,89 @@ def measure_recall(
                 }
             )
     return rows
+
+
+def cross_validated_recall(
+    kinds: Sequence[str],
+    pool: Sequence[Tool],
+    cases: Sequence[RetrievalCase],
+    labelled: Sequence[tuple[str, LabelledRequest]],
+    ks: Sequence[int],
+    *,
+    folds: int,
+    seed: int,
+    embedding: EmbeddingRetriever,
+    lexical: LexicalRetriever,
+    groups: Mapping[str, Hashable] | None = None,
+    on_fold: Callable[[int, QueryAdapter, float], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Recall@k of tuned retrievers (``embedding-tuned``, ``hybrid-tuned``) estimated by ``folds``-fold
+    cross-validation: the labelled requests (case id, request) are split into folds (seeded), an adapter is
+    trained on all folds but one, and each scored case is ranked by the adapter whose training left its fold out.
+
+    Every scored case counts, so the estimate rests on all of them rather than on one held-out sample. A scored
+    case with no labelled request is in no training set; it is ranked with the first fold's adapter.
+
+    ``groups`` (case id → group) keeps each group in one fold — e.g. the cases that offer the same functions, whose
+    requests are often near-duplicates: the stricter estimate for requests unlike any logged one. Rows are those of
+    :func:`measure_recall`, the retriever named e.g. ``hybrid-tuned (5-fold CV)`` or ``(5-fold grouped CV)``.
+    """
+    from agentslm.retrieval.tuning import tune_query_adapter
+
+    unknown = [kind for kind in kinds if kind not in ("embedding-tuned", "hybrid-tuned")]
+    if unknown or not kinds:
+        raise UserError(
+            f"Cross-validation scores tuned retrievers only, not {unknown or 'none'}.",
+            hint="use embedding-tuned, hybrid-tuned.",
+        )
+    if not 2 <= folds <= len(labelled):
+        raise UserError(
+            f"Cross-validation over {len(labelled)} labelled requests needs 2 to {len(labelled)} folds, not {folds}.",
+            hint="use e.g. 5 folds.",
+        )
+    members: dict[Hashable, list[str]] = {}
+    for case_id, _ in labelled:
+        members.setdefault(groups.get(case_id, case_id) if groups is not None else case_id, []).append(case_id)
+    if len(members) < folds:
+        raise UserError(f"{len(members)} groups of labelled requests cannot fill {folds} folds.", hint="use fewer folds.")
+    order = list(members)
+    random.Random(seed).shuffle(order)
+    order.sort(key=lambda g: -len(members[g]))  # largest groups first, each into the smallest fold so far
+    sizes = [0] * folds
+    fold_of: dict[str, int] = {}
+    for group in order:
+        fold = sizes.index(min(sizes))
+        sizes[fold] += len(members[group])
+        fold_of.update(dict.fromkeys(members[group], fold))
+    name = f"({folds}-fold {'grouped ' if groups is not None else ''}CV)"
+    rows: dict[tuple[str, str, int], list[tuple[int, float, float]]] = {}  # cases, recall, ms per query
+    for fold in range(folds):
+        scored = [rc for rc in cases if fold_of.get(rc.case.id, 0) == fold]
+        if not scored:
+            continue
+        t0 = time.perf_counter()
+        adapter = tune_query_adapter([r for case_id, r in labelled if fold_of[case_id] != fold], pool, embedding)
+        if on_fold:
+            on_fold(fold, adapter, time.perf_counter() - t0)
+        tuned = embedding.with_adapter(adapter)
+        built: dict[str, ToolRetriever] = {"embedding-tuned": tuned, "hybrid-tuned": HybridRetriever(lexical, tuned)}
+        for row in measure_recall([built[kind] for kind in kinds], pool, scored, ks):
+            key = (row["retriever"], row["category"], row["k"])
+            rows.setdefault(key, []).append((row["cases"], row["recall"], row["ms_per_query"]))
+    out: list[dict[str, Any]] = []
+    for (retriever, category, k), parts in sorted(rows.items()):
+        n = sum(p[0] for p in parts)
+        out.append(
+            {
+                "retriever": f"{retriever} {name}",
+                "category": category,
+                "k": k,
+                "cases": n,
+                "recall": sum(p[0] * p[1] for p in parts) / n,
+                "ms_per_query": sum(p[0] * p[2] for p in parts) / n,
+            }
+        )
+    return out
 
 
 def pool_prompt_tokens(model: LocalModel, pool: Sequence[Tool], request: str = "What is the weather in Paris?") -> int:

@@ -134,8 +134,21 @@ class EmbeddingRetriever:
         self._model: Any = None
         self._index: dict[str, NDArray[np.float32]] = {}
         self._lock = threading.Lock()
+        self._shared: EmbeddingRetriever | None = None  # the retriever whose encoder and index this one uses
+
+    def with_adapter(self, adapter: QueryAdapter | str | os.PathLike[str] | None) -> EmbeddingRetriever:
+        """A retriever with another query adapter (or none) that shares this one's encoder and tool index.
+
+        Loading MiniLM and embedding a large registry happen once, however many adapters are compared
+        (``agentslm bench retrieval`` scores untuned, tuned and cross-validated rankings side by side).
+        """
+        other = EmbeddingRetriever(self.model_path, disk_cache=self.disk_cache, adapter=adapter)
+        other._shared = self._shared or self
+        return other
 
     def _encoder(self) -> Any:
+        if self._shared is not None:
+            return self._shared._encoder()
         if self._model is None:
             try:
                 from sentence_transformers import SentenceTransformer
@@ -154,6 +167,8 @@ class EmbeddingRetriever:
 
     def index(self, tools: Sequence[Tool]) -> NDArray[np.float32]:
         """Unit-length embeddings of ``tools`` (one row per tool), cached per tool-set version."""
+        if self._shared is not None:
+            return self._shared.index(tools)
         key = index_key(tools, salt=f"minilm:{self.model_path or 'embedded'}")
         with self._lock:
             if key in self._index:
