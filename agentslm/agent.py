@@ -416,6 +416,7 @@ class _RunState:
             tools=[t.name for t in selection.tools],
             of=len(self.agent.registry),
             widened=selection.widened,
+            agreed=selection.agreed,
         )
 
     def emit(self, event: AgentEvent) -> AgentEvent:

@@ -117,6 +117,9 @@ class RetrievalEvent(EventBase):
     """How many tools the registry has."""
     widened: bool = False
     """True for the second, wider search after no offered tool fitted."""
+    agreed: bool | None = None
+    """With ``RetrievalPolicy(k_agreed=N)``: whether the lexical and embedding rankings put the same tool first
+    (then only N tools were offered); ``None`` when the policy did not ask."""
 
 
 class AskEvent(EventBase):
@@ -193,7 +196,8 @@ def describe_event(event: EventBase) -> str:
         return text if event.outcome == "escalated" else f"{text} -> {event.outcome}: {event.error}"
     if isinstance(event, RetrievalEvent):
         wider = "widened, " if event.widened else ""
-        return f"tools   {wider}{len(event.tools)} of {event.of} by {event.retriever}: {', '.join(event.tools)}"
+        agreed = {True: " (rankings agreed)", False: " (rankings differed)", None: ""}[event.agreed]
+        return f"tools   {wider}{len(event.tools)} of {event.of} by {event.retriever}{agreed}: {', '.join(event.tools)}"
     if isinstance(event, AskEvent):
         return f"ask     {event.question}"
     if isinstance(event, NoToolEvent):

@@ -136,6 +136,7 @@ def test_agent_offers_only_retrieved_tools() -> None:
     run = agent.run("What is the weather in Paris?")
     retrieval = [e for e in run.events if isinstance(e, RetrievalEvent)]
     assert len(retrieval) == 1 and retrieval[0].tools[0] == "get_weather" and retrieval[0].of == 43
+    assert retrieval[0].agreed is None  # the policy did not ask for agreement
     # the planner's grammar admitted the 3 retrieved tools only
     offered = set(re.findall(r'"const": "([^"]+)"', json.dumps(model.schemas[0])))
     assert offered == set(retrieval[0].tools) and len(offered) == 3

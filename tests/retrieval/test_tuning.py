@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agentslm import RetrievalPolicy, UserError
+from agentslm import Agent, RetrievalPolicy, UserError
+from agentslm.events import RetrievalEvent, describe_event
 from agentslm.retrieval import (
     EmbeddingRetriever,
     HybridRetriever,
@@ -23,6 +24,7 @@ from agentslm.retrieval import (
 )
 from agentslm.training.records import RecordCall, RecordTool, TrainingRecord
 
+from ..test_agent import ScriptedModel, call
 from .test_retrieval import catalog, needs_embedding
 
 # house jargon the tools' docs never use: "ping" is an email, "quid" is money, "brolly" is weather
@@ -195,3 +197,10 @@ def test_policy_offers_fewer_tools_when_both_rankings_agree(tmp_path: Path, monk
     assert ToolSelector(RetrievalPolicy(retriever="hybrid")).select("How much is 30 dollars in EUR?", tools).agreed is None
     with pytest.raises(UserError, match="k_agreed <= k"):
         RetrievalPolicy(k=3, k_agreed=4)
+    # the agent's retrieval event says so: one tool offered because both rankings agreed
+    model = ScriptedModel([[call("convert_currency", amount=30, target="EUR")], []], answers=["About 28 EUR."])
+    policy = RetrievalPolicy(retriever="hybrid", k=5, k_agreed=1, min_tools=10)
+    run = Agent(model, catalog(), retrieval=policy).run("How much is 30 dollars in EUR? Convert the currency.")
+    event = next(e for e in run.events if isinstance(e, RetrievalEvent))
+    assert (event.agreed, event.tools) == (True, ["convert_currency"]) and run.status == "answered"
+    assert describe_event(event).startswith("tools   1 of 43 by hybrid (rankings agreed): convert_currency")
