@@ -402,17 +402,34 @@ def retriever_cmd(
     val: Annotated[
         float, typer.Option(help="Share of requests held out to report recall@1/@5 before and after (0: none).")
     ] = 0.0,
+    cv: Annotated[
+        int,
+        typer.Option(
+            help="Estimate recall@1/@5 before and after by K-fold cross-validation over every request (K adapters "
+            "trained first; steadier than --val on a small log; 0: off)."
+        ),
+    ] = 0,
     out: Annotated[Path, typer.Option(help="Adapter file to write (.npz).")] = Path("training/runs/retriever/adapter.npz"),
 ) -> None:
     """Tune the embedding retriever to a registry on labelled requests (a query adapter; seconds on a CPU)."""
     import random
 
-    from agentslm.retrieval import EmbeddingRetriever, LabelledRequest, requests_from_records, tune_query_adapter
+    from agentslm.retrieval import (
+        EmbeddingRetriever,
+        LabelledRequest,
+        cross_validate_adapter,
+        requests_from_records,
+        tune_query_adapter,
+    )
     from agentslm.retrieval.retrievers import embedding_model_path
 
     embedding_model_path()  # the embedding extra, or a clear error before any work
     if not 0 <= val < 1:
         raise UserError(f"--val {val} is not a share.", hint="pass a number from 0 (none held out) to below 1, e.g. 0.2.")
+    if cv and val:
+        raise UserError("--cv and --val both estimate recall; give one.", hint="--cv 5 uses every request, --val one split.")
+    if cv < 0 or cv == 1:
+        raise UserError(f"--cv {cv} is not a number of folds.", hint="pass 0 (off) or 2 or more, e.g. --cv 5.")
     labelled: list[LabelledRequest] = []
     registry: list[Any] = []
     meta: dict[str, Any] = {}
@@ -457,9 +474,24 @@ def retriever_cmd(
         held, rest = shuffled[: max(1, int(len(shuffled) * val))], shuffled[max(1, int(len(shuffled) * val)) :]
         trial = tune_query_adapter(rest, registry, retriever, epochs=epochs, seed=seed)
         table = Table("held-out requests", "R@1", "R@5")
-        for label, candidate in (("embedding", retriever), ("embedding, tuned", EmbeddingRetriever(adapter=trial))):
+        for label, candidate in (("embedding", retriever), ("embedding, tuned", retriever.with_adapter(trial))):
             r1, r5 = _recall(candidate, held, registry)
             table.add_row(f"{label} ({len(held)})", f"{r1:.3f}", f"{r5:.3f}")
+        console.print(table)
+    if cv:
+        console.print(f"cross-validating: {cv} adapters, each trained without one fold of the requests")
+        estimate = cross_validate_adapter(
+            labelled,
+            registry,
+            retriever,
+            folds=cv,
+            seed=seed,
+            epochs=epochs,
+            on_fold=lambda fold: console.print(f"fold {fold + 1}/{cv} scored"),
+        )
+        table = Table(f"{cv}-fold CV, all {len(labelled)} requests", "R@1", "R@5")
+        for name in ("embedding", "embedding-tuned", "hybrid", "hybrid-tuned"):
+            table.add_row(name, f"{estimate[name][1]:.3f}", f"{estimate[name][5]:.3f}")
         console.print(table)
     t0 = time.perf_counter()
     adapter = tune_query_adapter(labelled, registry, retriever, epochs=epochs, seed=seed)

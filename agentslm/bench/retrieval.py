@@ -14,7 +14,6 @@ functions named in its possible answer.
 from __future__ import annotations
 
 import json
-import random
 import statistics
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -194,7 +193,7 @@ def cross_validated_recall(
     requests are often near-duplicates: the stricter estimate for requests unlike any logged one. Rows are those of
     :func:`measure_recall`, the retriever named e.g. ``hybrid-tuned (5-fold CV)`` or ``(5-fold grouped CV)``.
     """
-    from agentslm.retrieval.tuning import tune_query_adapter
+    from agentslm.retrieval.tuning import assign_folds, tune_query_adapter
 
     unknown = [kind for kind in kinds if kind not in ("embedding-tuned", "hybrid-tuned")]
     if unknown or not kinds:
@@ -202,25 +201,7 @@ def cross_validated_recall(
             f"Cross-validation scores tuned retrievers only, not {unknown or 'none'}.",
             hint="use embedding-tuned, hybrid-tuned.",
         )
-    if not 2 <= folds <= len(labelled):
-        raise UserError(
-            f"Cross-validation over {len(labelled)} labelled requests needs 2 to {len(labelled)} folds, not {folds}.",
-            hint="use e.g. 5 folds.",
-        )
-    members: dict[Hashable, list[str]] = {}
-    for case_id, _ in labelled:
-        members.setdefault(groups.get(case_id, case_id) if groups is not None else case_id, []).append(case_id)
-    if len(members) < folds:
-        raise UserError(f"{len(members)} groups of labelled requests cannot fill {folds} folds.", hint="use fewer folds.")
-    order = list(members)
-    random.Random(seed).shuffle(order)
-    order.sort(key=lambda g: -len(members[g]))  # largest groups first, each into the smallest fold so far
-    sizes = [0] * folds
-    fold_of: dict[str, int] = {}
-    for group in order:
-        fold = sizes.index(min(sizes))
-        sizes[fold] += len(members[group])
-        fold_of.update(dict.fromkeys(members[group], fold))
+    fold_of = assign_folds([case_id for case_id, _ in labelled], folds, seed=seed, groups=groups)
     name = f"({folds}-fold {'grouped ' if groups is not None else ''}CV)"
     rows: dict[tuple[str, str, int], list[tuple[int, float, float]]] = {}  # cases, recall, ms per query
     for fold in range(folds):

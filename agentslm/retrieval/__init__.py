@@ -15,7 +15,13 @@ from agentslm.retrieval.retrievers import (
     make_retriever,
 )
 from agentslm.retrieval.select import RetrievalPolicy, Selection, ToolSelector
-from agentslm.retrieval.tuning import LabelledRequest, QueryAdapter, requests_from_records, tune_query_adapter
+from agentslm.retrieval.tuning import (
+    LabelledRequest,
+    QueryAdapter,
+    cross_validate_adapter,
+    requests_from_records,
+    tune_query_adapter,
+)
 
 __all__ = [
     "EmbeddingRetriever",
@@ -27,6 +33,7 @@ __all__ = [
     "Selection",
     "ToolRetriever",
     "ToolSelector",
+    "cross_validate_adapter",
     "embedding_available",
     "make_retriever",
     "requests_from_records",

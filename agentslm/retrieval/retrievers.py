@@ -29,6 +29,7 @@ __all__ = [
     "EmbeddingRetriever",
     "HybridRetriever",
     "LexicalRetriever",
+    "TUNED_WEIGHT",
     "ToolRetriever",
     "cache_dir",
     "embedding_available",
@@ -76,6 +77,11 @@ class LexicalRetriever:
     def scores(self, query: str, tools: Sequence[Tool]) -> NDArray[np.float64]:
         """BM25 score of every tool (same order as ``tools``)."""
         return np.asarray(self._bm25(tools).get_scores(tokenize(query)), dtype=np.float64)
+
+    def score_batch(self, queries: Sequence[str], tools: Sequence[Tool]) -> NDArray[np.float64]:
+        """:meth:`scores` of many requests (one row each), the index looked up once."""
+        bm25 = self._bm25(tools)
+        return np.asarray([bm25.get_scores(tokenize(q)) for q in queries], dtype=np.float64).reshape(len(queries), len(tools))
 
     def rank(self, query: str, tools: Sequence[Tool]) -> list[tuple[Tool, float]]:
         return _ranked(tools, self.scores(query, tools))
@@ -197,13 +203,21 @@ class EmbeddingRetriever:
 
     def scores(self, query: str, tools: Sequence[Tool]) -> NDArray[np.float64]:
         """Cosine similarity of the request to every tool."""
-        query_vector = self.encode([query])
+        return self.score_batch([query], tools)[0]
+
+    def score_batch(self, queries: Sequence[str], tools: Sequence[Tool]) -> NDArray[np.float64]:
+        """:meth:`scores` of many requests (one row each), encoded in batches."""
+        vectors = self.encode(queries)
         if self.adapter is not None:
-            query_vector = self.adapter.apply(query_vector)
-        return np.asarray(self.index(tools) @ query_vector[0], dtype=np.float64)
+            vectors = self.adapter.apply(vectors)
+        return np.asarray(vectors @ self.index(tools).T, dtype=np.float64)
 
     def rank(self, query: str, tools: Sequence[Tool]) -> list[tuple[Tool, float]]:
         return _ranked(tools, self.scores(query, tools))
+
+
+TUNED_WEIGHT = 2.0
+"""Weight of a tuned embedding ranking against the lexical one in :class:`HybridRetriever` (docs/RETRIEVAL.md)."""
 
 
 class HybridRetriever:
@@ -228,7 +242,7 @@ class HybridRetriever:
         self.embedding = embedding or EmbeddingRetriever()
         self.c = c
         tuned = self.embedding.adapter is not None
-        self.embedding_weight = embedding_weight if embedding_weight is not None else (2.0 if tuned else 1.0)
+        self.embedding_weight = embedding_weight if embedding_weight is not None else (TUNED_WEIGHT if tuned else 1.0)
         if tuned:
             self.name = "hybrid-tuned"
 
@@ -241,17 +255,22 @@ class HybridRetriever:
         Agreement is a confidence signal: on BFCL's ``multiple`` cases the fused first tool is right far more
         often when both rankings agree (:class:`~agentslm.retrieval.RetrievalPolicy` ``k_agreed``).
         """
-        fused = np.zeros(len(tools))
+        fused, agreed = self.fuse(self.lexical.scores(query, tools), self.embedding.scores(query, tools))
+        return _ranked(tools, fused), agreed
+
+    def fuse(self, lexical: NDArray[np.float64], embedding: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
+        """Fused scores of one request from its lexical and embedding scores (one per tool), and whether both
+        put the same tool first (no lexical word overlap: no vote)."""
+        fused = np.zeros(len(lexical))
         firsts: list[int] = []
-        lexical = self.lexical.scores(query, tools)
-        for weight, scores in ((1.0, lexical), (self.embedding_weight, self.embedding.scores(query, tools))):
+        for weight, scores in ((1.0, lexical), (self.embedding_weight, embedding)):
             order = np.argsort(-scores, kind="stable")
-            ranks = np.empty(len(tools))
-            ranks[order] = np.arange(1, len(tools) + 1)
+            ranks = np.empty(len(scores))
+            ranks[order] = np.arange(1, len(scores) + 1)
             fused += weight / (self.c + ranks)
             firsts.append(int(order[0]) if len(order) else -1)
-        agreed = bool(len(tools)) and float(lexical.max()) > 0 and firsts[0] == firsts[1]  # no shared word: no vote
-        return _ranked(tools, fused), agreed
+        agreed = bool(len(lexical)) and float(lexical.max()) > 0 and firsts[0] == firsts[1]
+        return fused, agreed
 
 
 def _ranked(tools: Sequence[Tool], scores: NDArray[np.float64]) -> list[tuple[Tool, float]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ from agentslm.retrieval import (
     LexicalRetriever,
     QueryAdapter,
     ToolSelector,
+    cross_validate_adapter,
     make_retriever,
     requests_from_records,
     tune_query_adapter,
 )
+from agentslm.retrieval.tuning import assign_folds
 from agentslm.training.records import RecordCall, RecordTool, TrainingRecord
 
 from ..test_agent import ScriptedModel, call
@@ -180,6 +183,30 @@ def test_train_retriever_command_on_records(tmp_path: Path, monkeypatch: pytest.
     share = CliRunner().invoke(app, [*args[:-2], "--val", "1.5", "--out", str(tmp_path / "c.npz")])
     assert isinstance(share.exception, UserError) and "is not a share" in str(share.exception)
     assert not (tmp_path / "c.npz").exists()
+    both = CliRunner().invoke(app, [*args[:-2], "--cv", "2", "--out", str(tmp_path / "d.npz")])  # args has --val 0.3
+    assert isinstance(both.exception, UserError) and "give one" in str(both.exception)
+    cv_args = ["train", "retriever", "--records", str(tmp_path / "log.jsonl"), "--epochs", "50", "--cv", "2"]
+    cv = CliRunner().invoke(app, [*cv_args, "--out", str(tmp_path / "e.npz")])
+    assert cv.exit_code == 0, cv.output
+    assert "2-fold CV, all 7 requests" in cv.output and "hybrid-tuned" in cv.output
+    assert QueryAdapter.load(tmp_path / "e.npz").meta["requests"] == len(LABELLED)  # then trained on all of them
+
+
+@needs_embedding
+def test_cross_validation_ranks_each_request_with_an_adapter_that_never_saw_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTSLM_CACHE", str(tmp_path))
+    requests = [*LABELLED, *(LabelledRequest(text, (name,)) for text, name in HELD_OUT.items())]
+    estimate = cross_validate_adapter(requests, list(catalog()), EmbeddingRetriever(), folds=2, epochs=50)
+    assert set(estimate) == {"embedding", "embedding-tuned", "hybrid", "hybrid-tuned"}
+    assert all(set(by_k) == {1, 5} and all(0 <= v <= 1 for v in by_k.values()) for by_k in estimate.values())
+    # each fold's adapter learnt the jargon from the other fold's requests
+    assert estimate["embedding-tuned"][1] > estimate["embedding"][1] + 0.2, estimate
+    folds = assign_folds([f"r{i}" for i in range(10)], 3, seed=1, groups={"r0": "a", "r1": "a", "r2": "a"})
+    assert sorted(collections.Counter(folds.values()).values()) == [3, 3, 4] and len({folds[f"r{i}"] for i in range(3)}) == 1
+    with pytest.raises(UserError, match="needs 2 to 10 folds"):
+        assign_folds([f"r{i}" for i in range(10)], 11)
 
 
 @needs_embedding
