@@ -132,12 +132,16 @@ def tune_query_adapter(
     temperature: float = 0.05,
     batch_size: int = 128,
     seed: int = 0,
+    request_vectors: NDArray[np.float32] | None = None,
 ) -> QueryAdapter:
     """Train a :class:`QueryAdapter` so that each request ranks its tools first among ``tools``.
 
     Requests naming a tool that is not in ``tools`` keep their other tools; the pairs left out are counted in
     the adapter's ``meta`` (``skipped_pairs``). The defaults (30 epochs, temperature 0.05) were chosen on a
     validation split of BFCL requests, not on the reported sample (docs/RETRIEVAL.md).
+
+    ``request_vectors``: the requests' embeddings (``retriever.encode``, one row each) when already computed,
+    so that cross-validation encodes each request once.
     """
     try:
         import torch
@@ -145,6 +149,8 @@ def tune_query_adapter(
         raise MissingExtraError("Tuning the retriever needs torch.", hint="pip install 'agentslm[retrieval]'") from exc
     if epochs < 1 or batch_size < 1 or temperature <= 0:
         raise UserError("tune_query_adapter needs epochs >= 1, batch_size >= 1 and temperature > 0.")
+    if request_vectors is not None and len(request_vectors) != len(requests):
+        raise UserError(f"{len(request_vectors)} request vectors for {len(requests)} requests: give one row per request.")
     index = {t.name: i for i, t in enumerate(tools)}
     pairs: list[tuple[int, int]] = []
     skipped = 0
@@ -162,7 +168,10 @@ def tune_query_adapter(
     used = sorted({r for r, _ in pairs})
     tool_matrix = torch.tensor(retriever.index(tools))
     queries = torch.zeros((len(requests), tool_matrix.shape[1]))
-    queries[used] = torch.tensor(retriever.encode([requests[r].request for r in used]))
+    if request_vectors is not None:
+        queries[used] = torch.tensor(np.asarray(request_vectors, dtype=np.float32)[used])
+    else:
+        queries[used] = torch.tensor(retriever.encode([requests[r].request for r in used]))
     q_index = torch.tensor([p[0] for p in pairs])
     t_index = torch.tensor([p[1] for p in pairs])
 
@@ -242,26 +251,30 @@ def cross_validate_adapter(
 
     fold_of = assign_folds([str(i) for i in range(len(requests))], folds, seed=seed)
     texts = [r.request for r in requests]
-    untuned = retriever.with_adapter(None)
-    lexical = LexicalRetriever().score_batch(texts, tools)  # requests scored in batches: minutes less on big logs
-    plain = untuned.score_batch(texts, tools)
+    vectors = retriever.encode(texts)  # each request encoded once, for every fold's training and scoring
+    index = retriever.index(tools).T
+    lexical = LexicalRetriever().score_batch(texts, tools)
+    plain = np.asarray(vectors @ index, dtype=np.float64)
     tuned = np.zeros_like(plain)
     for fold in range(folds):
         held = [i for i in range(len(requests)) if fold_of[str(i)] == fold]
-        train = [r for i, r in enumerate(requests) if fold_of[str(i)] != fold]
-        adapter = tune_query_adapter(train, tools, retriever, epochs=epochs, seed=seed)
-        tuned[held] = retriever.with_adapter(adapter).score_batch([texts[i] for i in held], tools)
+        train = [i for i in range(len(requests)) if fold_of[str(i)] != fold]
+        adapter = tune_query_adapter(
+            [requests[i] for i in train], tools, retriever, epochs=epochs, seed=seed, request_vectors=vectors[train]
+        )
+        tuned[held] = adapter.apply(vectors[held]) @ index
         if on_fold:
             on_fold(fold)
-    fusion = {False: HybridRetriever(embedding=untuned), True: HybridRetriever(embedding=untuned, embedding_weight=TUNED_WEIGHT)}
+    hybrid = HybridRetriever(embedding=retriever, embedding_weight=1.0)
+    hybrid_tuned = HybridRetriever(embedding=retriever, embedding_weight=TUNED_WEIGHT)
     names = [t.name for t in tools]
     hits: dict[str, dict[int, list[float]]] = {}
     for i, request in enumerate(requests):
         rows = {
             "embedding": plain[i],
             "embedding-tuned": tuned[i],
-            "hybrid": fusion[False].fuse(lexical[i], plain[i])[0],
-            "hybrid-tuned": fusion[True].fuse(lexical[i], tuned[i])[0],
+            "hybrid": hybrid.fuse(lexical[i], plain[i])[0],
+            "hybrid-tuned": hybrid_tuned.fuse(lexical[i], tuned[i])[0],
         }
         for name, scores in rows.items():
             ranked = [names[j] for j in np.argsort(-scores, kind="stable")[: max(ks)]]

@@ -142,6 +142,9 @@ def test_tuning_needs_requests_that_name_registry_tools() -> None:
     assert "--tools" in str(info.value.hint)
     with pytest.raises(UserError, match="epochs >= 1"):
         tune_query_adapter(LABELLED, list(catalog()), NoEncoder(), epochs=0)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="2 request vectors for 7 requests"):
+        rows = np.zeros((2, 384), dtype=np.float32)
+        tune_query_adapter(LABELLED, list(catalog()), NoEncoder(), request_vectors=rows)  # type: ignore[arg-type]
 
 
 @needs_embedding
