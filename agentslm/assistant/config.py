@@ -3,12 +3,14 @@
 .. code-block:: toml
 
     [models]
-    model = "embedded"      # every role's model: "embedded", a .gguf path, "transformers:PATH", "openai:URL#MODEL"
+    model = "embedded"      # every role's model: "embedded" (SmolLM2-135M + agentslm's adapter), "embedded-base",
+                            # a .gguf path, "transformers:PATH", "openai:URL#MODEL"
     planner = ""            # per-role overrides ("" = model)
     caller = ""
     summarizer = ""
-    lora = ""               # a GGUF LoRA adapter for a local llama.cpp model ("" = none)
+    lora = ""               # a GGUF LoRA adapter for a local llama.cpp model ("" = none; "embedded" brings its own)
     threads = 0             # llama.cpp threads (0 = all cores)
+    extra_buffers = "auto"  # llama.cpp extra weight buffers: "auto" (off on AMX CPUs, where they crash), "on", "off"
     history_turns = 0       # earlier turns the planner sees (0 suits the 135M model; raise for larger ones)
 
     [fallback]
@@ -76,6 +78,8 @@ class ModelsConfig(_Section):
     summarizer: str = ""
     lora: str = ""
     threads: int = Field(default=0, ge=0)
+    extra_buffers: Literal["auto", "on", "off"] = "auto"
+    """llama.cpp's extra weight buffer types (AMX, repacking): "auto" decides from the CPU (agentslm doctor shows it)."""
     history_turns: int = Field(default=0, ge=0, le=20)
     """Earlier turns the planner sees. 0 by default: the embedded 135M model, shown a denied or failed earlier
     turn, often declines the same request again (seen in the terminal test); raise it for larger models."""

@@ -76,6 +76,8 @@ def _model_options(config: AssistantConfig, spec: str) -> dict[str, Any]:
         options["n_threads"] = config.models.threads
     if local and config.models.lora:
         options["lora_path"] = config.models.lora
+    if local and config.models.extra_buffers != "auto":
+        options["extra_buffers"] = config.models.extra_buffers
     return options
 
 

@@ -29,7 +29,7 @@ from agentslm.models.base import Message
 from agentslm.registry import ToolRegistry
 from agentslm.verify import Verifier
 
-__all__ = ["RssSampler", "Suite", "machine_description", "read_records", "run_suite", "score_output"]
+__all__ = ["RssSampler", "Suite", "git_commit", "machine_description", "read_records", "run_suite", "score_output"]
 
 RESULTS_FILE = "results.jsonl"
 META_FILE = "meta.json"
@@ -99,9 +99,13 @@ def machine_description() -> dict[str, Any]:
         mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError):
         pass
+    from agentslm.models.cpu_buffers import decide_extra_buffers
+
     return {
         "cpu": cpu,
         "cpus": os.cpu_count(),
+        "llama_extra_buffers": decide_extra_buffers().as_dict(),
+        "git_commit": git_commit(),
         "memory_gib": mem_gib,
         "os": platform.platform(),
         "python": platform.python_version(),
@@ -109,6 +113,21 @@ def machine_description() -> dict[str, Any]:
         "llguidance": _version("llguidance"),
         "bfcl_eval": _version("bfcl-eval"),
     }
+
+
+def git_commit() -> str | None:
+    """The agentslm checkout's commit (``+dirty`` with uncommitted changes), or None outside a git checkout."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 def _version(dist: str) -> str | None:
