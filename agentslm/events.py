@@ -139,6 +139,9 @@ class AnswerEvent(EventBase):
     text: str
     cited: list[int] = Field(default_factory=list)
     """Task ids whose results the answer used."""
+    replaced: list[str] = Field(default_factory=list)
+    """What the answer check found unsupported in the summarizer's text (e.g. "'sunny' (weather) is in no
+    result"); when not empty, ``text`` is the results themselves instead."""
 
 
 class ErrorEvent(EventBase):
@@ -204,7 +207,8 @@ def describe_event(event: EventBase) -> str:
         return f"no tool {event.reason}"
     if isinstance(event, AnswerEvent):
         cited = f" (from results {event.cited})" if event.cited else ""
-        return f"answer  {event.text}{cited}"
+        checked = f"  (the model's wording was replaced: {'; '.join(event.replaced)})" if event.replaced else ""
+        return f"answer  {event.text}{cited}{checked}"
     if isinstance(event, ErrorEvent):
         where = f" [{event.task_id}]" if event.task_id is not None else ""
         return f"error   {event.kind}{where}: {event.message}"

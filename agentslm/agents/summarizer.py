@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from agentslm.agents.answer_check import check_answer
 from agentslm.agents.prompts import render_prompt
 from agentslm.models.base import Message, Model
 
@@ -94,14 +95,22 @@ class Summarizer:
         ]
 
     def answer(self, request: str, results: Sequence[ResultForAnswer]) -> tuple[str, list[int]]:
-        """The answer text and the ids of the results it used. Falls back to listing the results when
-        the model's text is empty or uses none of them (the answer always rests on the observations)."""
+        """The answer text and the ids of the results it used (see :meth:`checked_answer`)."""
+        text, cited, _ = self.checked_answer(request, results)
+        return text, cited
+
+    def checked_answer(self, request: str, results: Sequence[ResultForAnswer]) -> tuple[str, list[int], list[str]]:
+        """The answer text, the ids of the results it used, and what the answer check found in the model's text.
+        Falls back to listing the results when the model's text is empty, uses none of them, or states something
+        they do not support (:func:`~agentslm.agents.answer_check.check_answer`): the answer always rests on the
+        observations."""
         text = ""
         if results:
             gen = self.model.generate(self.messages(request, results), max_tokens=self.max_tokens)
             text = cut_repetition(gen.text.strip())
         cited = cited_results(text, results)
-        if not text or not cited:
+        problems = check_answer(text, [r.text for r in results], supporting=[request, *(r.call for r in results)]).problems
+        if not text or not cited or problems:
             text = "; ".join(f"{r.call} -> {r.text}" for r in results) if results else text
             cited = [r.id for r in results]
-        return text, cited
+        return text, cited, problems

@@ -27,9 +27,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from agentslm.agents.answer_check import check_answer
 from agentslm.calls import ToolCall
 from agentslm.errors import UserError
-from agentslm.events import ApprovalRequestEvent, CallEvent, ResultEvent, describe_event
+from agentslm.events import AnswerEvent, ApprovalRequestEvent, CallEvent, ResultEvent, describe_event
 from agentslm.registry import Tool
 from agentslm_tools import PackContext, build_registry
 
@@ -147,6 +148,9 @@ def run_cases(
             ]
             passed = (all(found) if expected else not any(c["ran"] for c in calls)) and not unwanted
             names_ok = {w["name"] for w in expected} <= {c["name"] for c in calls} if expected else not calls
+            answer = next((e for e in run.events if isinstance(e, AnswerEvent)), None)
+            observed = [e.observation.text for e in run.events if isinstance(e, ResultEvent)]
+            asked = [case["request"], *(f"{c['name']}({json.dumps(c['arguments'])})" for c in calls)]
             result = {
                 "id": case["id"],
                 "pack": case.get("pack", ""),
@@ -158,6 +162,10 @@ def run_cases(
                 "unwanted_approvals": unwanted,
                 "status": run.status,
                 "seconds": round(seconds, 2),
+                "answer_replaced": answer.replaced if answer else [],
+                "answer_contradictions": check_answer(answer.text, observed, supporting=asked).problems
+                if answer and observed
+                else [],
                 "events": [describe_event(e) for e in run.events],
             }
             results.append(result)
@@ -190,6 +198,10 @@ def write_report(results: list[dict[str, Any]], out: Path, meta: dict[str, Any])
         f"{sum(len(r.get('unwanted_approvals', [])) for r in results)} in "
         f"{sum(1 for r in results if r.get('unwanted_approvals'))} requests; seconds per request p50 "
         f"{statistics.median(seconds) if seconds else 0:.1f}, p95 {p95:.1f}.",
+        "",
+        f"Answer check: the summarizer's text was replaced by the results in "
+        f"{sum(1 for r in results if r.get('answer_replaced'))} answers (unsupported claims found); final answers "
+        f"stating a value the results do not support: {sum(1 for r in results if r.get('answer_contradictions'))}.",
         "",
         "| pack | handled | right tools |",
         "|---|--:|--:|",
