@@ -21,7 +21,7 @@ from agentslm.errors import (
 )
 from agentslm.events import AgentEvent, describe_event
 from agentslm.execute import Executor
-from agentslm.models import Generation, Model, TokenLogprob, embedded_model_path, load_model
+from agentslm.models import Generation, Model, TokenLogprob, embedded_adapter_path, embedded_model_path, load_model
 from agentslm.registry import Effect, Tool, ToolRegistry, tool
 from agentslm.retrieval import RetrievalPolicy
 from agentslm.schema import DecodeLimits, call_schema
@@ -66,6 +66,7 @@ __all__ = [
     "__version__",
     "call_schema",
     "describe_event",
+    "embedded_adapter_path",
     "embedded_model_path",
     "load_model",
     "read_audit_log",

@@ -222,7 +222,7 @@ class Agent:
             log = EscalationLog(escalation_log) if escalation_log is not None else None
             self.planner = RoutedPlanner(self.planner, large, routing, log)
             self.fallback_caller = Caller(large.model, max_tokens=max_tokens, limits=limits)
-        self.summarizer = Summarizer(_load(summarizer, self.model))
+        self.summarizer = Summarizer(_load(summarizer, self.model.for_role("summarizer") if self.model else None))
         self.approve = approve
         self.validators = validators
         self.allow = allow
@@ -553,16 +553,17 @@ class _RunState:
             return
         shown = _fit(self.answers, self.agent.budgets.max_observation_chars)
         listed = "; ".join(f"{r.call} -> {r.text}" for r in shown)
+        replaced: list[str] = []
         if not self.tokens_left():  # the budget is spent: the results themselves are the answer
             text, cited = listed, [r.id for r in shown]
         else:
             try:
                 with self.meter.active():
-                    text, cited = self.agent.summarizer.answer(self.request, shown)
+                    text, cited, replaced = self.agent.summarizer.checked_answer(self.request, shown)
             except Exception as exc:
                 yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the summarizer's model failed: {_describe(exc)}"))
                 text, cited = listed, [r.id for r in shown]
-        yield self.emit(AnswerEvent(run_id="", text=text, cited=cited))
+        yield self.emit(AnswerEvent(run_id="", text=text, cited=cited, replaced=replaced))
         self.finish("answered", text)
 
     def execute(self, plan: Plan, steps_so_far: int) -> Iterator[AgentEvent]:

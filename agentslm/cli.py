@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -31,7 +32,8 @@ ModelOpt = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Model spec: a .gguf path, 'llamacpp:PATH', 'transformers:PATH'; default: the embedded SmolLM2-135M.",
+        help="Model spec: a .gguf path, 'llamacpp:PATH', 'transformers:PATH'; default: the embedded SmolLM2-135M with "
+        "its function-calling adapter ('embedded-base': without it).",
     ),
 ]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="llama.cpp threads (default: all cores).")]
@@ -89,7 +91,7 @@ def _load_registry(spec: str) -> Any:
 def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
     """A short scripted session on the embedded model: each call, its verdict and its result."""
     from agentslm.agent import Agent
-    from agentslm.demo import DEMO_REQUESTS, demo_registry
+    from agentslm.demo import DEMO_REQUESTS, demo_registry, judge_demo_request
     from agentslm.events import ErrorEvent, ResultEvent, describe_event
 
     t0 = time.perf_counter()
@@ -99,11 +101,17 @@ def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
         f"[bold]agentslm demo[/] on {loaded.name} (loaded in {time.perf_counter() - t0:.1f}s); "
         f"tools: {', '.join(agent.registry.names)}"
     )
+    decision = getattr(loaded, "extra_buffers", None)
+    if decision is not None:
+        console.print(decision.describe(), markup=False, highlight=False)
     styles = {"plan": "cyan", "verdict": "magenta", "result": "green", "answer": "bold", "error": "red", "ask": "yellow"}
     refused = executed = 0
+    missed: list[str] = []
     for request in DEMO_REQUESTS:
         console.rule(f"[cyan]user[/]: {request}")
+        events = []
         for event in agent.stream(request):
+            events.append(event)
             style = styles.get(event.type, "")
             console.print(
                 f"[{style}]{describe_event(event)}[/]" if style else describe_event(event), markup=bool(style), highlight=False
@@ -112,8 +120,65 @@ def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
                 executed += 1
             elif isinstance(event, ErrorEvent) and event.kind == "refused":
                 refused += 1
+        problem = judge_demo_request(request, events)
+        if problem is None:
+            console.print("[green]handled as expected[/]")
+        else:
+            missed.append(request)
+            console.print(f"[red]NOT handled as expected: {problem}[/]", highlight=False)
     console.rule()
-    console.print(f"{executed} calls executed, {refused} refused, in {time.perf_counter() - t0:.1f}s.")
+    handled = len(DEMO_REQUESTS) - len(missed)
+    console.print(
+        f"{handled}/{len(DEMO_REQUESTS)} requests handled as expected; {executed} calls executed, {refused} refused, "
+        f"in {time.perf_counter() - t0:.1f}s."
+    )
+
+
+@app.command()
+def doctor(
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    load: Annotated[bool, typer.Option(help="Load the model and decode a few tokens.")] = True,
+) -> None:
+    """This machine as agentslm sees it: CPU, llama.cpp's extra-buffer decision, the default model and adapter."""
+    from importlib.metadata import version as dist_version
+
+    from agentslm.models.cpu_buffers import AMX_FLAGS, decide_extra_buffers, read_cpu_info
+
+    cpu = read_cpu_info()
+    decision = decide_extra_buffers(cpu)
+    rows = [
+        ("agentslm", dist_version("agentslm")),
+        ("python", platform.python_version()),
+        ("cpu", f"{cpu.model} ({cpu.machine}, {os.cpu_count()} CPUs)"),
+        ("AMX flags", ", ".join(sorted(cpu.flags & AMX_FLAGS)) or "none"),
+        ("llama.cpp extra buffers", f"{'on' if decision.enabled else 'off'} ({decision.source}: {decision.reason})"),
+    ]
+    for name in ("llama-cpp-python", "llguidance"):
+        try:
+            rows.append((name, dist_version(name)))
+        except Exception:
+            rows.append((name, "not installed"))
+    try:
+        from agentslm.models import embedded_adapter_path, embedded_model_path
+
+        rows.append(("embedded model", str(embedded_model_path())))
+        rows.append(("embedded adapter", str(embedded_adapter_path())))
+    except AgentslmError as exc:
+        rows.append(("embedded model", f"missing: {exc}"))
+    for key, value in rows:
+        console.print(f"[bold]{key:>24}[/]  {value}", highlight=False)
+    if load:
+        t0 = time.perf_counter()
+        loaded = _load(model, threads)
+        load_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        gen = loaded.generate([{"role": "user", "content": "Say hello."}], max_tokens=8)
+        console.print(
+            f"[bold]{'model':>24}[/]  {loaded.name}: loaded in {load_s:.2f} s, decoded {len(gen.tokens)} tokens "
+            f"in {time.perf_counter() - t1:.2f} s ({gen.text!r})",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -137,6 +202,56 @@ def call(
 
 def _progress() -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+
+
+@bench_app.command("buffers")
+def bench_buffers(
+    model: ModelOpt = None,
+    lora: LoraOpt = None,
+    threads: ThreadsOpt = None,
+    n_prompt: Annotated[int, typer.Option(help="Prompt tokens evaluated (prefill).")] = 256,
+    n_decode: Annotated[int, typer.Option(help="Tokens decoded one at a time (greedy).")] = 64,
+    repeats: Annotated[int, typer.Option(help="Repeats per setting (the median is reported).")] = 3,
+    out: Annotated[Path | None, typer.Option(help="Write the rows and this machine's decision (JSON) here.")] = None,
+) -> None:
+    """llama.cpp prefill/decode speed with extra weight buffers on and off (each in a child process: a crash is a row)."""
+    from agentslm.bench.bfcl_run import machine_description
+    from agentslm.bench.buffers import measure_buffers
+    from agentslm.models import embedded_adapter_path, embedded_model_path
+
+    spec = model or "embedded"
+    if spec in ("embedded", "embedded-base"):
+        path, adapter = embedded_model_path(), lora or (embedded_adapter_path() if spec == "embedded" else None)
+    else:
+        path, adapter = Path(spec.removeprefix("llamacpp:")).expanduser(), lora
+    if not path.is_file():
+        raise UserError(f"No GGUF file at {path}.", hint="bench buffers measures llama.cpp: pass a .gguf model.")
+    rows = measure_buffers(path, lora=adapter, n_prompt=n_prompt, n_decode=n_decode, repeats=repeats, threads=threads)
+    machine = machine_description()
+    table = Table(title=f"llama.cpp extra buffers on {path.name}{' + ' + Path(adapter).name if adapter else ''}")
+    for col in ("extra buffers", "prefill tok/s", "decode tok/s", "outcome"):
+        table.add_column(col)
+    for row in rows:
+        outcome = f"crashed ({row['crashed']})" if "crashed" in row else f"ok: {row['output'][:40]!r}"
+        table.add_row(row["extra_buffers"], str(row.get("prefill_tok_s", "-")), str(row.get("decode_tok_s", "-")), outcome)
+    console.print(table)
+    console.print(f"{machine['cpu']}; decision here: {_decision_line(machine)}", highlight=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "command": "agentslm " + " ".join(sys.argv[1:]),
+            "model": str(path),
+            "adapter": str(adapter) if adapter else None,
+            "machine": machine,
+            "rows": rows,
+        }
+        out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        console.print(f"written: {out}")
+
+
+def _decision_line(machine: dict[str, Any]) -> str:
+    d = machine["llama_extra_buffers"]
+    return f"extra buffers {'on' if d['enabled'] else 'off'} ({d['source']}: {d['reason']})"
 
 
 @bench_app.command("schema-valid")

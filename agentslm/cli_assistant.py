@@ -142,11 +142,24 @@ def bench_assistant(
         console.print(f"{mark} {result['id']}: {result['request']} ({result['seconds']} s)", highlight=False)
 
     results = run_cases(loaded, items, seed_data, on_case=show)
+    from agentslm.bench.bfcl_run import machine_description
+    from agentslm.models.embedded import EMBEDDED_ADAPTER_NAME
+
+    machine = machine_description()
     meta = {
-        "model": loaded.models.model + (f" + LoRA {loaded.models.lora}" if loaded.models.lora else ""),
+        "model": loaded.models.model
+        + (f" + LoRA {loaded.models.lora}" if loaded.models.lora else "")
+        + (
+            f" (SmolLM2-135M + adapter {EMBEDDED_ADAPTER_NAME})"
+            if loaded.models.model == "embedded" and not loaded.models.lora
+            else ""
+        ),
         "command": "agentslm " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}",
+        "cpu": machine["cpu"],
+        "llama_extra_buffers": machine["llama_extra_buffers"],
+        "git_commit": machine["git_commit"],
     }
     report = write_report(results, out, meta)
     console.print(report.split("\n\n")[2])

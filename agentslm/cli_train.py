@@ -269,6 +269,7 @@ def export_cmd(
     prompts: Annotated[
         Path | None, typer.Option(help="Records whose prompts --verify uses (default: RUN's val.tokens or train.tokens).")
     ] = None,
+    dtype: Annotated[str, typer.Option(help="Tensor type of the GGUF adapter: f32, or f16 (half the size).")] = "f32",
 ) -> None:
     """Export the adapter to a GGUF LoRA adapter for llama.cpp and check that both runtimes agree."""
     from agentslm.training.export import export_gguf_adapter
@@ -280,7 +281,9 @@ def export_cmd(
     target = out or (run / "adapter.gguf")
     meta = run / "training.json"
     trained_on = json.loads(meta.read_text(encoding="utf-8")).get("base_config") if meta.is_file() else None
-    path = export_gguf_adapter(adapter, base_path, target, trained_on=trained_on)
+    if dtype not in ("f32", "f16"):
+        raise UserError(f"--dtype is {dtype!r}.", hint="use f32 or f16.")
+    path = export_gguf_adapter(adapter, base_path, target, trained_on=trained_on, dtype="f16" if dtype == "f16" else "f32")
     console.print(f"GGUF adapter: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     if verify:
         from agentslm.training.verify_export import compare_runtimes

@@ -39,10 +39,22 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def embedded_model() -> LlamaCppModel:
-    """The real embedded SmolLM2-135M (Q4_1) on llama.cpp, loaded once per session."""
+    """The default configuration: the real embedded SmolLM2-135M (Q4_1) on llama.cpp with the shipped
+    function-calling adapter, loaded once per session."""
     from agentslm.models import load_model
 
     model = load_model()
+    assert isinstance(model, LlamaCppModel)
+    return model
+
+
+@pytest.fixture(scope="session")
+def base_model() -> LlamaCppModel:
+    """The bare embedded SmolLM2-135M (``embedded-base``), for decoder tests whose premise is the base model's
+    own behaviour (e.g. that it writes past a tight budget)."""
+    from agentslm.models import load_model
+
+    model = load_model("embedded-base")
     assert isinstance(model, LlamaCppModel)
     return model
 
@@ -58,7 +70,8 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def openai_server() -> Iterator[str]:
     """A real OpenAI-compatible server: llama-cpp-python's ``llama_cpp.server`` (extra ``server``) serving the
-    embedded GGUF on 127.0.0.1, started here and stopped after the session. Yields the base URL (``…/v1``)."""
+    embedded GGUF on 127.0.0.1, started here through ``agentslm.models.llamacpp_server`` (this machine's
+    extra-buffer decision applied: no AMX crash) and stopped after the session. Yields the base URL (``…/v1``)."""
     import subprocess
     import sys
     import tempfile
@@ -75,7 +88,7 @@ def openai_server() -> Iterator[str]:
         [
             sys.executable,
             "-m",
-            "llama_cpp.server",
+            "agentslm.models.llamacpp_server",
             "--model",
             str(embedded_model_path()),
             "--host",

@@ -1,4 +1,5 @@
-"""The wheel carries the library, the tool packs (tools/agentslm_tools) and the assistant's web assets."""
+"""The wheel carries the library, the tool packs (tools/agentslm_tools), the assistant's web assets and the
+embedded model's function-calling adapter."""
 
 from __future__ import annotations
 
@@ -23,4 +24,5 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert {"agentslm_tools/py.typed", "agentslm/py.typed"} <= names
     assets = {f"agentslm/assistant/static/{p.name}" for p in (ROOT / "agentslm" / "assistant" / "static").iterdir()}
     assert assets and assets <= names
+    assert "agentslm/models/adapters/smollm2-135m-calls-A.gguf" in names  # the default configuration's adapter
     assert not any(n.startswith(("tests/", "tools/")) for n in names)

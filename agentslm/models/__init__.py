@@ -1,6 +1,7 @@
 """Model backends behind one small protocol, selected by a string.
 
-``load_model()`` / ``load_model("embedded")`` → the embedded SmolLM2-135M on llama.cpp;
+``load_model()`` / ``load_model("embedded")`` → the embedded SmolLM2-135M on llama.cpp with agentslm's
+function-calling LoRA adapter (the default configuration); ``"embedded-base"`` → the same model without it;
 ``"llamacpp:/path/model.gguf"`` or a bare ``.gguf`` path → llama.cpp;
 ``"transformers:/path/dir"`` (or a ``.gguf`` file) → transformers (extra ``hf``);
 ``"openai:http://host:port/v1#model"`` → an OpenAI-compatible server.
@@ -14,9 +15,22 @@ from typing import Any
 
 from agentslm.errors import ModelNotFoundError, UserError
 from agentslm.models.base import Generation, LocalModel, Message, Model, TokenLogprob
-from agentslm.models.embedded import embedded_model_path
+from agentslm.models.embedded import embedded_adapter_path, embedded_model_path
 
-__all__ = ["Generation", "LocalModel", "Message", "Model", "TokenLogprob", "embedded_model_path", "load_model"]
+EMBEDDED_NO_TOOL_THRESHOLD = 0.85
+"""The default configuration's ``min_no_tool``: with the shipped adapter, an empty plan chosen with p < 0.85 is
+checked with a forced, evidence-filtered call (calibrated on BFCL live_*: docs/benchmarks/no-tool-calibration)."""
+
+__all__ = [
+    "Generation",
+    "LocalModel",
+    "Message",
+    "Model",
+    "TokenLogprob",
+    "embedded_adapter_path",
+    "embedded_model_path",
+    "load_model",
+]
 
 
 def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: Any) -> Model:
@@ -31,10 +45,16 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
         url, name = parse_openai_spec(text)
         return OpenAICompatModel(url, name, **options)
     if not sep or backend not in ("llamacpp", "transformers", "embedded"):
-        backend, rest = ("embedded", "") if text == "embedded" else ("auto", text)
-    if backend == "embedded" or (backend == "llamacpp" and not rest):
+        backend, rest = (text, "") if text in ("embedded", "embedded-base") else ("auto", text)
+    if backend in ("embedded", "embedded-base") or (backend == "llamacpp" and not rest):
         from agentslm.models.llamacpp import LlamaCppModel
 
+        if backend != "embedded-base" and options.get("lora_path") is None:  # the default configuration: base + adapter
+            options["lora_path"] = embedded_adapter_path()
+            options.setdefault("lora_roles", ("planner", "caller"))  # trained on plans: summaries use the base weights
+            model = LlamaCppModel(embedded_model_path(), **options)
+            model.no_tool_threshold = EMBEDDED_NO_TOOL_THRESHOLD
+            return model
         return LlamaCppModel(embedded_model_path(), **options)
     path = Path(rest).expanduser()
     if backend == "auto":

@@ -92,6 +92,9 @@ class Model(ABC):
     """A chat model that can decode under a JSON Schema."""
 
     name: str = "model"
+    no_tool_threshold: float = 0.0
+    """The planner's ``min_no_tool`` calibrated for this model (0: none; see :class:`~agentslm.agents.planner.PlannerPolicy`).
+    A :class:`~agentslm.agents.planner.Planner` built without an explicit policy uses it."""
 
     @abstractmethod
     def generate(
@@ -108,6 +111,11 @@ class Model(ABC):
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Prompt length of ``messages`` in tokens (approximate for remote models)."""
         return sum(len(m.get("content", "")) for m in messages) // 4
+
+    def for_role(self, role: str) -> Model:
+        """The model to use for an agent role (``planner``, ``caller``, ``summarizer``): this model, unless the
+        backend holds role-specific weights (a LoRA adapter trained for some roles only) and returns a view."""
+        return self
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release resources (optional)."""

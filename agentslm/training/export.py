@@ -14,7 +14,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -51,16 +51,9 @@ def _permute(w: np.ndarray, n_head: int, n_head_kv: int | None = None) -> np.nda
 
 def gguf_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Scalar and string metadata of a GGUF file (arrays skipped), read without loading tensors."""
-    from gguf import GGUFReader, GGUFValueType
+    from agentslm.models.gguf_meta import gguf_scalars
 
-    reader = GGUFReader(str(path), "r")
-    meta: dict[str, Any] = {}
-    for key, f in reader.fields.items():
-        if not f.types or f.types[0] == GGUFValueType.ARRAY:
-            continue
-        value = f.parts[f.data[0]]
-        meta[key] = bytes(value).decode("utf-8", "replace") if f.types[0] == GGUFValueType.STRING else value.tolist()[0]
-    return meta
+    return gguf_scalars(path)
 
 
 def _base_identity(base_meta: dict[str, Any]) -> dict[str, Any]:
@@ -121,9 +114,11 @@ def export_gguf_adapter(
     out: str | os.PathLike[str],
     *,
     trained_on: dict[str, Any] | None = None,
+    dtype: Literal["f32", "f16"] = "f32",
 ) -> Path:
     """Write the peft adapter in ``adapter_dir`` (``adapter_config.json`` + ``adapter_model.safetensors``)
-    as a GGUF LoRA adapter for ``base_gguf`` (float32 tensors). ``trained_on`` (a run's ``training.json``
+    as a GGUF LoRA adapter for ``base_gguf`` (float32 tensors, or float16 with ``dtype="f16"``: half the size, but
+    llama.cpp's outputs change: the shipped adapter is f32). ``trained_on`` (a run's ``training.json``
     ``base_config``) is compared with the base first: another architecture or shape is refused."""
     import gguf
     from safetensors.numpy import load_file
@@ -190,8 +185,9 @@ def export_gguf_adapter(
         ab = pairs[name]
         if set(ab) != {"A", "B"}:
             raise UserError(f"Adapter tensor {name} lacks its lora_A or lora_B half.")
-        writer.add_tensor(f"{name}.lora_a", ab["A"])
-        writer.add_tensor(f"{name}.lora_b", ab["B"])
+        cast = np.float16 if dtype == "f16" else np.float32
+        writer.add_tensor(f"{name}.lora_a", ab["A"].astype(cast))
+        writer.add_tensor(f"{name}.lora_b", ab["B"].astype(cast))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

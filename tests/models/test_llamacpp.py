@@ -92,7 +92,8 @@ def test_cycle_detection() -> None:
     assert _cycle_continuation(list(range(30))) is None
 
 
-def test_closing_mode_completes_within_a_tight_budget(embedded_model: LlamaCppModel) -> None:
+def test_closing_mode_completes_within_a_tight_budget(base_model: LlamaCppModel) -> None:
+    embedded_model = base_model  # the bare model writes long values (the adapter's are short): the premise below
     schema = {
         "type": "object",
         "properties": {"text": {"type": "string", "maxLength": 400}, "words": {"type": "integer"}},
@@ -118,3 +119,31 @@ def test_closing_mode_completes_within_a_tight_budget(embedded_model: LlamaCppMo
         data = json.loads(gen.text)
         assert isinstance(data["text"], str) and isinstance(data["words"], int)
     assert any(g.closed_early for g in closed)
+
+
+def test_default_is_base_plus_shipped_adapter_and_embedded_base_is_bare(embedded_model: LlamaCppModel) -> None:
+    from agentslm import embedded_adapter_path
+
+    assert embedded_model.lora_path == embedded_adapter_path() and embedded_adapter_path().stat().st_size > 1_000_000
+    assert "+lora:smollm2-135m-calls-A.gguf" in embedded_model.name
+    bare = load_model("embedded-base", n_ctx=512)
+    assert isinstance(bare, LlamaCppModel) and bare.lora_path is None and "+lora" not in bare.name
+    bare.close()
+
+
+def test_summarizer_view_switches_the_adapter_off_on_the_same_weights(
+    embedded_model: LlamaCppModel, base_model: LlamaCppModel
+) -> None:
+    """The shipped adapter is for planning: the summarizer's view decodes with the base weights (as embedded-base
+    does), and switching back restores the adapter's outputs (the KV cache is not reused across the switch)."""
+    from agentslm.agents.summarizer import ResultForAnswer, Summarizer
+
+    result = ResultForAnswer(1, "get_weather(city='Paris')", '{"city": "Paris", "temperature": 18, "sky": "cloudy"}')
+    msgs = Summarizer(embedded_model).messages("What's the weather in Paris?", [result])
+    with_adapter = embedded_model.generate(msgs, max_tokens=24).text
+    view = embedded_model.for_role("summarizer")
+    assert view is not embedded_model and embedded_model.for_role("planner") is embedded_model
+    expected = base_model.generate(msgs, max_tokens=24).text
+    assert view.generate(msgs, max_tokens=24).text == expected
+    assert expected != with_adapter, "the prompt must tell the two weight sets apart"
+    assert embedded_model.generate(msgs, max_tokens=24).text == with_adapter
