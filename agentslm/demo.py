@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from agentslm.events import AgentEvent, CallEvent, ErrorEvent, ResultEvent
 from agentslm.registry import ToolRegistry
 
-__all__ = ["demo_registry", "DEMO_REQUESTS", "NOTES"]
+__all__ = ["DEMO_EXPECTED", "DEMO_REQUESTS", "NOTES", "DemoExpectation", "demo_registry", "judge_demo_request"]
 
 NOTES: list[str] = []
 """The demo's in-memory notes (what ``add_note`` writes and ``delete_all_notes`` would clear)."""
@@ -75,3 +78,53 @@ DEMO_REQUESTS = (
     "Delete all my notes.",
 )
 """The scripted session: a read, a computation, a write, and a destructive call (refused without approval)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoExpectation:
+    """What a correct handling of a demo request is: this call, and it ran (or was refused: destructive, no approver)."""
+
+    tool: str
+    arguments: dict[str, Any]
+    outcome: Literal["ran", "refused"]
+
+
+DEMO_EXPECTED: dict[str, DemoExpectation] = {
+    "What's the weather in Paris?": DemoExpectation(tool="get_weather", arguments={"city": "Paris"}, outcome="ran"),
+    "Convert 25 degrees to fahrenheit.": DemoExpectation(
+        tool="convert_temperature", arguments={"value": 25, "to_unit": "fahrenheit"}, outcome="ran"
+    ),
+    "Save a note: buy milk and eggs": DemoExpectation(tool="add_note", arguments={"text": "buy milk and eggs"}, outcome="ran"),
+    "Delete all my notes.": DemoExpectation(tool="delete_all_notes", arguments={}, outcome="refused"),
+}
+
+
+def _same(arguments: dict[str, Any], expected: dict[str, Any]) -> bool:
+    def norm(v: Any) -> Any:
+        return (
+            v.strip().lower() if isinstance(v, str) else float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+        )
+
+    defaults = {"unit": "celsius"}  # get_weather's default may be written out
+    given = {k: v for k, v in arguments.items() if not (k in defaults and k not in expected and v == defaults[k])}
+    return {k: norm(v) for k, v in given.items()} == {k: norm(v) for k, v in expected.items()}
+
+
+def judge_demo_request(request: str, events: Sequence[AgentEvent]) -> str | None:
+    """None when ``request`` was handled as :data:`DEMO_EXPECTED` says (strictly: the expected call and no other),
+    else what went wrong."""
+    want = DEMO_EXPECTED[request]
+    calls = [e for e in events if isinstance(e, CallEvent)]
+    ran = {e.task_id for e in events if isinstance(e, ResultEvent) and e.observation.ok}
+    refused = {e.task_id for e in events if isinstance(e, ErrorEvent) and e.kind == "refused"}
+    right = [c for c in calls if c.call.name == want.tool and _same(c.call.arguments, want.arguments)]
+    others = [c for c in calls if c not in right]
+    if not right:
+        made = ", ".join(f"{c.call.name}({c.call.arguments})" for c in calls) or "no call"
+        return f"expected {want.tool}({want.arguments}), got {made}"
+    if others:
+        return "extra calls: " + ", ".join(f"{c.call.name}({c.call.arguments})" for c in others)
+    done = ran if want.outcome == "ran" else refused
+    if not any(c.task_id in done for c in right):
+        return f"the call was expected to be {want.outcome}"
+    return None

@@ -22,10 +22,37 @@ def test_bad_tools_spec_is_a_clear_error() -> None:
     assert "Cannot import module 'no_such_module_xyz'" in str(result.exception)
 
 
-def test_demo_runs_on_embedded_model() -> None:
+def test_demo_runs_on_embedded_model_and_handles_every_request() -> None:
+    """The README's first command ends with the demo: on the default configuration every request is handled as
+    expected (strictly: the expected call, no other), the destructive one refused, and the CPU decision shown."""
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 0, result.output
-    assert "refused" in result.output and "get_weather" in result.output and "executed" in result.output
+    assert "llama.cpp extra buffers" in result.output and "+lora:smollm2-135m-calls-A" in result.output
+    assert "NOT handled" not in result.output, result.output
+    assert "4/4 requests handled as expected" in result.output, result.output
+    assert "refused" in result.output
+
+
+def test_demo_judge_is_strict() -> None:
+    from agentslm.calls import Observation, ToolCall
+    from agentslm.demo import judge_demo_request
+    from agentslm.events import CallEvent, ResultEvent
+
+    def ran(task_id: int, name: str, **arguments: object) -> list:  # type: ignore[type-arg]
+        observation = Observation(ok=True, text="ok")
+        return [
+            CallEvent(run_id="r", task_id=task_id, call=ToolCall(name=name, arguments=arguments)),
+            ResultEvent(run_id="r", task_id=task_id, tool=name, observation=observation, started=0.0, finished=0.0),
+        ]
+
+    request = "What's the weather in Paris?"
+    assert judge_demo_request(request, ran(1, "get_weather", city="Paris")) is None
+    assert judge_demo_request(request, ran(1, "get_weather", city="Paris", unit="celsius")) is None  # the default
+    assert "extra calls" in (
+        judge_demo_request(request, ran(1, "get_weather", city="Paris") + ran(2, "add_note", text="x")) or ""
+    )
+    assert "expected get_weather" in (judge_demo_request(request, ran(1, "get_weather", city="Rome")) or "")
+    assert "expected to be refused" in (judge_demo_request("Delete all my notes.", ran(1, "delete_all_notes")) or "")
 
 
 def test_eval_own_tools_and_cases_with_report(tmp_path) -> None:  # type: ignore[no-untyped-def]

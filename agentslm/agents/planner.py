@@ -18,6 +18,8 @@ probability (see :meth:`agentslm.calls.CallList.gated`).
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -28,14 +30,18 @@ from agentslm.agents.caller import CALLS_PREFIX, parse_calls, signals_from_gener
 from agentslm.agents.prompts import render_prompt, tools_json
 from agentslm.calls import CallSignals, ToolCall
 from agentslm.grounding import grounding_report
-from agentslm.models.base import LocalModel, Message, Model
+from agentslm.models.base import Generation, LocalModel, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
-from agentslm.registry import Tool
+from agentslm.registry import Effect, Tool
 from agentslm.schema.call import DecodeLimits
 from agentslm.schema.engines import JSON_SEPARATORS
 from agentslm.schema.plan import plan_item_schema, plan_schema
 
-__all__ = ["Decision", "Planner", "PlannerPolicy"]
+__all__ = ["AFTER_RESULTS_ROLE", "Decision", "Planner", "PlannerPolicy", "empty_list_probability"]
+
+AFTER_RESULTS_ROLE = "planner-after-results"
+"""The role name of planning rounds that follow results (:meth:`Model.for_role`): a model whose adapter was trained
+on first-round plans only (the embedded default's) plans them with its base weights."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +62,19 @@ class PlannerPolicy:
     model invented for "save a note: pay the rent")."""
     max_tasks: int = 4
     """Largest plan the grammar admits."""
+    stop_unrequested_effects: bool = True
+    """After results, a new call with side effects (write, destructive, external) is kept only when it depends on
+    a result (a ``$N`` reference, or a value copied from a result) or when the request names its tool (see
+    :func:`_named_by`) and that tool has not run yet in this run. Otherwise the request counts as satisfied:
+    the small models, once a note is saved, go on to propose ``delete_all_notes`` or a second note titled with
+    the request's own words."""
+    min_no_tool: float = 0.0
+    """Accept an empty first-round list ("no tool fits") only when the decoder chose it with at least this
+    probability. Below it, the planner decodes one call (the list may not be empty) over the tools the request
+    names (see :meth:`Planner._forced_call`); that call is then grounded like any other (a missing required value
+    is asked for). Where the request names no tool, the answer stays "no tool". 0 (off) for a model of unknown calibration; the embedded default's adapter, which
+    learned to answer ``[]`` so well that it refuses near-domain requests ("Save a note: ..."), uses the
+    threshold calibrated on BFCL live_* (docs/benchmarks/no-tool-calibration)."""
     probe_more: bool = True
     """After the decoded list, ask the model for one more task at a time (the list's text plus ``,`` as the
     reply's start) while it proposes a new call whose values all appear in the request. Small models
@@ -86,7 +105,16 @@ def _drop_ungrounded_optional(arguments: dict[str, Any], tool: Tool, source: str
     return {k: v for k, v in arguments.items() if k not in dropped}
 
 
-def _call_key(name: str, arguments: Any) -> str:
+def _call_key(name: str, arguments: Any, tool: Tool | None = None) -> str:
+    """Identity of a call for the repeat check: arguments equal to their schema default count as absent
+    (``get_weather(city="Paris", unit="celsius")`` repeats ``get_weather(city="Paris")`` when celsius is the default)."""
+    if tool is not None and isinstance(arguments, dict):
+        props = tool.parameters.get("properties", {})
+        arguments = {
+            k: v
+            for k, v in arguments.items()
+            if not (isinstance(props.get(k), dict) and "default" in props[k] and props[k]["default"] == v)
+        }
     return name + "\x00" + json.dumps(arguments, sort_keys=True, default=str)
 
 
@@ -103,7 +131,9 @@ class Planner:
         engine: str | None = None,
     ) -> None:
         self.model = model
-        self.policy = policy or PlannerPolicy()
+        self.policy = policy or PlannerPolicy(min_no_tool=model.no_tool_threshold)
+        self.after_results_model = model.for_role(AFTER_RESULTS_ROLE)
+        """The model for rounds after results: ``model`` itself, unless it holds weights for first plans only."""
         self.max_tokens = max_tokens
         self.limits = limits or DecodeLimits()
         self.engine = engine
@@ -131,12 +161,13 @@ class Planner:
             return Decision(kind="no_tool", reason="the agent has no tools")
         schema = plan_schema(tools, self.limits, max_tasks=self.policy.max_tasks)
         messages = self.messages(tools, conversation)
-        if isinstance(self.model, LocalModel):
-            gen = self.model.generate(
+        model = self.after_results_model if executed else self.model
+        if isinstance(model, LocalModel):
+            gen = model.generate(
                 messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
             )
         else:
-            gen = self.model.generate(messages, schema=schema, max_tokens=self.max_tokens)
+            gen = model.generate(messages, schema=schema, max_tokens=self.max_tokens)
         listed = parse_calls(gen)
         base = Decision(kind="give_up", raw=listed.raw, signals=listed.signals, open_probabilities=listed.open_probabilities)
 
@@ -148,22 +179,28 @@ class Planner:
         gated = listed.gated(min_first=self.policy.min_first, min_more=self.policy.min_more, dedupe=False)
         calls = list(gated.calls)
         if self.policy.probe_more and calls and len(calls) == len(listed.calls):
-            calls += self._probe(tools, messages, conversation, calls)
+            calls += self._probe(tools, messages, conversation, calls, model)
+        if not listed.calls and not executed and self.policy.min_no_tool > 0:
+            p_empty = empty_list_probability(gen)
+            if p_empty is not None and p_empty < self.policy.min_no_tool:
+                forced = self._forced_call(tools, messages, conversation)
+                if forced is not None:
+                    calls = [forced]
+        by_name = {t.name: t for t in tools}
         known: dict[str, int] = {}
         for task_id, planned, actual in executed:
-            known.setdefault(_call_key(planned.name, planned.arguments), task_id)
-            known.setdefault(_call_key(actual.name, actual.arguments), task_id)
+            known.setdefault(_call_key(planned.name, planned.arguments, by_name.get(planned.name)), task_id)
+            known.setdefault(_call_key(actual.name, actual.arguments, by_name.get(actual.name)), task_id)
         position_ids: dict[int, int] = {}  # position in the decoded list -> run-wide task id
         fresh: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
         source = "\n".join(m["content"] for m in conversation)
-        by_name = {t.name: t for t in tools}
         for position, call in enumerate(calls, 1):
             arguments = _point(call.arguments, position_ids)
             tool = by_name.get(call.name)
             if self.policy.grounding and self.policy.drop_ungrounded_optional and tool is not None:
                 arguments = _drop_ungrounded_optional(arguments, tool, source)  # before the repeat check
-            key = _call_key(call.name, arguments)
+            key = _call_key(call.name, arguments, tool)
             if key in known:
                 position_ids[position] = known[key]
             elif key in seen:
@@ -172,6 +209,8 @@ class Planner:
                 task_id = next_id + len(fresh)
                 position_ids[position] = seen[key] = task_id
                 fresh.append({"id": task_id, "name": call.name, "arguments": arguments})
+        if executed and self.policy.stop_unrequested_effects:
+            fresh = _requested_after_results(fresh, by_name, executed, conversation)
         if not fresh:
             if executed:
                 return decision("done", reason="no new call after the results")
@@ -190,15 +229,48 @@ class Planner:
         plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
         return decision("plan", plan=plan)
 
-    def _probe(
-        self, tools: Sequence[Tool], messages: list[Message], conversation: Sequence[Message], calls: list[ToolCall]
-    ) -> list[ToolCall]:
-        """Further tasks the model proposes when its list is continued with ``,`` (see ``probe_more``)."""
+    def _forced_call(self, tools: Sequence[Tool], messages: list[Message], conversation: Sequence[Message]) -> ToolCall | None:
+        """One call decoded with the list forced non-empty (see ``min_no_tool``), or None without evidence.
+
+        Only tools the request names are offered in the grammar (the prompt stays as it was): a read-only tool
+        whose name shares a word with the request, or a tool with side effects whose every name word (four
+        letters or more) is in the request (``delete_all_notes`` needs "delete" and "note(s)"). The call then
+        meets the same grounding as any other: a required value the request does not hold makes the agent ask
+        for it ("What's the weather?" -> which city?), instead of answering that no tool fits."""
         if not isinstance(self.model, LocalModel):
+            return None
+        source = "\n".join(m["content"] for m in conversation if m["role"] == "user")
+        said = _name_words(source)
+        candidates = [t for t in tools if _named_by(t, said)]
+        if not candidates:
+            return None
+        schema = plan_item_schema(candidates, self.limits, position=1, max_tasks=self.policy.max_tasks)
+        gen = self.model.generate(
+            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX + "["
+        )
+        try:
+            item = json.loads(gen.text)
+        except json.JSONDecodeError:
+            return None
+        tool = {t.name: t for t in candidates}.get(item.get("name", "")) if isinstance(item, dict) else None
+        if tool is None or not isinstance(item.get("arguments"), dict):
+            return None
+        return ToolCall(name=tool.name, arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))
+
+    def _probe(
+        self,
+        tools: Sequence[Tool],
+        messages: list[Message],
+        conversation: Sequence[Message],
+        calls: list[ToolCall],
+        model: Model,
+    ) -> list[ToolCall]:
+        """Further tasks ``model`` proposes when its list is continued with ``,`` (see ``probe_more``)."""
+        if not isinstance(model, LocalModel):
             return []
         source = "\n".join(m["content"] for m in conversation if m["role"] == "user")
         by_name = {t.name: t for t in tools}
-        keys = {_call_key(c.name, c.arguments) for c in calls}
+        keys = {_call_key(c.name, c.arguments, by_name.get(c.name)) for c in calls}
         extra: list[ToolCall] = []
         while len(calls) + len(extra) < self.policy.max_tasks:
             position = len(calls) + len(extra) + 1
@@ -209,15 +281,13 @@ class Planner:
                 + JSON_SEPARATORS[0].rstrip()
             )
             schema = plan_item_schema(tools, self.limits, position=position, max_tasks=self.policy.max_tasks)
-            gen = self.model.generate(
-                messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=prefix
-            )
+            gen = model.generate(messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=prefix)
             try:
                 item = json.loads(gen.text)
             except json.JSONDecodeError:
                 break
             tool = by_name.get(item.get("name", "")) if isinstance(item, dict) else None
-            if tool is None or _call_key(item["name"], item["arguments"]) in keys:
+            if tool is None or _call_key(item["name"], item["arguments"], tool) in keys:
                 break
             plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
             if not item["arguments"] or grounding_report(plain, tool.parameters, source):
@@ -225,11 +295,74 @@ class Planner:
             used = {_value_key(v) for c in [*calls, *extra] for v in c.arguments.values()}
             if all(_value_key(v) in used for v in item["arguments"].values()):
                 break  # the same values again (e.g. another tool on the same city): not a new part of the request
-            keys.add(_call_key(item["name"], item["arguments"]))
+            keys.add(_call_key(item["name"], item["arguments"], tool))
             extra.append(
                 ToolCall(name=item["name"], arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))
             )
         return extra
+
+
+def empty_list_probability(gen: Generation) -> float | None:
+    """Probability with which the decoder closed the list right after ``[`` (renormalised over the grammar's
+    choices), or None when the list is not empty or the token was forced."""
+    if not gen.text.replace(" ", "").startswith("[]"):
+        return None
+    position = 0
+    for tok in gen.tokens:
+        end = position + len(tok.text)
+        if position <= gen.text.index("]") < end:
+            if tok.forced or tok.constrained_logprob is None:
+                return None
+            return math.exp(tok.constrained_logprob)
+        position = end
+    return None
+
+
+def _name_words(text: str) -> set[str]:
+    """Words of four letters or more, plural s removed: ``delete_all_notes`` -> {delete, note}."""
+    words = re.findall(r"[a-z]{4,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower().replace("_", " "))
+    return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words}
+
+
+def _requested_after_results(
+    fresh: list[dict[str, Any]],
+    by_name: dict[str, Tool],
+    executed: Sequence[tuple[int, ToolCall, ToolCall]],
+    conversation: Sequence[Message],
+) -> list[dict[str, Any]]:
+    """``fresh`` without the side-effecting calls the request did not ask for (``stop_unrequested_effects``), and
+    without the tasks that reference a dropped one."""
+    said = _name_words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
+    results = "\n".join(m["content"] for m in conversation if m["role"] == "tool")
+    ran = {actual.name for _, _, actual in executed}
+    dropped: set[int] = set()
+    kept: list[dict[str, Any]] = []
+    for item in fresh:
+        tool = by_name.get(item["name"])
+        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
+        if refs & dropped:
+            dropped.add(item["id"])
+            continue
+        if tool is None or not tool.effects - {Effect.READ}:
+            kept.append(item)
+            continue
+        from_results = bool(refs) or any(
+            isinstance(v, str | int | float) and not isinstance(v, bool) and len(str(v)) >= 3 and str(v) in results
+            for v in item["arguments"].values()
+        )
+        if from_results or (_named_by(tool, said) and tool.name not in ran):
+            kept.append(item)
+        else:
+            dropped.add(item["id"])
+    return kept
+
+
+def _named_by(tool: Tool, said: set[str]) -> bool:
+    """Whether a request whose words are ``said`` names ``tool`` (see :meth:`Planner._forced_call`)."""
+    words = _name_words(tool.name)
+    if not words:
+        return False
+    return words <= said if tool.effects - {Effect.READ} else bool(words & said)
 
 
 def _value_key(value: Any) -> str:

@@ -118,12 +118,12 @@ def test_a_fully_compromised_model_still_cannot_run_a_destructive_call(target: s
             return approve
 
         model = ScriptedModel([[{"name": "read_inbox", "arguments": {}}], [{"name": target, "arguments": arguments[target]}]])
-        agent = Agent(  # argument grounding off too: the approval gate alone must hold
+        agent = Agent(  # argument grounding and the planner's after-results stop off too: the approval gate alone must hold
             model,
             injection_registry(PAYLOADS["ignore-instructions"], effects),
             approve=user,
             retrieval=None,
-            policy=PlannerPolicy(grounding=False),
+            policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
         )
         run = agent.run("Read my inbox.")
         assert seen == [arguments[target]], "the approver must see exactly the arguments that would run"

@@ -17,6 +17,9 @@ from agentslm.schema.call import DecodeLimits
 from tests.sample_tools import registry as sample_registry
 from tests.test_agent import ScriptedModel
 
+# The budget tests isolate the budgets: the scripted model proposes a new write after every result, which the
+# planner's default after-results stop (PlannerPolicy.stop_unrequested_effects) would drop before any budget counts.
+
 
 def _counter_tools(delay: float = 0.0) -> tuple[ToolRegistry, list[int]]:
     r = ToolRegistry()
@@ -37,7 +40,13 @@ def test_step_budget(record_property: Any) -> None:
     pass the budget, so it is refused whole (a parallel wave runs all or nothing) with a `budget` error."""
     r, ran = _counter_tools()
     plans = [[{"name": "step", "arguments": {"n": 2 * k + i}} for i in range(2)] for k in range(4)]
-    agent = Agent(ScriptedModel(plans), r, budgets=Budgets(max_steps=3), retrieval=None, policy=PlannerPolicy(grounding=False))
+    agent = Agent(
+        ScriptedModel(plans),
+        r,
+        budgets=Budgets(max_steps=3),
+        retrieval=None,
+        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
+    )
     run = agent.run("Do all the steps.")
     record_property("calls_run", len(ran))
     assert sorted(ran) == [0, 1] and any(e.kind == "budget" and "3 calls" in e.message for e in run.errors)
@@ -47,7 +56,13 @@ def test_round_budget(record_property: Any) -> None:
     """A model that proposes a new call after every result, against `max_rounds=2`: two planning rounds, no more."""
     r, ran = _counter_tools()
     model = ScriptedModel([[{"name": "step", "arguments": {"n": i}}] for i in range(10)])
-    agent = Agent(model, r, budgets=Budgets(max_rounds=2), retrieval=None, policy=PlannerPolicy(grounding=False))
+    agent = Agent(
+        model,
+        r,
+        budgets=Budgets(max_rounds=2),
+        retrieval=None,
+        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
+    )
     agent.run("Keep going.")
     planning_prompts = len(model.prompts) - 1  # the last prompt is the summarizer's
     record_property("rounds", planning_prompts)
@@ -64,7 +79,7 @@ def test_time_budget(record_property: Any) -> None:
         r,
         budgets=Budgets(max_seconds=1.0, max_rounds=20, max_steps=20),
         retrieval=None,
-        policy=PlannerPolicy(grounding=False),
+        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
     )
     start = time.monotonic()
     run = agent.run("Keep going.")
@@ -114,7 +129,7 @@ def test_tool_output_and_observation_budgets(record_property: Any) -> None:
         retrieval=None,
         max_output_chars=3000,
         budgets=Budgets(max_observation_chars=4000),
-        policy=PlannerPolicy(grounding=False),
+        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
     )
     run = agent.run("Get 1 to 4.")
     shown = [m["content"] for p in model.prompts for m in p if m["role"] == "tool"]
