@@ -57,7 +57,7 @@ def _stem(word: str) -> str:
 
 _NUMBER = re.compile(r"(?<![\d.])(-?)(\d+(?:\.\d+)?)")
 _CITATION = re.compile(r"\[\d+\]")
-_WORD = re.compile(r"°[cf]\b|[^\W\d_][\w'\u2019\-]*", re.IGNORECASE)
+_WORD = re.compile(r"°[cf]\b|[^\W\d_](?:[\w\-]|['\u2019](?=\w))*", re.IGNORECASE)  # it's: one word; 'Friday': Friday
 # capitalised words that are not names: sentence openers and the answer's own phrasing
 _NOT_NAMES = frozenset(
     "i i'm i've i'll ok okay yes no note notes the it its this that there here today tomorrow yesterday utc gmt am pm".split()

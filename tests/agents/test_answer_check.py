@@ -63,3 +63,10 @@ def test_summarizer_replaces_an_unsupported_answer_with_the_results() -> None:
 def test_restated_call_markup_is_not_an_answer() -> None:
     text = "<tool_call>get_weather(city='Paris')</tool_call>"
     assert check_answer(text, [WEATHER], supporting=ASKED).problems == ["the answer repeats the calls instead of answering"]
+
+
+def test_quoted_call_arguments_are_not_names() -> None:
+    answer = "convert_time(when='3pm', from_place='London', to_place='New York') -> Thu 15:00 in London is Thu 10:00 in New York"
+    call = "convert_time(when='3pm', from_place='London', to_place='New York')"
+    assert check_answer(answer, ["Thu 15:00 in London is Thu 10:00 in New York"], supporting=[call]).supported
+    assert check_answer("It's cloudy in Paris.", [WEATHER]).supported
