@@ -99,14 +99,16 @@ DEMO_EXPECTED: dict[str, DemoExpectation] = {
 }
 
 
-def _same(arguments: dict[str, Any], expected: dict[str, Any]) -> bool:
+def _same(arguments: dict[str, Any], expected: dict[str, Any], schema: dict[str, Any]) -> bool:
+    """Equal up to case, int/float, and arguments written out with their schema default."""
+
     def norm(v: Any) -> Any:
         return (
             v.strip().lower() if isinstance(v, str) else float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
         )
 
-    defaults = {"unit": "celsius"}  # get_weather's default may be written out
-    given = {k: v for k, v in arguments.items() if not (k in defaults and k not in expected and v == defaults[k])}
+    props = schema.get("properties", {})
+    given = {k: v for k, v in arguments.items() if k in expected or props.get(k, {}).get("default", object()) != v}
     return {k: norm(v) for k, v in given.items()} == {k: norm(v) for k, v in expected.items()}
 
 
@@ -117,7 +119,9 @@ def judge_demo_request(request: str, events: Sequence[AgentEvent]) -> str | None
     calls = [e for e in events if isinstance(e, CallEvent)]
     ran = {e.task_id for e in events if isinstance(e, ResultEvent) and e.observation.ok}
     refused = {e.task_id for e in events if isinstance(e, ErrorEvent) and e.kind == "refused"}
-    right = [c for c in calls if c.call.name == want.tool and _same(c.call.arguments, want.arguments)]
+    tool = demo_registry().get(want.tool)
+    schema = tool.parameters if tool is not None else {}
+    right = [c for c in calls if c.call.name == want.tool and _same(c.call.arguments, want.arguments, schema)]
     others = [c for c in calls if c not in right]
     if not right:
         made = ", ".join(f"{c.call.name}({c.call.arguments})" for c in calls) or "no call"

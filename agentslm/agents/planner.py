@@ -72,9 +72,9 @@ class PlannerPolicy:
     """Accept an empty first-round list ("no tool fits") only when the decoder chose it with at least this
     probability. Below it, the planner decodes one call (the list may not be empty) over the tools the request
     names (see :meth:`Planner._forced_call`); that call is then grounded like any other (a missing required value
-    is asked for). Where the request names no tool, the answer stays "no tool". 0 (off) for a model of unknown calibration; the embedded default's adapter, which
-    learned to answer ``[]`` so well that it refuses near-domain requests ("Save a note: ..."), uses the
-    threshold calibrated on BFCL live_* (docs/benchmarks/no-tool-calibration)."""
+    is asked for). Where the request names no tool, the answer stays "no tool". 0 (off) for a model of unknown
+    calibration; the embedded default's adapter, which learned to answer ``[]`` so well that it refuses near-domain
+    requests ("Save a note: ..."), uses the threshold calibrated on BFCL live_* (docs/benchmarks/no-tool-calibration)."""
     probe_more: bool = True
     """After the decoded list, ask the model for one more task at a time (the list's text plus ``,`` as the
     reply's start) while it proposes a new call whose values all appear in the request. Small models
