@@ -68,8 +68,8 @@ def data_cmd(
     """Build a deduplicated dataset with a held-out split, refusing any BFCL question."""
     import random
 
+    from agentslm.records import read_records, write_records
     from agentslm.training.dataset import check_no_bfcl, dedupe, from_agent_runs, from_openai_chat, from_sharegpt, split_records
-    from agentslm.training.records import read_records, write_records
     from agentslm.training.synth import entry_for_tool, load_catalog, synthesize
 
     entries = load_catalog(catalog or [Path("training/catalog")]) if (catalog or Path("training/catalog").is_dir()) else []
@@ -78,7 +78,7 @@ def data_cmd(
         from agentslm.cli import _load_registry
 
         registry = _load_registry(tools)
-        from agentslm.training.records import tools_from
+        from agentslm.records import tools_from
 
         entries += [entry_for_tool(t, seed=seed) for t in tools_from(list(registry))]
     names = sorted(e.tool.name for e in entries)
@@ -148,7 +148,7 @@ def tokenize_cmd(
     max_length: Annotated[int, typer.Option(help="Longest example in tokens.")] = 2048,
 ) -> None:
     """Render records with the runtime's prompts and tokenize them (the input of `train lora --tokens`)."""
-    from agentslm.training.records import read_records
+    from agentslm.records import read_records
     from agentslm.training.render import example_summary, tokenize_records
 
     examples = tokenize_records(_tokenizer_model(_base_path(base)), read_records(data), max_length=max_length)
@@ -191,7 +191,7 @@ def lora_cmd(
     out.mkdir(parents=True, exist_ok=True)
     train_tokens, val_tokens = data, val
     if not tokens:
-        from agentslm.training.records import read_records
+        from agentslm.records import read_records
         from agentslm.training.render import tokenize_records
 
         model = _tokenizer_model(base_path)
@@ -299,7 +299,7 @@ def _verify_prompts(run: Path, prompts: Path | None, base: Path, n: int) -> list
     from agentslm.training.sft import load_tokens
 
     if prompts is not None and prompts.suffix == ".jsonl" and "tokens" not in prompts.name:
-        from agentslm.training.records import read_records
+        from agentslm.records import read_records
         from agentslm.training.render import tokenize_records
 
         examples = tokenize_records(_tokenizer_model(base), read_records(prompts)[:n])
@@ -322,8 +322,8 @@ def eval_cmd(
     """Held-out exact-match accuracy on the runtime (constrained decoding), the base and each adapter."""
     from rich.progress import Progress
 
+    from agentslm.records import read_records
     from agentslm.training.evaluate import evaluate_records
-    from agentslm.training.records import read_records
 
     records = [r for r in read_records(data) if r.role == "planner"][:limit]
     base_path = _base_path(base)
@@ -453,8 +453,8 @@ def retriever_cmd(
     else:
         if not records:
             raise UserError("Nothing to tune on.", hint="pass --records FILE.jsonl (or --bfcl-holdout N for the benchmark).")
+        from agentslm.records import read_records
         from agentslm.registry import ToolRegistry
-        from agentslm.training.records import read_records
 
         loaded = [r for path in records for r in read_records(path)]
         labelled = requests_from_records(loaded)

@@ -30,8 +30,8 @@ from pydantic import BaseModel, Field
 from agentslm.confidence import Confidence, step_confidence
 from agentslm.errors import AgentslmError, UserError
 from agentslm.models.base import Message
+from agentslm.records import RecordCall, RecordTool, TrainingRecord, check_record
 from agentslm.registry import Tool
-from agentslm.training.records import RecordCall, RecordTool, TrainingRecord, check_record
 
 __all__ = ["EscalationLog", "Routed", "RoutedPlanner", "RoutingPolicy", "route", "read_escalations"]
 
@@ -195,6 +195,8 @@ class RoutedPlanner:
         from agentslm.agents.planner import Decision
 
         slm = self.small.decide(tools, conversation, **kwargs)
+        if slm.kind == "done" and not slm.raw:
+            return slm  # decided by the planner's policy without a model step: nothing to be unsure of
         refusals = [slm.reason or "values not grounded"] if slm.kind == "ask" else []
         parse_error = slm.reason if slm.kind == "give_up" else None
         confidence = step_confidence(slm.signals, signal=self.routing.signal, parse_error=parse_error, refusals=refusals)

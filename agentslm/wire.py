@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from agentslm.agent import AgentRun, Session
 from agentslm.audit import AuditRecord
 from agentslm.calls import CallList, Observation, ToolCall, Verdict
-from agentslm.training.records import TrainingRecord
+from agentslm.records import TrainingRecord
 
 __all__ = ["WIRE_MODELS", "wire_schemas", "write_wire_schemas"]
 

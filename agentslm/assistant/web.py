@@ -41,7 +41,7 @@ def _error(status: int, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=status)
 
 
-def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) -> Starlette:
+def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) -> Starlette:  # noqa: C901 - complexity exception, issue 22
     """The Starlette app serving ``assistant``.
 
     Writes (messages, approvals) must be ``application/json`` from the app's own origin, so another web page open

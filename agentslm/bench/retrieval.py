@@ -240,7 +240,7 @@ def pool_prompt_tokens(model: LocalModel, pool: Sequence[Tool], request: str = "
     return model.count_tokens(Caller(model).calls_messages(request, list(pool), []))
 
 
-def measure_accuracy(
+def measure_accuracy(  # noqa: C901 - complexity exception, issue 22
     model: LocalModel,
     retrievers: Sequence[ToolRetriever],
     pool: Sequence[Tool],

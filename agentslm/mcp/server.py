@@ -76,7 +76,7 @@ def _annotations(tool: Tool) -> dict[str, Any]:
     }
 
 
-def build_server(
+def build_server(  # noqa: C901 - complexity exception, issue 22
     agent: Agent | None = None,
     registry: ToolRegistry | None = None,
     *,

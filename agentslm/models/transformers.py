@@ -137,13 +137,14 @@ def _with_adapter(model: Any, adapter: Path) -> Any:
         from peft import PeftModel
     except ImportError:
         raise MissingExtraError("Loading a LoRA adapter needs peft.", hint="pip install 'agentslm[train]'.") from None
+    # sft.py imports nothing of agentslm (it runs alone on a GPU box): the one core -> training import, in the contract
     from agentslm.training.sft import strip_gguf_quantizer
 
     strip_gguf_quantizer(model)
     try:
         return PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     except (RuntimeError, ValueError) as exc:  # shape mismatch: trained for another base
-        from agentslm.training.export import AdapterMismatchError
+        from agentslm.models.adapter_check import AdapterMismatchError
 
         raise AdapterMismatchError(
             f"The adapter in {adapter} does not fit this model ({str(exc).splitlines()[0][:200]}).",

@@ -29,8 +29,8 @@ from agentslm.errors import MissingExtraError, UserError
 from agentslm.registry import Tool
 
 if TYPE_CHECKING:
+    from agentslm.records import TrainingRecord
     from agentslm.retrieval.retrievers import EmbeddingRetriever
-    from agentslm.training.records import TrainingRecord
 
 __all__ = [
     "LabelledRequest",

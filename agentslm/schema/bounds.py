@@ -157,7 +157,7 @@ def _check_keywords(node: Mapping[str, Any], path: str, bounds: SchemaBounds) ->
             )
 
 
-def check_schema_bounds(schema: Any, bounds: SchemaBounds = DEFAULT_BOUNDS) -> None:
+def check_schema_bounds(schema: Any, bounds: SchemaBounds = DEFAULT_BOUNDS) -> None:  # noqa: C901 - complexity exception, issue 22
     """Raise :class:`SchemaCompileError` if ``schema`` is not a JSON object within ``bounds``.
 
     Also refuses what is not JSON (non-string keys, NaN or infinite numbers, other Python objects).

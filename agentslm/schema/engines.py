@@ -322,7 +322,7 @@ def _count(node: Mapping[str, Any], *keys: str) -> int:
     return max([v for v in values if isinstance(v, int) and not isinstance(v, bool)] or [0])
 
 
-def outlines_cost(schema: Mapping[str, Any]) -> tuple[int, str]:
+def outlines_cost(schema: Mapping[str, Any]) -> tuple[int, str]:  # noqa: C901 - complexity exception, issue 22
     """Estimated cost of compiling ``schema`` with outlines-core, and the path of its costliest part.
 
     One unit is about one character position of a bounded string (``maxLength`` 300 is 300 units).

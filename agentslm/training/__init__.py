@@ -6,6 +6,6 @@ OpenAI/ShareGPT data, agent traces and escalation logs; deduplicated, split, BFC
 llama.cpp) → ``eval`` (held-out accuracy before/after on the runtime) and ``agentslm bench bfcl --lora``.
 """
 
-from agentslm.training.records import DatasetError, RecordCall, RecordTool, TrainingRecord, read_records, write_records
+from agentslm.records import DatasetError, RecordCall, RecordTool, TrainingRecord, read_records, write_records
 
 __all__ = ["DatasetError", "RecordCall", "RecordTool", "TrainingRecord", "read_records", "write_records"]

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from agentslm.training.records import DatasetError, RecordCall, TrainingRecord, check_record, record_key, tools_from
+from agentslm.records import DatasetError, RecordCall, TrainingRecord, check_record, record_key, tools_from
 
 __all__ = [
     "bfcl_contamination",

@@ -13,8 +13,8 @@ from typing import Any
 
 from agentslm.agents.caller import Caller
 from agentslm.models.base import LocalModel
+from agentslm.records import TrainingRecord
 from agentslm.registry import ToolRegistry
-from agentslm.training.records import TrainingRecord
 
 __all__ = ["HeldOutResult", "evaluate_records", "same_calls"]
 

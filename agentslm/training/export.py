@@ -19,12 +19,9 @@ from typing import Any, Literal
 import numpy as np
 
 from agentslm.errors import UserError
+from agentslm.models.adapter_check import AdapterMismatchError, adapter_metadata, base_identity, check_adapter, gguf_metadata
 
 __all__ = ["AdapterMismatchError", "adapter_metadata", "check_adapter", "export_gguf_adapter", "gguf_metadata"]
-
-
-class AdapterMismatchError(UserError):
-    """A LoRA adapter was trained for another base model."""
 
 
 _HF_TO_GGUF = {
@@ -38,8 +35,6 @@ _HF_TO_GGUF = {
 }
 _KEY = re.compile(r"(?:base_model\.model\.)?model\.layers\.(\d+)\.(.+)\.lora_([AB])\.weight$")
 _SUPPORTED = ("llama",)
-_BASE_KEYS = ("architecture", "block_count", "embedding_length", "head_count", "head_count_kv", "vocab_size")
-_GGUF_KEYS = {"head_count": "attention.head_count", "head_count_kv": "attention.head_count_kv"}
 
 
 def _permute(w: np.ndarray, n_head: int, n_head_kv: int | None = None) -> np.ndarray:
@@ -47,65 +42,6 @@ def _permute(w: np.ndarray, n_head: int, n_head_kv: int | None = None) -> np.nda
     if n_head_kv is not None and n_head != n_head_kv:
         n_head = n_head_kv
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
-
-
-def gguf_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Scalar and string metadata of a GGUF file (arrays skipped), read without loading tensors."""
-    from agentslm.models.gguf_meta import gguf_scalars
-
-    return gguf_scalars(path)
-
-
-def _base_identity(base_meta: dict[str, Any]) -> dict[str, Any]:
-    arch = base_meta.get("general.architecture", "")
-    out: dict[str, Any] = {"architecture": arch, "name": base_meta.get("general.name", "")}
-    for key in _BASE_KEYS[1:]:
-        value = base_meta.get(f"{arch}.{_GGUF_KEYS.get(key, key)}")
-        if value is not None:
-            out[key] = value
-    return out
-
-
-def adapter_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``agentslm.base.*`` record of an exported adapter (empty for adapters made elsewhere)."""
-    meta = gguf_metadata(path)
-    return {k.removeprefix("agentslm.base."): v for k, v in meta.items() if k.startswith("agentslm.base.")} | {
-        "_general.type": meta.get("general.type"),
-        "_general.architecture": meta.get("general.architecture"),
-    }
-
-
-def check_adapter(base_path: str | os.PathLike[str], adapter_path: str | os.PathLike[str]) -> None:
-    """Raise :class:`AdapterMismatchError` if the GGUF adapter is not a LoRA adapter for this base: another
-    architecture, other shapes (layers, width, heads, vocabulary) or, for agentslm adapters, another model name."""
-    try:
-        adapter = adapter_metadata(adapter_path)
-    except (ValueError, OSError) as exc:
-        raise AdapterMismatchError(f"{adapter_path} is not a readable GGUF file ({exc}).") from None
-    if adapter.get("_general.type") != "adapter":
-        raise AdapterMismatchError(
-            f"{adapter_path} is not a GGUF adapter (general.type={adapter.get('_general.type')!r}).",
-            hint="export one with `agentslm train export`.",
-        )
-    base = _base_identity(gguf_metadata(base_path))
-    if adapter.get("_general.architecture") != base["architecture"]:
-        raise AdapterMismatchError(
-            f"The adapter {Path(adapter_path).name} is for architecture {adapter.get('_general.architecture')!r}, "
-            f"the base {Path(base_path).name} is {base['architecture']!r}.",
-            hint="load the adapter onto the base model it was trained on.",
-        )
-    differing = [
-        f"{k}: adapter {adapter[k]!r} vs base {base[k]!r}"
-        for k in ("name", *_BASE_KEYS[1:])
-        if k in adapter and k in base and adapter[k] != base[k]
-    ]
-    if differing:
-        raise AdapterMismatchError(
-            f"The adapter {Path(adapter_path).name} was trained on another base model than {Path(base_path).name} ("
-            + "; ".join(differing)
-            + ").",
-            hint="load it onto the base it names, or train an adapter for this model.",
-        )
 
 
 def export_gguf_adapter(
@@ -124,7 +60,7 @@ def export_gguf_adapter(
     from safetensors.numpy import load_file
 
     if trained_on:
-        identity = _base_identity(gguf_metadata(base_gguf))
+        identity = base_identity(gguf_metadata(base_gguf))
         compared = {"model_type": "architecture", "hidden_size": "embedding_length", "num_hidden_layers": "block_count"}
         differing = [
             f"{theirs}: trained {trained_on[ours]!r} vs base {identity[theirs]!r}"
@@ -145,7 +81,7 @@ def export_gguf_adapter(
     if config.get("peft_type", "LORA") != "LORA":
         raise UserError(f"{src} holds a {config.get('peft_type')} adapter; only LoRA exports to GGUF.")
     base_meta = gguf_metadata(base_gguf)
-    identity = _base_identity(base_meta)
+    identity = base_identity(base_meta)
     arch = identity["architecture"]
     if arch not in _SUPPORTED:
         raise UserError(f"Exporting LoRA adapters for {arch!r} models is not supported (only {', '.join(_SUPPORTED)}).")

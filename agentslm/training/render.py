@@ -17,9 +17,9 @@ from agentslm.agents.caller import CALLS_PREFIX, RESPONSE_PREFIX
 from agentslm.agents.prompts import render_prompt, tools_json
 from agentslm.agents.summarizer import ResultForAnswer, Summarizer
 from agentslm.models.base import LocalModel, Message
+from agentslm.records import DatasetError, TrainingRecord
 from agentslm.registry import Tool, ToolRegistry
 from agentslm.schema.engines import JSON_SEPARATORS
-from agentslm.training.records import DatasetError, TrainingRecord
 
 __all__ = ["CALL_END", "Rendered", "TokenizedExample", "render_record", "tokenize_records"]
 

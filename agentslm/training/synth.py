@@ -32,7 +32,7 @@ from typing import Any
 
 import jsonschema
 
-from agentslm.training.records import DatasetError, RecordCall, RecordTool, TrainingRecord
+from agentslm.records import DatasetError, RecordCall, RecordTool, TrainingRecord
 
 __all__ = ["CatalogEntry", "DEFAULT_MIX", "entry_for_tool", "load_catalog", "synthesize", "template_slots"]
 
@@ -66,7 +66,7 @@ def _surface(item: Any) -> tuple[Any, str]:
     return item, str(item)
 
 
-def _check_entry(entry: CatalogEntry, where: str) -> None:
+def _check_entry(entry: CatalogEntry, where: str) -> None:  # noqa: C901 - complexity exception, issue 22
     props: dict[str, Any] = entry.tool.parameters.get("properties", {})
     required = set(entry.tool.parameters.get("required", []))
     try:

@@ -6,7 +6,7 @@ import pytest
 
 from agentslm.agents.answer_check import check_answer
 from agentslm.agents.summarizer import ResultForAnswer, Summarizer
-from tests.test_agent import ScriptedModel
+from agentslm.testing import ScriptedModel
 
 WEATHER = '{"city": "Paris", "temperature": 18, "unit": "celsius", "sky": "cloudy"}'
 ASKED = ["What's the weather in Paris?", "get_weather(city='Paris')"]

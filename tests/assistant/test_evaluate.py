@@ -70,7 +70,8 @@ def test_example_config_loads() -> None:
 def test_scoring_denies_and_fails_calls_nobody_asked_for() -> None:
     from agentslm.assistant.config import AssistantConfig
     from agentslm.assistant.evaluate import run_cases
-    from tests.test_agent import ScriptedModel, call
+    from agentslm.testing import ScriptedModel
+    from tests.test_agent import call
 
     config = AssistantConfig.model_validate({"tools": {"packs": ["notes", "calendar"]}})
     cases = [

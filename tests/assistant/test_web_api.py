@@ -18,8 +18,9 @@ from agentslm.assistant.core import Assistant
 from agentslm.assistant.history import History
 from agentslm.assistant.web import create_app
 from agentslm.errors import UserError
+from agentslm.testing import ScriptedModel
 from agentslm_tools import PackContext, build_registry
-from tests.test_agent import ScriptedModel, call
+from tests.test_agent import call
 
 JSON = {"Content-Type": "application/json"}
 _OPEN: list[Assistant] = []

@@ -19,8 +19,9 @@ from agentslm.retrieval import (
     tokenize,
     tool_document,
 )
+from agentslm.testing import ScriptedModel
 
-from ..test_agent import ScriptedModel, call
+from ..test_agent import call
 
 
 def catalog(n_filler: int = 40) -> ToolRegistry:

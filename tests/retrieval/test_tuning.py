@@ -12,6 +12,7 @@ import pytest
 
 from agentslm import Agent, RetrievalPolicy, UserError
 from agentslm.events import RetrievalEvent, describe_event
+from agentslm.records import RecordCall, RecordTool, TrainingRecord
 from agentslm.retrieval import (
     EmbeddingRetriever,
     HybridRetriever,
@@ -25,9 +26,9 @@ from agentslm.retrieval import (
     tune_query_adapter,
 )
 from agentslm.retrieval.tuning import assign_folds
-from agentslm.training.records import RecordCall, RecordTool, TrainingRecord
+from agentslm.testing import ScriptedModel
 
-from ..test_agent import ScriptedModel, call
+from ..test_agent import call
 from .test_retrieval import catalog, needs_embedding
 
 # house jargon the tools' docs never use: "ping" is an email, "quid" is money, "brolly" is weather
@@ -152,7 +153,7 @@ def test_train_retriever_command_on_records(tmp_path: Path, monkeypatch: pytest.
     from typer.testing import CliRunner
 
     from agentslm.cli import app
-    from agentslm.training.records import write_records
+    from agentslm.records import write_records
 
     monkeypatch.setenv("AGENTSLM_CACHE", str(tmp_path))
     specs = [RecordTool(name=t.name, description=t.description, parameters=t.parameters) for t in catalog()]

@@ -14,7 +14,7 @@ from pathlib import Path
 from agentslm import Agent, ToolCall, ToolRegistry
 from agentslm.agents.planner import PlannerPolicy
 from agentslm.registry import Tool
-from tests.test_agent import ScriptedModel
+from agentslm.testing import ScriptedModel
 
 
 def main(db: Path, audit: Path, key: str, stall: str) -> int:

@@ -28,7 +28,7 @@ from agentslm.events import CallEvent, EscalationEvent, ResultEvent, VerdictEven
 from agentslm.models.base import Model
 from agentslm.models.openai_compat import OpenAICompatModel
 from agentslm.router import RoutingPolicy
-from tests.test_agent import ScriptedModel
+from agentslm.testing import ScriptedModel
 from tests.test_router import PlanModel
 
 ROOT = Path(__file__).resolve().parents[2]

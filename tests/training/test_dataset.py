@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from agentslm.bench.bfcl_data import load_bfcl
+from agentslm.records import DatasetError, TrainingRecord
 from agentslm.training.dataset import (
     bfcl_contamination,
     check_no_bfcl,
@@ -15,7 +16,6 @@ from agentslm.training.dataset import (
     from_sharegpt,
     split_records,
 )
-from agentslm.training.records import DatasetError, TrainingRecord
 from agentslm.training.synth import load_catalog, synthesize
 
 CATALOG = Path(__file__).resolve().parents[2] / "training" / "catalog"

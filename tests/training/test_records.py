@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from agentslm.training.records import DatasetError, TrainingRecord, check_record, read_records, write_records
+from agentslm.records import DatasetError, TrainingRecord, check_record, read_records, write_records
 
 TOOL = {
     "name": "timer.start",

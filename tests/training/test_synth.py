@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agentslm.training.records import DatasetError, RecordTool, check_record
+from agentslm.records import DatasetError, RecordTool, check_record
 from agentslm.training.synth import entry_for_tool, load_catalog, synthesize, template_slots
 
 CATALOG = Path(__file__).resolve().parents[2] / "training" / "catalog"
