@@ -12,14 +12,39 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agentslm.models.base import Generation
 
-__all__ = ["TokenMeter", "record"]
+__all__ = ["ModelStep", "TokenMeter", "record", "recording_steps"]
 
 _ACTIVE: ContextVar[TokenMeter | None] = ContextVar("agentslm_token_meter", default=None)
+_STEPS: ContextVar[list[ModelStep] | None] = ContextVar("agentslm_model_steps", default=None)
+
+
+@dataclass(frozen=True)
+class ModelStep:
+    """One generation with what it was asked (recorded inside :func:`recording_steps`)."""
+
+    model: str
+    """The model's name (a view with its adapter switched off has the base file's name)."""
+    prompt: tuple[int, ...]
+    """The prompt's token ids (empty where the backend does not expose them)."""
+    generation: Generation
+
+
+@contextmanager
+def recording_steps() -> Iterator[list[ModelStep]]:
+    """Collect every generation made in this block (in this thread / task), with its prompt tokens: what a
+    latency benchmark replays on raw llama.cpp."""
+    steps: list[ModelStep] = []
+    token = _STEPS.set(steps)
+    try:
+        yield steps
+    finally:
+        _STEPS.reset(token)
 
 
 class TokenMeter:
@@ -47,8 +72,12 @@ class TokenMeter:
             _ACTIVE.reset(token)
 
 
-def record(generation: Generation) -> None:
-    """Count ``generation`` on the meter active in this context, if any (called by the model backends)."""
+def record(generation: Generation, *, model: str = "", prompt: tuple[int, ...] = ()) -> None:
+    """Count ``generation`` on the meter active in this context, if any, and add it to the steps being recorded
+    (called by the model backends)."""
     meter = _ACTIVE.get()
     if meter is not None:
         meter.add(generation)
+    steps = _STEPS.get()
+    if steps is not None:
+        steps.append(ModelStep(model=model, prompt=prompt, generation=generation))

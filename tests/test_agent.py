@@ -30,34 +30,8 @@ from agentslm.events import (
     event_adapter,
 )
 from agentslm.models.base import Message
+from agentslm.testing import ScriptedModel
 from agentslm.wire import wire_schemas
-
-
-class ScriptedModel(Model):
-    """Plans come from ``plans`` (constrained calls), answers from ``answers`` (free text). Test-only fake."""
-
-    name = "scripted"
-
-    def __init__(self, plans: list[Any], answers: Sequence[str] = ()) -> None:
-        self.plans = [p if isinstance(p, str) else json.dumps(p) for p in plans]
-        self.answers = list(answers)
-        self.prompts: list[Sequence[Message]] = []
-        self.schemas: list[Mapping[str, Any] | None] = []
-
-    def generate(
-        self,
-        messages: Sequence[Message],
-        *,
-        schema: Mapping[str, Any] | None = None,
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        seed: int | None = None,
-    ) -> Generation:
-        self.prompts.append(list(messages))
-        self.schemas.append(schema)
-        if schema is None:
-            return Generation(text=self.answers.pop(0) if self.answers else "")
-        return Generation(text=self.plans.pop(0) if self.plans else "[]")
 
 
 def call(name: str, **arguments: Any) -> dict[str, Any]:
@@ -223,9 +197,8 @@ def test_audit_log_records_every_verified_call_and_survives_a_torn_line(tmp_path
 
 def test_sessions_carry_earlier_results_and_round_trip_as_json() -> None:
     log: list[str] = []
-    model = ScriptedModel(
-        [[call("find_user", username="alice")], "[]", [call("list_orders", user_id=42)], "[]"], ["id 42", "book, lamp"]
-    )
+    # no round after results: each request is covered by its call (PlannerPolicy.stop_when_covered)
+    model = ScriptedModel([[call("find_user", username="alice")], [call("list_orders", user_id=42)]], ["id 42", "book, lamp"])
     agent = Agent(model, make_tools(log))
     session = agent.session()
     agent.run("Find alice", session=session)

@@ -37,7 +37,15 @@ from agentslm.schema.call import DecodeLimits
 from agentslm.schema.engines import JSON_SEPARATORS
 from agentslm.schema.plan import plan_item_schema, plan_schema
 
-__all__ = ["AFTER_RESULTS_ROLE", "Decision", "Planner", "PlannerPolicy", "empty_list_probability"]
+__all__ = [
+    "AFTER_RESULTS_ROLE",
+    "Decision",
+    "Planner",
+    "PlannerPolicy",
+    "empty_list_probability",
+    "request_covered",
+    "request_values",
+]
 
 AFTER_RESULTS_ROLE = "planner-after-results"
 """The role name of planning rounds that follow results (:meth:`Model.for_role`): a model whose adapter was trained
@@ -75,6 +83,13 @@ class PlannerPolicy:
     is asked for). Where the request names no tool, the answer stays "no tool". 0 (off) for a model of unknown
     calibration; the embedded default's adapter, which learned to answer ``[]`` so well that it refuses near-domain
     requests ("Save a note: ..."), uses the threshold calibrated on BFCL live_* (docs/benchmarks/no-tool-calibration)."""
+    stop_when_covered: bool = True
+    """After a round whose calls all succeeded, answer without another planning round when the request is covered
+    (see :func:`request_covered`): every tool whose name shares a word with the request has run, and every value the
+    request states (numbers, quoted text, capitalised names) went into a call. The small models' round after results
+    mostly re-emits the call just made; this skips ~0.8 s of prompt evaluation and decoding per request on the
+    embedded model. A request that names another tool ("... and save it as a note") or holds an unused value
+    ("Paris and London") still gets its round after results."""
     probe_more: bool = True
     """After the decoded list, ask the model for one more task at a time (the list's text plus ``,`` as the
     reply's start) while it proposes a new call whose values all appear in the request. Small models
@@ -142,23 +157,28 @@ class Planner:
         system = render_prompt("calls", tools_json=tools_json(list(tools)))
         return [{"role": "system", "content": system}, *conversation]
 
-    def decide(
+    def decide(  # noqa: C901 - complexity exception, issue 22
         self,
         tools: Sequence[Tool],
         conversation: Sequence[Message],
         *,
         executed: Sequence[tuple[int, ToolCall, ToolCall]] = (),
         next_id: int = 1,
+        round_failed: bool = False,
     ) -> Decision:
         """The next step for ``conversation`` (user turns, earlier calls and their results).
 
         ``executed`` lists the calls already handled in this run as ``(task id, call as planned with
         run-wide references, call as run)``; the plan's tasks are numbered from ``next_id`` and its
         references point to run-wide task ids (a reference to a re-emitted earlier call points to that
-        call's task).
+        call's task). ``round_failed``: a call of the previous round failed (the covered-request stop does not apply).
         """
         if not tools:
             return Decision(kind="no_tool", reason="the agent has no tools")
+        if executed and self.policy.stop_when_covered and not round_failed:
+            requests = [m["content"] for m in conversation if m["role"] == "user"]
+            if requests and request_covered(requests[-1], tools, [actual for _, _, actual in executed]):
+                return Decision(kind="done", reason="the request is covered: the tools it names have run with its values")
         schema = plan_schema(tools, self.limits, max_tasks=self.policy.max_tasks)
         messages = self.messages(tools, conversation)
         model = self.after_results_model if executed else self.model
@@ -322,6 +342,30 @@ def _name_words(text: str) -> set[str]:
     """Words of four letters or more, plural s removed: ``delete_all_notes`` -> {delete, note}."""
     words = re.findall(r"[a-z]{4,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower().replace("_", " "))
     return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words}
+
+
+_QUOTED = re.compile(r"\"([^\"]{1,80})\"|'([^']{1,80})'")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z]+)")
+
+
+def request_values(request: str) -> list[str]:
+    """The values a request states: quoted text, numbers and capitalised words that do not start a sentence."""
+    values = [a or b for a, b in _QUOTED.findall(request)]
+    values += _NUMBER.findall(request)
+    values += [w for w in _NAME.findall(request.strip()) if w != "I"]
+    return values
+
+
+def request_covered(request: str, tools: Sequence[Tool], ran: Sequence[ToolCall]) -> bool:
+    """Whether calls ``ran`` cover ``request`` (see :attr:`PlannerPolicy.stop_when_covered`): no tool that has not run
+    shares a name word with the request, and every value the request states appears in a call's arguments."""
+    said = _name_words(request)
+    names = {c.name for c in ran}
+    if any(_name_words(t.name) & said for t in tools if t.name not in names):
+        return False
+    used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).lower()
+    return all(v.lower() in used for v in request_values(request))
 
 
 def _requested_after_results(

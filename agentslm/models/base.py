@@ -64,6 +64,8 @@ class Generation:
     """Per-token log-probabilities."""
     prompt_tokens: int = 0
     """Prompt length in tokens."""
+    cached_tokens: int = 0
+    """Prompt tokens not evaluated because a cached state already held them (local backends)."""
     finish_reason: Literal["stop", "length"] = "stop"
     """``stop``: the output ended (grammar complete or end-of-turn); ``length``: the token budget ran out."""
     seconds: float = 0.0
@@ -204,6 +206,14 @@ class LocalModel(Model):
     def _step(self, tokens: list[int]) -> NDArray[np.float32]:
         """Append ``tokens`` to the sequence; return the next-token logits."""
 
+    def _note_stable_prefix(self, messages: Sequence[Message], prompt: list[int]) -> None:
+        """Told before a prompt is evaluated: ``prompt`` are the tokens of ``messages``. A backend that keeps prompt
+        states can work out which prefix is stable across requests (the system message) and keep just that."""
+
+    def _prefill_reused(self) -> int:
+        """How many prompt tokens the last :meth:`_prefill` took from a cache instead of evaluating them."""
+        return 0
+
     @abstractmethod
     def text_tokens(self, text: str) -> list[int]:
         """Tokenize plain text (no special tokens, no BOS)."""
@@ -252,16 +262,18 @@ class LocalModel(Model):
         (not part of the returned text) before decoding starts."""
         matcher = self.engine(engine).compile(schema).matcher() if schema is not None else None
         prompt = self.chat_tokens(messages) + (self.text_tokens(response_prefix) if response_prefix else [])
-        return self.generate_tokens(
-            prompt,
-            matcher=matcher,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            seed=seed,
-            fast_forward=self.fast_forward if fast_forward is None else fast_forward,
-        )
+        with self._lock:  # the stable-prefix note belongs to this prompt's evaluation
+            self._note_stable_prefix(messages, prompt)
+            return self.generate_tokens(
+                prompt,
+                matcher=matcher,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                seed=seed,
+                fast_forward=self.fast_forward if fast_forward is None else fast_forward,
+            )
 
-    def generate_tokens(
+    def generate_tokens(  # noqa: C901 - complexity exception, issue 22
         self,
         prompt: list[int],
         *,
@@ -296,6 +308,7 @@ class LocalModel(Model):
         with self._lock:
             t0 = time.perf_counter()
             logits = self._prefill(prompt)
+            reused = self._prefill_reused()
             t1 = time.perf_counter()
             out: list[TokenLogprob] = []
             bitmask = np.zeros((self.vocab_size + 31) // 32, dtype=np.int32)
@@ -404,6 +417,7 @@ class LocalModel(Model):
             text=text,
             tokens=out,
             prompt_tokens=len(prompt),
+            cached_tokens=reused,
             finish_reason=finish,
             seconds=t2 - t0,
             prefill_seconds=t1 - t0,
@@ -413,7 +427,7 @@ class LocalModel(Model):
             loop_breaks=loop_breaks,
             closed_early=closing,
         )
-        record(generation)
+        record(generation, model=self.name, prompt=tuple(prompt))
         return generation
 
     def _closing_bonus(self) -> NDArray[np.float32]:

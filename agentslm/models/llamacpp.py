@@ -1,7 +1,7 @@
 """llama.cpp backend (default): any GGUF file, the embedded SmolLM2 by default.
 
-Keeps the KV cache of the longest common prompt prefix between calls, so a stable
-system prompt + tool list is evaluated once.
+Keeps the KV cache of the longest common prompt prefix between calls, and saves the states that another role's step
+would discard (:mod:`agentslm.models.prefix_cache`), so each role's stable system prompt + tool list is evaluated once.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from agentslm.errors import GenerationError, ModelNotFoundError, UserError
 from agentslm.models.base import LocalModel, Message, Model, neutralize_control_text
 from agentslm.models.cpu_buffers import ExtraBuffersDecision, decide_extra_buffers, llama_extra_buffers
+from agentslm.models.prefix_cache import PrefixCache, SavedPrefix, common_prefix
 from agentslm.schema.engines import ConstraintEngine, LLGuidanceEngine, OutlinesEngine
 
 __all__ = ["LlamaCppModel"]
@@ -41,6 +42,10 @@ class LlamaCppModel(LocalModel):
             layouts): ``None``/``"auto"`` decides from the CPU (off with AMX, where llama.cpp crashes),
             or ``$AGENTSLM_LLAMA_EXTRA_BUFFERS``; ``True``/``False`` (or ``"on"``/``"off"``) forces it.
             The decision is kept as :attr:`extra_buffers`.
+        prefix_cache_mb: memory for saved prompt-prefix states (MiB; 0 turns it off): when a step's prompt shares
+            little with what the context holds (another role's prompt, or the adapter switched), the context's state
+            is saved and the saved state sharing the longest prefix with the new prompt is restored, so only the
+            rest is evaluated. See :mod:`agentslm.models.prefix_cache`; :attr:`prefix_cache` holds it.
     """
 
     preferred_engine = "llguidance"
@@ -56,10 +61,13 @@ class LlamaCppModel(LocalModel):
         engine: str | None = None,
         fast_forward: bool = True,
         extra_buffers: str | bool | None = None,
+        prefix_cache_mb: float = 48,
         verbose: bool = False,
     ) -> None:
         import llama_cpp
 
+        if prefix_cache_mb < 0:
+            raise UserError(f"prefix_cache_mb={prefix_cache_mb} is negative.", hint="pass 0 to turn the cache off.")
         model_path = Path(path).expanduser()
         if not model_path.is_file():
             raise ModelNotFoundError(
@@ -71,7 +79,7 @@ class LlamaCppModel(LocalModel):
                 raise ModelNotFoundError(
                     f"No LoRA adapter file at {str(lora_path)!r}.", hint="pass an existing GGUF adapter file."
                 )
-            from agentslm.training.export import check_adapter
+            from agentslm.models.adapter_check import check_adapter
 
             check_adapter(model_path, lora_path)  # refuses an adapter trained for another base, with the reason
         threads = n_threads or int(os.environ.get("AGENTSLM_THREADS", "0")) or (os.cpu_count() or 1)
@@ -96,6 +104,12 @@ class LlamaCppModel(LocalModel):
         self.lora_path = Path(lora_path) if lora_path else None
         self.lora_roles = tuple(lora_roles) if lora_roles is not None else None
         self._adapter_on = self.lora_path is not None
+        self.prefix_cache = PrefixCache(int(prefix_cache_mb * 2**20))
+        """Saved prompt-prefix states (inspect ``hits``, ``stores``, ``nbytes``)."""
+        self._cached = 0  # prompt tokens the last prefill reused
+        self._next_stable: tuple[int, ...] = ()  # the system-message tokens of the prompt about to be evaluated
+        self._live_stable: tuple[int, ...] = ()  # ... and of the prompt the context holds
+        self._stable_lengths: dict[str, int] = {}  # system message -> its token count in a prompt
         self.name = f"llamacpp:{model_path.name}" + (f"+lora:{Path(lora_path).name}" if lora_path else "")
         self.n_threads = threads
         self.vocab_size = self._llm.n_vocab()
@@ -176,6 +190,7 @@ class LlamaCppModel(LocalModel):
         handle = getattr(self._llm, "_lora_adapter", None)
         if handle is None:
             raise GenerationError("llama-cpp-python holds no LoRA adapter handle to switch.", hint="load with lora_path.")
+        self._save_live()  # computed under the current weights: keep it for the next step under them
         if on:
             adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
             rc = llama_cpp.llama_set_adapters_lora(self._llm._ctx.ctx, adapters, 1, (ctypes.c_float * 1)(1.0))
@@ -184,7 +199,56 @@ class LlamaCppModel(LocalModel):
         if rc:
             raise GenerationError(f"llama.cpp could not switch the LoRA adapter {'on' if on else 'off'} (error {rc}).")
         self._adapter_on = on
-        self._llm.n_tokens = 0  # the cached prefix was computed under the other weights
+        self._llm.n_tokens = 0  # the context's state was computed under the other weights
+
+    def _weights(self) -> str:
+        """What the context's state is computed under (the prefix cache's key)."""
+        return "lora" if self._adapter_on else "base"
+
+    def _save_live(self, keep: int = 0) -> None:
+        """Save the context's state in the prefix cache (before it is overwritten). Where the context's prompt began
+        with a system message, only that part is saved (the prefix that stays the same across requests: system prompt
+        and tools), not the step's request and reply. ``keep``: tokens the context must still hold afterwards."""
+        import ctypes
+
+        import llama_cpp
+
+        llm = self._llm
+        tokens = llm.input_ids[: llm.n_tokens].tolist()
+        stable = self._live_stable
+        if stable and len(stable) <= len(tokens) and tuple(tokens[: len(stable)]) == stable:
+            cut = max(len(stable), keep)
+            if cut < len(tokens):
+                llm._ctx.kv_cache_seq_rm(0, cut, -1)  # the rest is this step's request and reply
+                llm.n_tokens = cut
+                tokens = tokens[:cut]
+        if not self.prefix_cache.wants(tokens):
+            return
+        weights = self._weights()
+        if any(e.weights == weights and e.tokens == tuple(tokens) for e in self.prefix_cache.entries()):
+            return  # restored and not extended since: already saved
+        ctx = llm._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        if size > self.prefix_cache.max_bytes:
+            return
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        if written:
+            self.prefix_cache.store(weights, tokens, buffer, nbytes=written)  # kept as is: no copy
+
+    def _restore(self, saved: SavedPrefix) -> None:
+        """Load a saved state into the context (replacing what it holds)."""
+        import llama_cpp
+
+        llm = self._llm
+        ctx = llm._ctx.ctx
+        llm._ctx.kv_cache_seq_rm(0, -1, -1)
+        if not llama_cpp.llama_state_seq_set_data(ctx, saved.data, saved.nbytes, 0):
+            llm._ctx.kv_cache_seq_rm(0, -1, -1)
+            llm.n_tokens = 0
+            raise GenerationError("llama.cpp could not restore a saved prompt state.", hint="pass prefix_cache_mb=0.")
+        llm.input_ids[: len(saved.tokens)] = saved.tokens
+        llm.n_tokens = len(saved.tokens)
 
     def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
         if self.lora_path is not None:
@@ -192,22 +256,45 @@ class LlamaCppModel(LocalModel):
         return self._prefill_tokens(tokens)
 
     def _prefill_tokens(self, tokens: list[int]) -> NDArray[np.float32]:
-        """Evaluate ``tokens`` with the adapter as it is now, reusing the cached common prefix."""
+        """Evaluate ``tokens`` with the adapter as it is now, reusing the longest prefix the context or a saved
+        state holds."""
         llm = self._llm
-        cached = llm.input_ids[: llm.n_tokens].tolist()
-        common = 0
-        for a, b in zip(cached, tokens, strict=False):
-            if a != b:
-                break
-            common += 1
+        live = llm.input_ids[: llm.n_tokens].tolist()
+        common = common_prefix(live, tokens)
+        if llm.n_tokens - common >= self.prefix_cache.min_tokens and common * 2 < llm.n_tokens:
+            self._save_live(keep=common)  # most of the context is about to be dropped: keep it for its role's next step
+        saved, saved_common = self.prefix_cache.lookup(self._weights(), tokens)
+        if saved is not None and saved_common > common + 16:  # restoring costs ~16 ms: about 3 tokens of prefill
+            self._restore(saved)
+            common = saved_common
         common = min(common, len(tokens) - 1)  # always evaluate at least one token to get logits
+        self._cached = common
         llm.n_tokens = common
         llm.eval(tokens[common:])
+        self._live_stable = self._next_stable
+        self._next_stable = ()
         return self._logits()
 
     def _step(self, tokens: list[int]) -> NDArray[np.float32]:
         self._llm.eval(tokens)
         return self._logits()
+
+    def _prefill_reused(self) -> int:
+        return self._cached
+
+    def _note_stable_prefix(self, messages: Sequence[Message], prompt: list[int]) -> None:
+        """Remember the prompt's system-message tokens: the part of a saved state worth keeping."""
+        self._next_stable = ()
+        if not messages or messages[0].get("role") != "system":
+            return
+        system = messages[0].get("content", "")
+        lengths = self._stable_lengths
+        if system not in lengths:
+            if len(lengths) > 32:
+                lengths.clear()
+            alone = self.chat_tokens([messages[0]])  # ends with the reply's header where the real prompt goes on
+            lengths[system] = common_prefix(alone, prompt)
+        self._next_stable = tuple(prompt[: lengths[system]])
 
     def text_tokens(self, text: str) -> list[int]:
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -228,12 +315,13 @@ class LlamaCppModel(LocalModel):
         return OutlinesEngine(OutlinesCoreBackend(outlines.from_llamacpp(self._llm)).vocabulary)
 
     def close(self) -> None:
+        self.prefix_cache.clear()
         self._llm.close()
 
 
 class _WithoutAdapter(LocalModel):
     """A :class:`LlamaCppModel` decoding with its LoRA adapter switched off: the same loaded weights, context, lock
-    and compiled grammars; only the adapter's scale differs (the KV cache is reset at each switch)."""
+    and compiled grammars; only the adapter's scale differs (each setting's states are kept apart in the prefix cache)."""
 
     def __init__(self, base: LlamaCppModel) -> None:  # no super().__init__: the lock and engines are the base's
         self.base = base
@@ -258,6 +346,12 @@ class _WithoutAdapter(LocalModel):
 
     def _step(self, tokens: list[int]) -> NDArray[np.float32]:
         return self.base._step(tokens)
+
+    def _prefill_reused(self) -> int:
+        return self.base._prefill_reused()
+
+    def _note_stable_prefix(self, messages: Sequence[Message], prompt: list[int]) -> None:
+        self.base._note_stable_prefix(messages, prompt)
 
     def text_tokens(self, text: str) -> list[int]:
         return self.base.text_tokens(text)

@@ -1,23 +1,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
 
-from agentslm import Generation, Model, ToolCall, ToolRegistry
+from agentslm import ToolCall, ToolRegistry
 from agentslm.agents.planner import Planner, PlannerPolicy
 from agentslm.agents.summarizer import ResultForAnswer, Summarizer, cited_results
-from agentslm.models.base import Message
+from agentslm.testing import FunctionModel
 
 
-class Fixed(Model):
-    name = "fixed"
-
-    def __init__(self, *texts: str) -> None:
-        self.texts = list(texts)
-
-    def generate(self, messages: Sequence[Message], *, schema: Mapping[str, Any] | None = None, **kw: Any) -> Generation:  # type: ignore[override]
-        return Generation(text=self.texts.pop(0))
+def Fixed(*texts: str) -> FunctionModel:
+    """Replies ``texts`` in order, whatever the step (IndexError if asked for more)."""
+    replies = list(texts)
+    return FunctionModel(lambda messages, schema: replies.pop(0), name="fixed")
 
 
 def tools() -> ToolRegistry:
@@ -157,3 +151,35 @@ def test_a_repeat_with_an_invented_optional_value_is_still_a_repeat() -> None:
     again = json.dumps([{"name": "add_note", "arguments": {"text": "pay the rent", "title": "Bills"}}])
     d = Planner(Fixed(again)).decide(list(r), user, executed=[(1, done, done)], next_id=2)
     assert d.kind == "done"  # not a second note
+
+
+def test_request_values_are_quoted_text_numbers_and_names() -> None:
+    from agentslm.agents.planner import request_values
+
+    assert request_values("What's the weather in Paris and London?") == ["Paris", "London"]
+    assert request_values("Convert 25.5 degrees to fahrenheit.") == ["25.5"]
+    assert request_values('Save a note: "buy milk". Then tell Bob') == ["buy milk", "Bob"]  # "Then" starts a sentence
+    assert request_values("save a note: buy milk and eggs") == []
+
+
+def test_a_covered_request_stops_without_a_model_step() -> None:
+    from agentslm.agents.planner import request_covered
+
+    r = list(tools())
+    ran = [ToolCall(name="find_user", arguments={"username": "Alice"})]
+    executed = [(1, ran[0], ran[0])]
+    assert not request_covered("find Alice and her orders", r, ran)  # list_orders shares "order" with the request
+    assert request_covered("find the user Alice", r, ran)
+    assert not request_covered("find the users Alice and Bob", r, ran)  # Bob went into no call
+    # covered: "done" with no generation (Fixed would raise IndexError if asked)
+    convo = [{"role": "user", "content": "find the user Alice"}]
+    done = Planner(Fixed()).decide(r, convo, executed=executed, next_id=2)
+    assert done.kind == "done" and "covered" in done.reason and not done.raw
+    # not covered, or the last round failed, or the policy is off: the model plans the next round
+    for planner, conversation, failed in (
+        (Planner(Fixed("[]")), [{"role": "user", "content": "find the users Alice and Bob"}], False),
+        (Planner(Fixed("[]")), convo, True),
+        (Planner(Fixed("[]"), policy=PlannerPolicy(stop_when_covered=False)), convo, False),
+    ):
+        d = planner.decide(r, conversation, executed=executed, next_id=2, round_failed=failed)
+        assert d.kind == "done" and d.reason == "no new call after the results"

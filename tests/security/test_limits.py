@@ -14,8 +14,8 @@ from agentslm.agents.planner import PlannerPolicy
 from agentslm.errors import UserError
 from agentslm.models.base import Model
 from agentslm.schema.call import DecodeLimits
+from agentslm.testing import ScriptedModel
 from tests.sample_tools import registry as sample_registry
-from tests.test_agent import ScriptedModel
 
 # The budget tests isolate the budgets: the scripted model proposes a new write after every result, which the
 # planner's default after-results stop (PlannerPolicy.stop_unrequested_effects) would drop before any budget counts.
@@ -45,7 +45,7 @@ def test_step_budget(record_property: Any) -> None:
         r,
         budgets=Budgets(max_steps=3),
         retrieval=None,
-        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
+        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False, stop_when_covered=False),
     )
     run = agent.run("Do all the steps.")
     record_property("calls_run", len(ran))
@@ -61,7 +61,7 @@ def test_round_budget(record_property: Any) -> None:
         r,
         budgets=Budgets(max_rounds=2),
         retrieval=None,
-        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
+        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False, stop_when_covered=False),
     )
     agent.run("Keep going.")
     planning_prompts = len(model.prompts) - 1  # the last prompt is the summarizer's
@@ -79,7 +79,7 @@ def test_time_budget(record_property: Any) -> None:
         r,
         budgets=Budgets(max_seconds=1.0, max_rounds=20, max_steps=20),
         retrieval=None,
-        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
+        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False, stop_when_covered=False),
     )
     start = time.monotonic()
     run = agent.run("Keep going.")
@@ -129,7 +129,7 @@ def test_tool_output_and_observation_budgets(record_property: Any) -> None:
         retrieval=None,
         max_output_chars=3000,
         budgets=Budgets(max_observation_chars=4000),
-        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
+        policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False, stop_when_covered=False),
     )
     run = agent.run("Get 1 to 4.")
     shown = [m["content"] for p in model.prompts for m in p if m["role"] == "tool"]
