@@ -46,7 +46,7 @@ from agentslm.execute import Executor
 from agentslm.models import Model, load_model
 from agentslm.models.base import Message
 from agentslm.plan import Plan, check_plan, levels, substitute
-from agentslm.registry import Effect, Tool, ToolRegistry, as_registry
+from agentslm.registry import Effect, Tool, ToolRegistry, Toolset, as_registry
 from agentslm.retrieval.select import RetrievalPolicy, Selection, ToolSelector
 from agentslm.router import EscalationLog, RoutedPlanner, RoutingPolicy
 from agentslm.schema.call import DecodeLimits
@@ -163,7 +163,8 @@ class Agent:
     Args:
         model: the model for every role not given its own: a :class:`~agentslm.models.Model` or a spec
             for :func:`~agentslm.models.load_model` (default: the embedded SmolLM2-135M on llama.cpp).
-        tools: a :class:`ToolRegistry` or an iterable of tools / typed functions.
+        tools: a :class:`ToolRegistry`, a connected toolset (``agentslm.mcp.connect_mcp(...)``: closed by
+            :meth:`close`), or an iterable of tools, typed functions and toolsets.
         planner, caller, summarizer: per-role models (default: ``model``).
         approve: approval callback for tools that require it (default deny). It sees the exact arguments.
         validators: custom verification checks (all tools, or a mapping per tool name).
@@ -188,7 +189,7 @@ class Agent:
     def __init__(
         self,
         model: ModelSpec = None,
-        tools: ToolRegistry | Iterable[Tool | Callable[..., Any]] = (),
+        tools: ToolRegistry | Toolset | Iterable[Tool | Toolset | Callable[..., Any]] = (),
         *,
         planner: ModelSpec = None,
         caller: ModelSpec = None,
@@ -233,12 +234,17 @@ class Agent:
 
     # -- MCP servers ---------------------------------------------------------------------------
     def add_mcp_server(self, server: Any, **options: Any) -> Any:
-        """Connect an MCP server and offer its tools to this agent (see :meth:`ToolRegistry.add_mcp`).
+        """Connect an MCP server and offer its tools to this agent; returns the :class:`~agentslm.mcp.McpToolset`.
 
-        Tools from a server not marked ``trusted=True`` need approval unless they are annotated
-        read-only and their names do not look destructive. Returns the toolset.
+        ``server`` is an ``http(s)://`` URL, a command line, an argv list or an ``mcp.StdioServerParameters``;
+        ``options`` are those of :func:`agentslm.mcp.connect_mcp` (``namespace``, ``trusted``, ``timeout``,
+        ``include``, ...). Tools from a server not marked ``trusted=True`` need approval unless they are annotated
+        read-only and their names do not look destructive. A tool name already offered is an error (nothing is
+        added); pass another ``namespace``. :meth:`close` disconnects it.
         """
-        return self.registry.add_mcp(server, **options)
+        from agentslm.mcp.tools import connect_mcp
+
+        return self.registry.add_toolset(connect_mcp(server, **options))
 
     def close(self) -> None:
         """Close the agent's MCP connections and the fallback model's connection (if any)."""

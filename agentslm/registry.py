@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar, get_args, get_origin, get_type_hints, overload
+from typing import Annotated, Any, Protocol, TypeVar, get_args, get_origin, get_type_hints, overload, runtime_checkable
 
 import docstring_parser
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
@@ -33,7 +33,7 @@ from agentslm.errors import SchemaCompileError, ToolRegistrationError, UserError
 from agentslm.schema.engines import check_schema_safe
 from agentslm.schema.normalize import normalize_bfcl_schema, strip_titles
 
-__all__ = ["Effect", "Tool", "ToolRegistry", "tool", "as_registry", "TOOL_NAME_PATTERN"]
+__all__ = ["Effect", "Tool", "ToolRegistry", "Toolset", "tool", "as_registry", "TOOL_NAME_PATTERN"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -308,6 +308,26 @@ def tool(
     return decorate(fn)
 
 
+@runtime_checkable
+class Toolset(Protocol):
+    """Tools that come from one connected source and are closed together (an MCP server: :func:`agentslm.mcp.connect_mcp`).
+    Pass it to ``Agent(tools=...)`` (alone or in a list with other tools) or :meth:`ToolRegistry.add_toolset`."""
+
+    @property
+    def name(self) -> str:
+        """The source's name (in error messages)."""
+        ...
+
+    @property
+    def tools(self) -> Sequence[Tool]:
+        """Its tools."""
+        ...
+
+    def close(self) -> None:
+        """Disconnect (the tools then fail their calls)."""
+        ...
+
+
 class ToolRegistry:
     """An ordered set of uniquely named tools.
 
@@ -317,7 +337,7 @@ class ToolRegistry:
 
     def __init__(self, tools: Iterable[Tool | Callable[..., Any]] = ()) -> None:
         self._tools: dict[str, Tool] = {}
-        self._toolsets: list[Any] = []
+        self._toolsets: list[Toolset] = []
         for t in tools:
             self.add(t)
 
@@ -485,31 +505,17 @@ class ToolRegistry:
         ]
         return cls.from_openai(specs, handlers=handlers)
 
-    # -- MCP servers --------------------------------------------------------
-    @classmethod
-    def from_mcp(cls, server: Any, **options: Any) -> ToolRegistry:
-        """A registry with the tools of one MCP server (see :meth:`add_mcp`). Close it (or use ``with``) when done."""
-        registry = cls()
-        registry.add_mcp(server, **options)
-        return registry
-
-    def add_mcp(self, server: Any, **options: Any) -> Any:
-        """Connect to an MCP server and register its tools; returns the :class:`~agentslm.mcp.McpToolset`.
-
-        ``server`` is an ``http(s)://`` URL, a command line, an argv list or an
-        ``mcp.StdioServerParameters``; ``options`` are those of :func:`agentslm.mcp.connect_mcp`
-        (``namespace``, ``trusted``, ``timeout``, ``include``, ...). Tool names already in the
-        registry are an error (nothing is added); pass another ``namespace``.
-        """
-        from agentslm.mcp.tools import connect_mcp
-
-        toolset = connect_mcp(server, **options)
+    # -- toolsets (MCP servers and other connected sources) ------------------
+    def add_toolset(self, toolset: Toolset) -> Toolset:
+        """Register every tool of a connected ``toolset`` (e.g. :func:`agentslm.mcp.connect_mcp`'s) and keep it so
+        :meth:`close` closes it. Tool names already in the registry are an error: nothing is added and the toolset is
+        closed; connect it again with another ``namespace``."""
         clashes = sorted(t.name for t in toolset.tools if t.name in self._tools)
         if clashes:
             toolset.close()
             raise ToolRegistrationError(
-                f"MCP server {toolset.connection.name!r} offers tools whose names are already registered: {clashes}.",
-                hint="pass namespace='other' so its tools get another prefix.",
+                f"Toolset {toolset.name!r} offers tools whose names are already registered: {clashes}.",
+                hint="connect it with namespace='other' so its tools get another prefix.",
             )
         for t in toolset.tools:
             self.add(t)
@@ -517,12 +523,12 @@ class ToolRegistry:
         return toolset
 
     @property
-    def mcp_toolsets(self) -> list[Any]:
-        """The connected MCP servers' toolsets."""
+    def toolsets(self) -> list[Toolset]:
+        """The toolsets added (connected MCP servers)."""
         return list(self._toolsets)
 
     def close(self) -> None:
-        """Close every MCP connection this registry opened (its MCP tools then fail their calls)."""
+        """Close every toolset added (MCP connections: their tools then fail their calls)."""
         for toolset in self._toolsets:
             toolset.close()
 
@@ -573,6 +579,16 @@ class ToolRegistry:
         return f"ToolRegistry({self.names!r})"
 
 
-def as_registry(tools: ToolRegistry | Iterable[Tool | Callable[..., Any]]) -> ToolRegistry:
-    """Accept a registry or an iterable of tools/functions."""
-    return tools if isinstance(tools, ToolRegistry) else ToolRegistry(tools)
+def as_registry(tools: ToolRegistry | Toolset | Iterable[Tool | Toolset | Callable[..., Any]]) -> ToolRegistry:
+    """Accept a registry, a toolset (e.g. a connected MCP server), or an iterable of tools, functions and toolsets."""
+    if isinstance(tools, ToolRegistry):
+        return tools
+    if isinstance(tools, Toolset):
+        tools = [tools]
+    registry = ToolRegistry()
+    for item in tools:
+        if isinstance(item, Toolset):
+            registry.add_toolset(item)
+        else:
+            registry.add(item)
+    return registry

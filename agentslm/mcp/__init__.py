@@ -1,6 +1,7 @@
 """MCP integration: tools from MCP servers (client) and agentslm served over MCP (server).
 
-Client: :func:`connect_mcp`, ``ToolRegistry.from_mcp`` and ``Agent.add_mcp_server``.
+Client: :func:`connect_mcp` (a toolset for ``Agent(tools=...)`` or ``ToolRegistry.add_toolset``) and
+``Agent.add_mcp_server``.
 Server: :func:`build_server` and the ``agentslm serve-mcp`` command.
 """
 

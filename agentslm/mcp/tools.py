@@ -171,7 +171,8 @@ def _render_content(blocks: Iterable[Any]) -> str:
 class McpToolset:
     """The tools of one connected MCP server, as agentslm :class:`McpTool` objects.
 
-    Create it with :func:`connect_mcp` (or ``ToolRegistry.from_mcp`` / ``Agent.add_mcp_server``).
+    Create it with :func:`connect_mcp` (or ``Agent.add_mcp_server``); it is a :class:`~agentslm.registry.Toolset`:
+    pass it to ``Agent(tools=...)`` or :meth:`ToolRegistry.add_toolset <agentslm.registry.ToolRegistry.add_toolset>`.
     """
 
     def __init__(
@@ -370,6 +371,11 @@ class McpToolset:
         if structured is not None:
             return structured
         return text
+
+    @property
+    def name(self) -> str:
+        """The server's name."""
+        return self.connection.name
 
     def close(self) -> None:
         """Close the connection."""

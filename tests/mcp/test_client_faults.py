@@ -7,9 +7,11 @@ import time
 
 import pytest
 
-from agentslm import Executor, ToolCall, ToolRegistrationError, ToolRegistry, Verifier
+from agentslm import Agent, Executor, ToolCall, ToolRegistrationError, ToolRegistry, Verifier
 from agentslm.mcp import McpDefinitionChanged, McpError, McpTool, McpToolError, connect_mcp
 from agentslm.mcp.tools import McpToolset
+from agentslm.registry import as_registry
+from agentslm.testing import ScriptedModel
 
 from .conftest import FAULT_SERVER
 
@@ -139,13 +141,28 @@ def test_trusted_server_annotations_are_believed() -> None:
 
 
 def test_namespace_collision_is_an_error_and_adds_nothing() -> None:
-    with ToolRegistry.from_mcp(FAULT_SERVER, namespace="f") as registry:
+    with as_registry(connect_mcp(FAULT_SERVER, namespace="f")) as registry:
         before = registry.names
+        clashing = connect_mcp(FAULT_SERVER, namespace="f")
         with pytest.raises(ToolRegistrationError, match="namespace"):
-            registry.add_mcp(FAULT_SERVER, namespace="f")
-        assert registry.names == before and len(registry.mcp_toolsets) == 1
-        other = registry.add_mcp(FAULT_SERVER, namespace="g")
+            registry.add_toolset(clashing)
+        assert registry.names == before and len(registry.toolsets) == 1
+        assert not clashing.connection.alive  # the refused toolset was closed, not left running
+        other = registry.add_toolset(connect_mcp(FAULT_SERVER, namespace="g"))
         assert len(registry) == 2 * len(before) and other.tools[0].name == "g.ok"
+
+
+def test_an_agent_takes_mcp_toolsets_with_its_other_tools_and_closes_them() -> None:
+    def local_echo(text: str) -> str:
+        """Echo text."""
+        return text
+
+    toolset = connect_mcp(FAULT_SERVER, namespace="f")
+    agent = Agent(ScriptedModel(), [local_echo, toolset], retrieval=None)
+    assert "local_echo" in agent.registry.names and "f.ok" in agent.registry.names
+    assert agent.registry.toolsets == [toolset]
+    agent.close()
+    assert not toolset.connection.alive
 
 
 def test_bad_server_command_says_why() -> None:
