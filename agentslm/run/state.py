@@ -1,0 +1,504 @@
+"""The run engine: one request's planning rounds, plan checks, verification and waves of calls.
+
+:class:`RunState` runs one request against a :class:`RunContext` (the tools, roles, executor, budgets, audit log and
+approval policy an :class:`~agentslm.agent.Agent` holds); ``Agent.run`` / ``stream`` create one per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from agentslm.agents.summarizer import ResultForAnswer, Summarizer
+from agentslm.audit import AuditLog, AuditRecord
+from agentslm.calls import Observation, ToolCall
+from agentslm.events import (
+    AgentEvent,
+    AnswerEvent,
+    ApprovalRequestEvent,
+    AskEvent,
+    CallEvent,
+    ErrorEvent,
+    EscalationEvent,
+    NoToolEvent,
+    PlanEvent,
+    PlannedTask,
+    ResultEvent,
+    RetrievalEvent,
+    VerdictEvent,
+)
+from agentslm.execute import Executor
+from agentslm.models.base import Message
+from agentslm.plan import Plan, check_plan, levels, substitute
+from agentslm.registry import Effect, Tool, ToolRegistry
+from agentslm.retrieval.select import Selection
+from agentslm.run.types import Budgets, Session, Turn
+from agentslm.usage import TokenMeter
+from agentslm.verify import Approver, Validator, Verifier
+
+__all__ = ["RunContext", "RunState"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunContext:
+    """What a run uses from the agent that starts it (no back-pointer to the agent)."""
+
+    registry: ToolRegistry
+    planner: Any
+    """A :class:`~agentslm.agents.planner.Planner` or a :class:`~agentslm.router.RoutedPlanner` (``decide``, ``policy``)."""
+    summarizer: Summarizer
+    executor: Executor
+    budgets: Budgets
+    audit: AuditLog | None
+    approve: Approver | None
+    validators: Sequence[Validator] | Mapping[str, Sequence[Validator]]
+    allow: Iterable[str] | None
+    select_tools: Callable[..., Selection]
+    """``select_tools(request, widen=False)``: the tools offered to the model."""
+
+
+def _call_text(name: str, arguments: Mapping[str, Any]) -> str:
+    return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in arguments.items()) + ")"
+
+
+def _fit(results: Sequence[ResultForAnswer], max_chars: int) -> list[ResultForAnswer]:
+    """``results`` with texts cut to an equal share of ``max_chars`` when together they are longer."""
+    if sum(len(r.text) for r in results) <= max_chars or not results:
+        return list(results)
+    share = max(80, max_chars // len(results))
+    out = []
+    for r in results:
+        if len(r.text) > share:
+            marker = f"…[cut {len(r.text) - share} of {len(r.text)} chars]"
+            r = ResultForAnswer(r.id, r.call, r.text[: max(0, share - len(marker))] + marker, r.ok)
+        out.append(r)
+    return out
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _replayed_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class RunState:
+    """One run's state and its event sequence: planning rounds, plan checks, verification, waves of parallel calls,
+    idempotent replay, audit records, the answer. Everything it needs from the agent comes in a :class:`RunContext`."""
+
+    def __init__(self, ctx: RunContext, request: str, session: Session | None, idempotency_key: str | None = None) -> None:
+        self.ctx = ctx
+        self.request = request
+        self.session = session
+        self.idempotency_key = idempotency_key
+        self.key_counts: dict[str, int] = {}
+        self.meter = TokenMeter()
+        self.run_id = uuid.uuid4().hex[:12]
+        self.seq = 0
+        self.start = time.monotonic()
+        self.results: dict[int, Any] = {}
+        self.done_calls: list[ToolCall] = []
+        self.handled: list[tuple[int, ToolCall, ToolCall]] = []
+        """(task id, call as planned, call as run) of every call verified in this run."""
+        self.answers: list[ResultForAnswer] = []
+        self.turn = Turn(request=request)
+        self.next_task_id = 1
+        self.finished = False
+        self.approval_requests: list[ApprovalRequestEvent] = []
+        self.verifier = Verifier(
+            ctx.registry,
+            approve=self.approve if ctx.approve is not None else None,
+            validators=ctx.validators,
+            allow=ctx.allow,
+        )
+
+    def approve(self, call: ToolCall, tool: Tool) -> bool:
+        """Record the approval request as an event, then ask the agent's approver."""
+        self.approval_requests.append(ApprovalRequestEvent(run_id="", task_id=-1, tool=tool.name, arguments=dict(call.arguments)))
+        return bool(self.ctx.approve(call, tool)) if self.ctx.approve is not None else False
+
+    def retrieval_event(self, selection: Selection) -> RetrievalEvent:
+        return RetrievalEvent(
+            run_id="",
+            retriever=selection.retriever,
+            tools=[t.name for t in selection.tools],
+            of=len(self.ctx.registry),
+            widened=selection.widened,
+            agreed=selection.agreed,
+        )
+
+    def emit(self, event: AgentEvent) -> AgentEvent:
+        event.run_id = self.run_id
+        event.seq = self.seq
+        self.seq += 1
+        return event
+
+    def conversation(self) -> list[Message]:
+        history = self.session.messages() if self.session is not None else []
+        convo: list[Message] = [*history, {"role": "user", "content": self.request}]
+        if self.done_calls:
+            listed = [{"name": c.name, "arguments": c.arguments} for c in self.done_calls]
+            convo.append({"role": "assistant", "content": "<tool_call>" + json.dumps(listed) + "</tool_call>"})
+            shown = _fit(self.answers, self.ctx.budgets.max_observation_chars)
+            convo.append({"role": "tool", "content": "\n".join(f"[{r.id}] {r.call} -> {r.text}" for r in shown)})
+        return convo
+
+    def tokens_left(self) -> bool:
+        return self.meter.generated < self.ctx.budgets.max_generated_tokens
+
+    def call_key(self, call: ToolCall) -> str:
+        """The idempotency key of ``call`` in this run: the run's key, the call, and which repeat of it this is."""
+        body = call.name + "\x00" + json.dumps(call.arguments, sort_keys=True, default=str)
+        n = self.key_counts[body] = self.key_counts.get(body, 0) + 1
+        digest = hashlib.sha256(f"{self.idempotency_key}\x00{body}\x00{n}".encode()).hexdigest()
+        return digest[:32]
+
+    def over_time(self) -> bool:
+        return time.monotonic() - self.start > self.ctx.budgets.max_seconds
+
+    def finish(self, status: str, answer: str | None = None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.session is not None:
+            self.turn.status = status
+            self.turn.answer = answer
+            self.session.turns.append(self.turn)
+
+    def events(self) -> Iterator[AgentEvent]:  # noqa: C901 - complexity exception, issue 22
+        ctx = self.ctx
+        budgets = ctx.budgets
+        selection = ctx.select_tools(self.request)
+        tools = selection.tools
+        if selection.active:
+            yield self.emit(self.retrieval_event(selection))
+        failures = 0
+        steps = 0
+        failed = False
+        for round_no in range(1, budgets.max_rounds + 1):
+            if self.over_time():
+                yield self.emit(ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {budgets.max_seconds:g} s"))
+                break
+            if not self.tokens_left():
+                yield self.emit(
+                    ErrorEvent(
+                        run_id="",
+                        kind="budget",
+                        message=f"token budget of {budgets.max_generated_tokens} generated tokens reached",
+                    )
+                )
+                break
+            try:
+                with self.meter.active():
+                    decision = ctx.planner.decide(
+                        tools, self.conversation(), executed=self.handled, next_id=self.next_task_id, round_failed=failed
+                    )
+            except Exception as exc:  # the model backend failed: the run stops here, nothing half-decoded runs
+                yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the planner's model failed: {_describe(exc)}"))
+                break
+            if decision.escalation is not None:
+                yield self.emit(EscalationEvent(run_id="", role="planner", **decision.escalation))
+            if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
+                selection = ctx.select_tools(self.request, widen=True)  # none of the retrieved tools fit: widen once
+                tools = selection.tools
+                yield self.emit(self.retrieval_event(selection))
+                continue
+            if decision.kind == "no_tool":
+                names = ", ".join(t.name for t in tools[:20]) or "none"
+                yield self.emit(NoToolEvent(run_id="", reason=decision.reason))
+                text = f"None of my tools can do that (available: {names})."
+                yield self.emit(AnswerEvent(run_id="", text=text))
+                self.finish("no_tool", text)
+                return
+            if decision.kind == "ask":
+                yield self.emit(AskEvent(run_id="", question=decision.question, missing=decision.missing, tool=decision.tool))
+                self.finish("asked", decision.question)
+                return
+            if decision.kind == "done":
+                break
+            if decision.kind == "give_up":
+                yield self.emit(
+                    ErrorEvent(run_id="", kind="give_up", message=f"the planner's output was unusable: {decision.reason}")
+                )
+                failures += 1
+                if failures > budgets.max_replans:
+                    self.finish("failed")
+                    return
+                continue
+            plan = decision.plan
+            self.next_task_id += len(plan.tasks)
+            yield self.emit(
+                PlanEvent(
+                    run_id="",
+                    step=round_no,
+                    tasks=[PlannedTask(id=t.id, tool=t.tool, arguments=t.arguments, depends_on=t.depends_on) for t in plan.tasks],
+                    signals=decision.signals,
+                )
+            )
+            failed = False
+            for event in self.execute(plan, steps):
+                if isinstance(event, ErrorEvent):
+                    failed = True
+                    if event.kind in ("budget", "timeout"):
+                        yield event
+                        yield from self.answer()
+                        return
+                if isinstance(event, ResultEvent):
+                    steps += 1
+                yield event
+            if failed:
+                failures += 1
+                if failures > budgets.max_replans:
+                    yield self.emit(ErrorEvent(run_id="", kind="give_up", message="too many failed steps; stopping"))
+                    break
+        yield from self.answer()
+
+    def answer(self) -> Iterator[AgentEvent]:
+        if not self.answers:
+            self.finish("failed")
+            return
+        if not any(r.ok for r in self.answers):  # nothing succeeded: say so plainly, no model needed
+            text = " ".join(f"{r.call}: {r.text}." for r in self.answers)
+            yield self.emit(AnswerEvent(run_id="", text=text, cited=[r.id for r in self.answers]))
+            self.finish("answered", text)
+            return
+        shown = _fit(self.answers, self.ctx.budgets.max_observation_chars)
+        listed = "; ".join(f"{r.call} -> {r.text}" for r in shown)
+        replaced: list[str] = []
+        if not self.tokens_left():  # the budget is spent: the results themselves are the answer
+            text, cited = listed, [r.id for r in shown]
+        else:
+            try:
+                with self.meter.active():
+                    text, cited, replaced = self.ctx.summarizer.checked_answer(self.request, shown)
+            except Exception as exc:
+                yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the summarizer's model failed: {_describe(exc)}"))
+                text, cited = listed, [r.id for r in shown]
+        yield self.emit(AnswerEvent(run_id="", text=text, cited=cited, replaced=replaced))
+        self.finish("answered", text)
+
+    def execute(self, plan: Plan, steps_so_far: int) -> Iterator[AgentEvent]:  # noqa: C901 - complexity exception, issue 22
+        """Check, verify and run a plan's tasks wave by wave; independent tasks run in parallel."""
+        ctx = self.ctx
+        earlier = {task_id: planned.name for task_id, planned, _ in self.handled if task_id in self.results}
+        problems = check_plan(plan, ctx.registry, max_tasks=ctx.planner.policy.max_tasks, earlier=earlier)
+        for p in problems:
+            yield self.emit(ErrorEvent(run_id="", kind="bad_plan", message=p.message, task_id=p.task_id))
+        if any(p.task_id is None for p in problems):
+            return
+        bad = {p.task_id for p in problems}
+        for t in plan.tasks:  # tasks that depend on a bad task are dropped too
+            if set(t.depends_on) & bad:
+                bad.add(t.id)
+        if bad:
+            plan = Plan(tasks=[t for t in plan.tasks if t.id not in bad])
+        steps = steps_so_far
+        failed_ids: set[int] = set()
+        for wave in levels(plan):
+            approved: list[tuple[int, Tool, ToolCall, Any, list[Any], str | None]] = []
+            for task in wave:
+                if self.over_time():
+                    yield self.emit(
+                        ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {ctx.budgets.max_seconds:g} s")
+                    )
+                    return
+                if steps + len(approved) >= ctx.budgets.max_steps:
+                    yield self.emit(
+                        ErrorEvent(
+                            run_id="",
+                            kind="budget",
+                            message=f"step budget of {ctx.budgets.max_steps} calls reached",
+                            task_id=task.id,
+                        )
+                    )
+                    return
+                if set(task.depends_on) & failed_ids:
+                    yield self.emit(
+                        ErrorEvent(
+                            run_id="", kind="reference", message=f"task {task.id} depends on a failed task", task_id=task.id
+                        )
+                    )
+                    continue
+                try:
+                    arguments = substitute(task.arguments, self.results)
+                except KeyError as exc:
+                    failed_ids.add(task.id)
+                    yield self.emit(ErrorEvent(run_id="", kind="reference", message=str(exc.args[0]), task_id=task.id))
+                    continue
+                call = ToolCall(name=task.tool, arguments=arguments)
+                yield self.emit(CallEvent(run_id="", task_id=task.id, call=call))
+                tool = ctx.registry.get(task.tool)
+                key = self.call_key(call) if self.keyed(tool) else None
+                earlier_record = ctx.audit.lookup(key) if key is not None and ctx.audit is not None else None
+                if tool is not None and earlier_record is not None and earlier_record.phase == "done" and earlier_record.ok:
+                    replay = Observation(
+                        ok=True,
+                        text=earlier_record.output or "",
+                        value=_replayed_value(earlier_record.output or ""),
+                        replayed=True,
+                    )
+                    self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
+                    approved.append((task.id, tool, call, replay, [], None))
+                    continue
+                if earlier_record is not None and earlier_record.phase == "intent":
+                    failed_ids.add(task.id)
+                    self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
+                    self.done_calls.append(call)
+                    message = (
+                        f"{call.name} was started under this idempotency key (run {earlier_record.run_id}) but never "
+                        "finished: the process stopped while it ran, so whether it took effect is unknown. Not run "
+                        "again; check its effect, then retry with a new idempotency key if it should run."
+                    )
+                    self.answers.append(
+                        ResultForAnswer(
+                            id=task.id, call=_call_text(call.name, call.arguments), text="not run: " + message, ok=False
+                        )
+                    )
+                    yield self.emit(ErrorEvent(run_id="", kind="unknown_outcome", message=message, task_id=task.id))
+                    continue
+                self.approval_requests.clear()
+                verdict = self.verifier.verify(call)
+                for pending in self.approval_requests:
+                    yield self.emit(pending.model_copy(update={"task_id": task.id}))
+                self.approval_requests.clear()
+                yield self.emit(VerdictEvent(run_id="", task_id=task.id, tool=task.tool, verdict=verdict))
+                self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
+                if not verdict.approved or tool is None:
+                    failed_ids.add(task.id)
+                    self.log(task.id, call, verdict.checks, approved=False)
+                    self.done_calls.append(call)  # never proposed again in this run
+                    self.answers.append(
+                        ResultForAnswer(
+                            id=task.id,
+                            call=_call_text(call.name, call.arguments),
+                            text="not run: " + "; ".join(verdict.reasons),
+                            ok=False,
+                        )
+                    )
+                    yield self.emit(ErrorEvent(run_id="", kind="refused", message="; ".join(verdict.reasons), task_id=task.id))
+                    continue
+                if key is not None and ctx.audit is not None:  # intent first: a crash from here on is detectable
+                    ctx.audit.append(
+                        AuditRecord(
+                            run_id=self.run_id,
+                            task_id=task.id,
+                            tool=call.name,
+                            arguments=call.arguments,
+                            checks=verdict.checks,
+                            approved=True,
+                            executed=False,
+                            started=time.time(),
+                            idempotency_key=key,
+                            phase="intent",
+                        )
+                    )
+                approved.append((task.id, tool, call, verdict.arguments or {}, verdict.checks, key))
+            yield from self.run_wave(approved, failed_ids)
+            steps += len(approved)
+
+    def keyed(self, tool: Tool | None) -> bool:
+        """Whether calls of ``tool`` get an idempotency key in this run (side-effecting tools, when a key was given)."""
+        return self.idempotency_key is not None and tool is not None and bool(tool.effects - {Effect.READ})
+
+    def run_wave(
+        self, approved: list[tuple[int, Tool, ToolCall, Any, list[Any], str | None]], failed_ids: set[int]
+    ) -> Iterator[AgentEvent]:
+        """Run approved calls in parallel; an ``Observation`` in place of the arguments is a replayed result."""
+        if not approved:
+            return
+        ctx = self.ctx
+
+        def work(tool: Tool, arguments: Any) -> tuple[Observation, float, float]:
+            started = time.time()
+            if isinstance(arguments, Observation):  # completed before under this idempotency key: not run again
+                return arguments, started, started
+            observation = ctx.executor.execute(tool, arguments)
+            return observation, started, time.time()
+
+        with ThreadPoolExecutor(max_workers=max(1, min(ctx.budgets.max_parallel, len(approved)))) as pool:
+            futures = {
+                pool.submit(work, tool, args): (task_id, tool, call, checks, key)
+                for task_id, tool, call, args, checks, key in approved
+            }
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task_id, tool, call, checks, key = futures[future]
+                    observation, started, ended = future.result()
+                    if not observation.replayed:
+                        self.log(
+                            task_id,
+                            call,
+                            checks,
+                            approved=True,
+                            observation=observation,
+                            started=started,
+                            finished=ended,
+                            key=key,
+                        )
+                    yield self.emit(
+                        ResultEvent(
+                            run_id="", task_id=task_id, tool=tool.name, observation=observation, started=started, finished=ended
+                        )
+                    )
+                    self.done_calls.append(call)
+                    self.answers.append(
+                        ResultForAnswer(
+                            id=task_id, call=_call_text(call.name, call.arguments), text=observation.text, ok=observation.ok
+                        )
+                    )
+                    if observation.ok:
+                        self.results[task_id] = observation.value
+                        self.turn.calls.append({"name": call.name, "arguments": call.arguments, "result": observation.text})
+                    else:
+                        failed_ids.add(task_id)
+                        yield self.emit(
+                            ErrorEvent(
+                                run_id="", kind="tool_failed", message=observation.error or observation.text, task_id=task_id
+                            )
+                        )
+
+    def log(
+        self,
+        task_id: int,
+        call: ToolCall,
+        checks: list[Any],
+        *,
+        approved: bool,
+        observation: Observation | None = None,
+        started: float | None = None,
+        finished: float | None = None,
+        key: str | None = None,
+    ) -> None:
+        if self.ctx.audit is None:
+            return
+        self.ctx.audit.append(
+            AuditRecord(
+                run_id=self.run_id,
+                task_id=task_id,
+                tool=call.name,
+                arguments=call.arguments,
+                checks=checks,
+                approved=approved,
+                executed=observation is not None,
+                ok=observation.ok if observation else None,
+                error=observation.error if observation else None,
+                started=started,
+                finished=finished,
+                output_chars=len(observation.text) if observation else 0,
+                idempotency_key=key,
+                phase="done" if key is not None else None,
+                output=observation.text if key is not None and observation is not None else None,
+            )
+        )
