@@ -21,10 +21,11 @@ def test_a_warm_request_reuses_the_cached_prefix_and_is_compared_with_raw_llama(
     (row,) = result["rows"]
     (run,) = result["runs"]
     assert row["scenario"] == "single-warm" and row["repeats"] == 1
-    assert run["status"] == "answered" and run["calls"], run
-    assert run["steps"], "no model step was recorded"
+    # what the model decided is not the point here (a near tie may go either way after other tests' steps): the
+    # bench records every step, and the planner's first step found its system prompt + tools cached
+    assert run["status"] in ("answered", "asked", "no_tool") and run["steps"], run
     first = run["steps"][0]
-    assert first["adapter"] and first["cached_tokens"] >= first["prompt_tokens"] - 40  # the planner's prefix was cached
+    assert first["adapter"] and first["cached_tokens"] >= first["prompt_tokens"] - 40, run["steps"]
     assert all(s["raw_prefill_seconds"] > 0 and s["raw_decode_seconds"] >= 0 for s in run["steps"])
     assert run["raw_seconds"] > 0 and row["ratio_p50"] == pytest.approx(run["seconds"] / run["raw_seconds"], rel=1e-3)
     assert row["evaluated_tokens_p50"] < row["prompt_tokens_p50"]
