@@ -75,7 +75,7 @@ def data_cmd(
     entries = load_catalog(catalog or [Path("training/catalog")]) if (catalog or Path("training/catalog").is_dir()) else []
     registry = None
     if tools:
-        from agentslm.cli import _load_registry
+        from agentslm.cli.common import _load_registry
 
         registry = _load_registry(tools)
         from agentslm.records import tools_from
@@ -459,7 +459,7 @@ def retriever_cmd(
         loaded = [r for path in records for r in read_records(path)]
         labelled = requests_from_records(loaded)
         if tools:
-            from agentslm.cli import _load_registry
+            from agentslm.cli.common import _load_registry
             from agentslm.registry import as_registry
 
             registry = list(as_registry(_load_registry(tools)))

@@ -1,0 +1,3 @@
+from agentslm.cli.main import main
+
+main()

@@ -1,0 +1,164 @@
+"""``agentslm`` itself: demo, doctor, call, eval, and the entry point (the other commands live next to it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from typing import Annotated
+
+import typer
+
+from agentslm.cli.common import (  # noqa: F401 - shared by the commands below
+    LoraOpt,
+    ModelOpt,
+    ThreadsOpt,
+    _decision_line,
+    _load,
+    _load_fallback,
+    _load_registry,
+    _machine_line,
+    _progress,
+    app,
+    bench_app,
+    console,
+    mcp_app,
+)
+from agentslm.errors import AgentslmError
+
+
+@app.command()
+def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
+    """A short scripted session on the embedded model: each call, its verdict and its result."""
+    from agentslm.agent import Agent
+    from agentslm.demo import DEMO_REQUESTS, demo_registry, judge_demo_request
+    from agentslm.events import ErrorEvent, ResultEvent, describe_event
+
+    t0 = time.perf_counter()
+    loaded = _load(model, threads)
+    agent = Agent(loaded, demo_registry())
+    console.print(
+        f"[bold]agentslm demo[/] on {loaded.name} (loaded in {time.perf_counter() - t0:.1f}s); "
+        f"tools: {', '.join(agent.registry.names)}"
+    )
+    decision = getattr(loaded, "extra_buffers", None)
+    if decision is not None:
+        console.print(decision.describe(), markup=False, highlight=False)
+    styles = {"plan": "cyan", "verdict": "magenta", "result": "green", "answer": "bold", "error": "red", "ask": "yellow"}
+    refused = executed = 0
+    missed: list[str] = []
+    for request in DEMO_REQUESTS:
+        console.rule(f"[cyan]user[/]: {request}")
+        events = []
+        for event in agent.stream(request):
+            events.append(event)
+            style = styles.get(event.type, "")
+            console.print(
+                f"[{style}]{describe_event(event)}[/]" if style else describe_event(event), markup=bool(style), highlight=False
+            )
+            if isinstance(event, ResultEvent):
+                executed += 1
+            elif isinstance(event, ErrorEvent) and event.kind == "refused":
+                refused += 1
+        problem = judge_demo_request(request, events)
+        if problem is None:
+            console.print("[green]handled as expected[/]")
+        else:
+            missed.append(request)
+            console.print(f"[red]NOT handled as expected: {problem}[/]", highlight=False)
+    console.rule()
+    handled = len(DEMO_REQUESTS) - len(missed)
+    console.print(
+        f"{handled}/{len(DEMO_REQUESTS)} requests handled as expected; {executed} calls executed, {refused} refused, "
+        f"in {time.perf_counter() - t0:.1f}s."
+    )
+
+
+@app.command()
+def doctor(
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    load: Annotated[bool, typer.Option(help="Load the model and decode a few tokens.")] = True,
+) -> None:
+    """This machine as agentslm sees it: CPU, llama.cpp's extra-buffer decision, the default model and adapter."""
+    from importlib.metadata import version as dist_version
+
+    from agentslm.models.cpu_buffers import AMX_FLAGS, decide_extra_buffers, read_cpu_info
+
+    cpu = read_cpu_info()
+    decision = decide_extra_buffers(cpu)
+    rows = [
+        ("agentslm", dist_version("agentslm")),
+        ("python", platform.python_version()),
+        ("cpu", f"{cpu.model} ({cpu.machine}, {os.cpu_count()} CPUs)"),
+        ("AMX flags", ", ".join(sorted(cpu.flags & AMX_FLAGS)) or "none"),
+        ("llama.cpp extra buffers", f"{'on' if decision.enabled else 'off'} ({decision.source}: {decision.reason})"),
+    ]
+    for name in ("llama-cpp-python", "llguidance"):
+        try:
+            rows.append((name, dist_version(name)))
+        except Exception:
+            rows.append((name, "not installed"))
+    try:
+        from agentslm.models import embedded_adapter_path, embedded_model_path
+
+        rows.append(("embedded model", str(embedded_model_path())))
+        rows.append(("embedded adapter", str(embedded_adapter_path())))
+    except AgentslmError as exc:
+        rows.append(("embedded model", f"missing: {exc}"))
+    for key, value in rows:
+        console.print(f"[bold]{key:>24}[/]  {value}", highlight=False)
+    if load:
+        t0 = time.perf_counter()
+        loaded = _load(model, threads)
+        load_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        gen = loaded.generate([{"role": "user", "content": "Say hello."}], max_tokens=8)
+        console.print(
+            f"[bold]{'model':>24}[/]  {loaded.name}: loaded in {load_s:.2f} s, decoded {len(gen.tokens)} tokens "
+            f"in {time.perf_counter() - t1:.2f} s ({gen.text!r})",
+            highlight=False,
+        )
+
+
+@app.command()
+def call(
+    request: Annotated[str, typer.Argument(help="The user's request.")],
+    tools: Annotated[str, typer.Option("--tools", help="Tools as 'module:attribute' (a ToolRegistry, a list, or a factory).")],
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    signals: Annotated[bool, typer.Option(help="Include the confidence signals.")] = False,
+) -> None:
+    """Decode the tool call for REQUEST (no execution) and print it as JSON."""
+    from agentslm.agent import Agent
+
+    agent = Agent(_load(model, threads), _load_registry(tools))
+    result = agent.call(request)
+    data = result.model_dump(exclude=None if signals else {"signals"})
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    if result.parse_error:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: user errors print their message and hint, exit status 2."""
+    try:
+        app()
+    except AgentslmError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from None
+
+
+# the other commands register themselves on the apps when their modules are imported
+from agentslm.cli import assistant as _assistant  # noqa: E402
+from agentslm.cli import bench as _bench  # noqa: E402, F401
+from agentslm.cli import bench_bfcl as _bench_bfcl  # noqa: E402, F401
+from agentslm.cli import bench_retrieval as _bench_retrieval  # noqa: E402, F401
+from agentslm.cli import mcp as _mcp  # noqa: E402, F401
+from agentslm.cli.train import train_app  # noqa: E402
+
+app.add_typer(train_app, name="train")
+app.command("assistant")(_assistant.assistant)
+app.command("chat")(_assistant.chat)
+bench_app.command("assistant")(_assistant.bench_assistant)
