@@ -27,7 +27,9 @@ def test_a_warm_request_reuses_the_cached_prefix_and_is_compared_with_raw_llama(
     first = run["steps"][0]
     assert first["adapter"] and first["cached_tokens"] >= first["prompt_tokens"] - 40, run["steps"]
     assert all(s["raw_prefill_seconds"] > 0 and s["raw_decode_seconds"] >= 0 for s in run["steps"])
-    assert run["raw_seconds"] > 0 and row["ratio_p50"] == pytest.approx(run["seconds"] / run["raw_seconds"], rel=1e-3)
+    assert run["raw_seconds"] > 0 and row["ratio_p50"] == pytest.approx(
+        run["seconds"] / run["raw_seconds"], abs=1e-3
+    )  # rounded to 3 places
     assert row["evaluated_tokens_p50"] < row["prompt_tokens_p50"]
     memory = result["memory"]
     assert 0 < memory["prefix_cache_mb"] <= memory["prefix_cache_bound_mb"]
