@@ -12,20 +12,17 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from agentslm.cli.common import (  # noqa: F401 - shared by the commands below
+from agentslm.cli.common import (
     LoraOpt,
     ModelOpt,
     ThreadsOpt,
-    _decision_line,
     _load,
     _load_fallback,
     _load_registry,
-    _machine_line,
     _progress,
     app,
     bench_app,
     console,
-    mcp_app,
 )
 from agentslm.errors import UserError
 

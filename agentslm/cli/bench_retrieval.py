@@ -9,20 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from agentslm.cli.common import (  # noqa: F401 - shared by the commands below
-    LoraOpt,
+from agentslm.cli.common import (
     ModelOpt,
     ThreadsOpt,
-    _decision_line,
     _load,
-    _load_fallback,
-    _load_registry,
     _machine_line,
     _progress,
-    app,
     bench_app,
     console,
-    mcp_app,
 )
 from agentslm.errors import UserError
 

@@ -9,18 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentslm.cli.common import (  # noqa: F401 - shared by the commands below
-    LoraOpt,
+from agentslm.cli.common import (
     ModelOpt,
     ThreadsOpt,
-    _decision_line,
     _load,
-    _load_fallback,
     _load_registry,
-    _machine_line,
-    _progress,
     app,
-    bench_app,
     console,
     mcp_app,
 )
