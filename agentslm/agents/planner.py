@@ -87,8 +87,8 @@ class PlannerPolicy:
     """After a round whose calls all succeeded, answer without another planning round when the request is covered
     (see :func:`request_covered`): every tool whose name shares a word with the request has run, and every value the
     request states (numbers, quoted text, capitalised names) went into a call. The small models' round after results
-    mostly re-emits the call just made; this skips ~0.8 s of prompt evaluation and decoding per request on the
-    embedded model. A request that names another tool ("... and save it as a note") or holds an unused value
+    mostly re-emits the call just made; skipping it takes 2 of the 5 model steps out of a single-call request
+    (docs/benchmarks/latency). A request that names another tool ("... and save it as a note") or holds an unused value
     ("Paris and London") still gets its round after results."""
     probe_more: bool = True
     """After the decoded list, ask the model for one more task at a time (the list's text plus ``,`` as the

@@ -18,7 +18,6 @@ same tokens: grammar masks, Python, tool execution, answer checks, state restore
 
 from __future__ import annotations
 
-import ctypes
 import resource
 import statistics
 import time
@@ -150,17 +149,12 @@ class _RawLlama:
         self.adapter_on = adapter is not None
 
     def _adapter(self, on: bool) -> None:
-        import llama_cpp
+        from agentslm.models.llamacpp import set_lora_adapter
 
         if on == self.adapter_on:
             return
-        ctx = self.llm._ctx.ctx
-        if on:
-            handle: Any = self.llm._lora_adapter
-            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
-            llama_cpp.llama_set_adapters_lora(ctx, handles, 1, (ctypes.c_float * 1)(1.0))
-        else:
-            llama_cpp.llama_set_adapters_lora(ctx, None, 0, None)
+        if set_lora_adapter(self.llm, on):
+            raise RuntimeError(f"llama.cpp could not switch the raw model's adapter {'on' if on else 'off'}")
         self.adapter_on = on
         self.llm.n_tokens = 0
 
@@ -169,16 +163,13 @@ class _RawLlama:
         import llama_cpp
         import numpy as np
 
+        from agentslm.models.prefix_cache import common_prefix
+
         llm = self.llm
         self._adapter(step["adapter"])
         prompt: list[int] = list(step["_prompt"])
         cached = step["cached_tokens"]
-        held = llm.input_ids[: llm.n_tokens].tolist()
-        common = 0
-        for a, b in zip(held, prompt[:cached], strict=False):
-            if a != b:
-                break
-            common += 1
+        common = common_prefix(llm.input_ids[: llm.n_tokens].tolist(), prompt[:cached])
         llm.n_tokens = common
         if common < cached:
             llm.eval(prompt[common:cached])  # the part the agent took from its cache: set up, not timed

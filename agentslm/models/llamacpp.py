@@ -21,7 +21,21 @@ from agentslm.models.cpu_buffers import ExtraBuffersDecision, decide_extra_buffe
 from agentslm.models.prefix_cache import PrefixCache, SavedPrefix, common_prefix
 from agentslm.schema.engines import ConstraintEngine, LLGuidanceEngine, OutlinesEngine
 
-__all__ = ["LlamaCppModel"]
+__all__ = ["LlamaCppModel", "set_lora_adapter"]
+
+
+def set_lora_adapter(llm: Any, on: bool) -> int:
+    """Apply (scale 1.0) or remove the LoRA adapter a ``llama_cpp.Llama`` was loaded with, for its next decodes; the
+    KV state computed before is then stale. Returns llama.cpp's status (0: done)."""
+    import ctypes
+
+    import llama_cpp
+
+    ctx = llm._ctx.ctx
+    if not on:
+        return int(llama_cpp.llama_set_adapters_lora(ctx, None, 0, None))
+    handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(llm._lora_adapter)
+    return int(llama_cpp.llama_set_adapters_lora(ctx, handles, 1, (ctypes.c_float * 1)(1.0)))
 
 
 class LlamaCppModel(LocalModel):
@@ -183,19 +197,10 @@ class LlamaCppModel(LocalModel):
         """Switch the LoRA adapter on or off for the next decodes (the caller holds the lock)."""
         if on == self._adapter_on:
             return
-        import ctypes
-
-        import llama_cpp
-
-        handle = getattr(self._llm, "_lora_adapter", None)
-        if handle is None:
+        if getattr(self._llm, "_lora_adapter", None) is None:
             raise GenerationError("llama-cpp-python holds no LoRA adapter handle to switch.", hint="load with lora_path.")
         self._save_live()  # computed under the current weights: keep it for the next step under them
-        if on:
-            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
-            rc = llama_cpp.llama_set_adapters_lora(self._llm._ctx.ctx, adapters, 1, (ctypes.c_float * 1)(1.0))
-        else:
-            rc = llama_cpp.llama_set_adapters_lora(self._llm._ctx.ctx, None, 0, None)
+        rc = set_lora_adapter(self._llm, on)
         if rc:
             raise GenerationError(f"llama.cpp could not switch the LoRA adapter {'on' if on else 'off'} (error {rc}).")
         self._adapter_on = on
@@ -264,7 +269,7 @@ class LlamaCppModel(LocalModel):
         if llm.n_tokens - common >= self.prefix_cache.min_tokens and common * 2 < llm.n_tokens:
             self._save_live(keep=common)  # most of the context is about to be dropped: keep it for its role's next step
         saved, saved_common = self.prefix_cache.lookup(self._weights(), tokens)
-        if saved is not None and saved_common > common + 16:  # restoring costs ~16 ms: about 3 tokens of prefill
+        if saved is not None and saved_common > common + 16:  # a restore copies the state: worth it for a few tokens or more
             self._restore(saved)
             common = saved_common
         common = min(common, len(tokens) - 1)  # always evaluate at least one token to get logits

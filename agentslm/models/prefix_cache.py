@@ -9,8 +9,8 @@ evaluates only the rest. Memory is bounded (least recently used entries go first
 weights is never offered.
 
 The cache stores bytes; the backend (:class:`agentslm.models.llamacpp.LlamaCppModel`) saves and restores them with
-``llama_state_seq_get_data`` / ``llama_state_seq_set_data`` (about 23 KB per token of SmolLM2-135M; 4 ms to save and
-16 ms to restore a 600-token prefix on the development machine).
+``llama_state_seq_get_data`` / ``llama_state_seq_set_data``; ``agentslm bench latency`` reports the memory the saved
+states take (docs/benchmarks/latency).
 """
 
 from __future__ import annotations
