@@ -22,7 +22,7 @@ from agentslm.errors import (
 from agentslm.events import AgentEvent, describe_event
 from agentslm.execute import Executor
 from agentslm.models import Generation, Model, TokenLogprob, embedded_adapter_path, embedded_model_path, load_model
-from agentslm.registry import Effect, Tool, ToolRegistry, tool
+from agentslm.registry import Effect, FreeText, Identifier, Tool, ToolRegistry, tool
 from agentslm.retrieval import RetrievalPolicy
 from agentslm.schema import DecodeLimits, call_schema
 from agentslm.verify import Verifier
@@ -44,8 +44,10 @@ __all__ = [
     "DecodeLimits",
     "Effect",
     "Executor",
+    "FreeText",
     "Generation",
     "GenerationError",
+    "Identifier",
     "MissingExtraError",
     "Model",
     "ModelNotFoundError",

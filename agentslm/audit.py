@@ -43,6 +43,8 @@ class AuditRecord(BaseModel):
     """For keyed calls: ``intent`` is written (fsync'd) just before the tool runs, ``done`` once it returned."""
     output: str | None = None
     """For keyed calls that ran: the result text the model saw, replayed when the same call is retried."""
+    provenance: dict[str, Any] = Field(default_factory=dict)
+    """Where each argument value came from (see :class:`agentslm.provenance.ArgumentSource`)."""
 
 
 class AuditLog:

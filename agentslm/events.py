@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from agentslm.calls import CallSignals, Observation, ToolCall, Verdict
+from agentslm.provenance import ArgumentSource
 
 __all__ = [
     "AgentEvent",
@@ -29,6 +30,7 @@ __all__ = [
     "RetrievalEvent",
     "VerdictEvent",
     "describe_event",
+    "describe_source",
     "event_adapter",
 ]
 
@@ -67,6 +69,9 @@ class CallEvent(EventBase):
     task_id: int
     call: ToolCall
     """The call with references substituted: exactly what is verified and, if approved, run."""
+    provenance: dict[str, ArgumentSource] = Field(default_factory=dict)
+    """Where each argument value came from (:mod:`agentslm.provenance`): the request, a result, a reference, the
+    schema, a free text, or ``unsupported`` (an identifier that is not an exact copy of a source is not run)."""
 
 
 class VerdictEvent(EventBase):
@@ -147,7 +152,17 @@ class AnswerEvent(EventBase):
 class ErrorEvent(EventBase):
     type: Literal["error"] = "error"
     kind: Literal[
-        "bad_plan", "reference", "budget", "timeout", "tool_failed", "refused", "model", "give_up", "internal", "unknown_outcome"
+        "bad_plan",
+        "reference",
+        "budget",
+        "timeout",
+        "tool_failed",
+        "refused",
+        "provenance",
+        "model",
+        "give_up",
+        "internal",
+        "unknown_outcome",
     ]
     message: str
     task_id: int | None = None
@@ -178,13 +193,29 @@ def _args(arguments: dict[str, Any]) -> str:
     return json.dumps(arguments, ensure_ascii=False, default=str)
 
 
+def describe_source(source: ArgumentSource) -> str:
+    """A few words on where an argument value came from: ``request``, ``result of task 2``, ``$2.email`` ..."""
+    if source.source == "result":
+        return f"result of {source.detail}" if source.detail else "a result"
+    if source.source == "reference":
+        return f"reference {source.detail}"
+    if source.source == "unsupported":
+        return f"UNSUPPORTED ({source.detail})"
+    if source.source == "free_text":
+        return "free text"
+    return source.source
+
+
 def describe_event(event: EventBase) -> str:
     """One line of plain text for an event (for terminals and logs)."""
     if isinstance(event, PlanEvent):
         tasks = "; ".join(f"[{t.id}] {t.tool}({_args(t.arguments)})" for t in event.tasks)
         return f"plan    round {event.step}: {tasks}"
     if isinstance(event, CallEvent):
-        return f"call    [{event.task_id}] {event.call.name}({_args(event.call.arguments)})"
+        line = f"call    [{event.task_id}] {event.call.name}({_args(event.call.arguments)})"
+        if event.provenance:
+            line += "  <- " + ", ".join(f"{k}: {describe_source(v)}" for k, v in event.provenance.items())
+        return line
     if isinstance(event, VerdictEvent):
         if event.verdict.approved:
             return f"verdict [{event.task_id}] approved ({', '.join(c.stage for c in event.verdict.checks)})"

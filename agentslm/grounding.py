@@ -4,7 +4,8 @@ A small model that is asked for a call it cannot make (no tool fits, or a requir
 missing) tends to invent values. A value is *grounded* when it appears in the source text:
 strings by normalised substring or word overlap, numbers by their digits (``5`` matches
 "5", "5.0" or "five"). Enum members, booleans and values equal to the schema default are
-exempt (they come from the tool, not the user).
+exempt (they come from the tool, not the user), and so are fields the tool declares as free text (``FreeText``: an
+email body is the model's own writing; :mod:`agentslm.provenance` checks it for junk and unsupported identifiers).
 """
 
 from __future__ import annotations
@@ -85,8 +86,12 @@ def is_grounded_number(value: float, source: str) -> bool:
     return any(abs(value - n) < 1e-9 or abs(value - n / 100) < 1e-9 or abs(value - n * 100) < 1e-6 for n in numbers)
 
 
-def grounding_report(arguments: Mapping[str, Any], schema: Mapping[str, Any], source: str) -> list[str]:
-    """Names of the top-level arguments whose values are not grounded in ``source`` (empty if all are)."""
+def grounding_report(
+    arguments: Mapping[str, Any], schema: Mapping[str, Any], source: str, *, free_text: bool = False
+) -> list[str]:
+    """Names of the top-level arguments whose values are not grounded in ``source`` (empty if all are).
+
+    ``free_text``: check fields declared as free text too (by default they are the model's own writing)."""
     props: Mapping[str, Any] = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
     missing: list[str] = []
     for name, value in arguments.items():
@@ -94,6 +99,8 @@ def grounding_report(arguments: Mapping[str, Any], schema: Mapping[str, Any], so
         if not isinstance(spec, Mapping):
             spec = {}
         if "enum" in spec or "const" in spec or ("default" in spec and spec["default"] == value):
+            continue
+        if spec.get("x-free-text") and not free_text:  # the model writes it (an email body): see agentslm.provenance for its checks
             continue
         if isinstance(value, bool) or value is None:
             continue

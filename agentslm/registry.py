@@ -33,7 +33,7 @@ from agentslm.errors import SchemaCompileError, ToolRegistrationError, UserError
 from agentslm.schema.engines import check_schema_safe
 from agentslm.schema.normalize import normalize_bfcl_schema, strip_titles
 
-__all__ = ["Effect", "Tool", "ToolRegistry", "Toolset", "tool", "as_registry", "TOOL_NAME_PATTERN"]
+__all__ = ["FREE_TEXT_KEY", "IDENTIFIER_KEY", "Effect", "FreeText", "Identifier", "Tool", "ToolRegistry", "Toolset", "tool", "as_registry", "TOOL_NAME_PATTERN"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,6 +42,18 @@ TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 (the MCP and OpenAI limits, with dots allowed for BFCL names such as ``math.factorial``)."""
 
 _TOOL_ATTR = "__agentslm_tool__"
+
+FREE_TEXT_KEY = "x-free-text"
+"""JSON Schema key marking a string field whose value the model writes (an email body, a note's text)."""
+IDENTIFIER_KEY = "x-identifier"
+"""JSON Schema key marking a string field whose value must be an exact copy of the request or a result."""
+
+FreeText = Annotated[str, Field(json_schema_extra={FREE_TEXT_KEY: True})]
+"""A string parameter the model may write freely (an email body, a note's text); still checked for junk (repeated
+or placeholder text) and for identifiers and numbers that no source holds (see :mod:`agentslm.provenance`)."""
+Identifier = Annotated[str, Field(json_schema_extra={IDENTIFIER_KEY: True})]
+"""A string parameter whose value must be copied exactly from the request or an earlier result (emails, URLs,
+paths, ids, dates, times and phone numbers are recognised by name and format without it)."""
 
 
 class Effect(StrEnum):

@@ -21,7 +21,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -32,6 +32,7 @@ from agentslm.calls import CallSignals, ToolCall
 from agentslm.grounding import grounding_report
 from agentslm.models.base import Generation, LocalModel, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
+from agentslm.provenance import Sources, argument_sources, field_kind, restrict_parameters
 from agentslm.registry import Effect, Tool
 from agentslm.schema.call import DecodeLimits
 from agentslm.schema.engines import JSON_SEPARATORS
@@ -90,6 +91,13 @@ class PlannerPolicy:
     mostly re-emits the call just made; skipping it takes 2 of the 5 model steps out of a single-call request
     (docs/benchmarks/latency). A request that names another tool ("... and save it as a note") or holds an unused value
     ("Paris and London") still gets its round after results."""
+    provenance: bool = True
+    """Identifier fields (emails, URLs, paths, ids, dates, times, phone numbers; see :mod:`agentslm.provenance`) admit
+    in the grammar only values the request or an earlier result holds, so the model copies instead of inventing; a
+    tool whose required identifier no source holds yet is left out of the grammar for this round (it runs after the
+    lookup that produces the value). When the request names such a tool and the round plans nothing else it needs,
+    the agent asks for the value. A call that still states an unsupported value (a free text with a number no source
+    holds, junk) waits for the results of a lookup planned in the same round, or is not made."""
     probe_more: bool = True
     """After the decoded list, ask the model for one more task at a time (the list's text plus ``,`` as the
     reply's start) while it proposes a new call whose values all appear in the request. Small models
@@ -165,6 +173,7 @@ class Planner:
         executed: Sequence[tuple[int, ToolCall, ToolCall]] = (),
         next_id: int = 1,
         round_failed: bool = False,
+        sources: Sources | None = None,
     ) -> Decision:
         """The next step for ``conversation`` (user turns, earlier calls and their results).
 
@@ -172,6 +181,8 @@ class Planner:
         run-wide references, call as run)``; the plan's tasks are numbered from ``next_id`` and its
         references point to run-wide task ids (a reference to a re-emitted earlier call points to that
         call's task). ``round_failed``: a call of the previous round failed (the covered-request stop does not apply).
+        ``sources``: the requests and results values may be copied from (default: the conversation's user and tool
+        messages).
         """
         if not tools:
             return Decision(kind="no_tool", reason="the agent has no tools")
@@ -179,7 +190,13 @@ class Planner:
             requests = [m["content"] for m in conversation if m["role"] == "user"]
             if requests and request_covered(requests[-1], tools, [actual for _, _, actual in executed]):
                 return Decision(kind="done", reason="the request is covered: the tools it names have run with its values")
-        schema = plan_schema(tools, self.limits, max_tasks=self.policy.max_tasks)
+        sources = sources if sources is not None else Sources.from_conversation(conversation)
+        usable, blocked = self._grammar_tools(tools, sources)
+        schema = (
+            plan_schema(usable, self.limits, max_tasks=self.policy.max_tasks)
+            if usable
+            else {"type": "array", "maxItems": 0}
+        )
         messages = self.messages(tools, conversation)
         model = self.after_results_model if executed else self.model
         if isinstance(model, LocalModel):
@@ -198,12 +215,12 @@ class Planner:
             return decision("give_up", reason=listed.parse_error)
         gated = listed.gated(min_first=self.policy.min_first, min_more=self.policy.min_more, dedupe=False)
         calls = list(gated.calls)
-        if self.policy.probe_more and calls and len(calls) == len(listed.calls):
-            calls += self._probe(tools, messages, conversation, calls, model)
-        if not listed.calls and not executed and self.policy.min_no_tool > 0:
+        if self.policy.probe_more and calls and len(calls) == len(listed.calls) and usable:
+            calls += self._probe(usable, messages, conversation, calls, model)
+        if not listed.calls and not executed and self.policy.min_no_tool > 0 and usable:
             p_empty = empty_list_probability(gen)
             if p_empty is not None and p_empty < self.policy.min_no_tool:
-                forced = self._forced_call(tools, messages, conversation)
+                forced = self._forced_call(usable, messages, conversation)
                 if forced is not None:
                     calls = [forced]
         by_name = {t.name: t for t in tools}
@@ -211,10 +228,56 @@ class Planner:
         for task_id, planned, actual in executed:
             known.setdefault(_call_key(planned.name, planned.arguments, by_name.get(planned.name)), task_id)
             known.setdefault(_call_key(actual.name, actual.arguments, by_name.get(actual.name)), task_id)
+        source = "\n".join(m["content"] for m in conversation)
+        fresh = self._numbered(calls, by_name, known, next_id, source)
+        if executed and self.policy.stop_unrequested_effects:
+            fresh = _requested_after_results(fresh, by_name, executed, conversation, sources)
+        said = _words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
+        named_blocked = {name: fields for name, fields in blocked.items() if _name_words(name) & said}
+        if self.policy.provenance:
+            fresh = _supported(fresh, by_name, sources, named_blocked, said)
+        lookup_for = [n for n, fields in named_blocked.items() if _found_by_lookup(by_name[n], fields)]
+        if not fresh and lookup_for and isinstance(model, LocalModel):  # look the value up first (e.g. an address)
+            reads = [t for t in usable if not t.effects - {Effect.READ}]
+            looked = self._lookup(reads, messages, conversation, model) if reads else []
+            fresh = _supported(self._numbered(looked, by_name, known, next_id, source), by_name, sources, {}, said)
+        asked_for = [n for n in named_blocked if by_name[n].effects - {Effect.READ} and _named_by(by_name[n], said)]
+        if not fresh and asked_for and not executed:  # "Create an event called Dentist": when? (not "no tool fits")
+            name, fields = asked_for[0], named_blocked[asked_for[0]]
+            question = f"To use {name} I need {', '.join(fields)}: which value should I use?"
+            return decision("ask", question=question, missing=list(fields), tool=name)
+        if not fresh:
+            if executed:
+                return decision("done", reason="no new call after the results")
+            reason = "the model chose no tool" if not listed.calls else "the model was unsure that any tool fits"
+            return decision("no_tool", reason=reason)
+        if self.policy.grounding:
+            grounded: list[dict[str, Any]] = []
+            first_missing: tuple[str, list[str]] | None = None
+            for item in fresh:
+                tool = by_name.get(item["name"])
+                plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+                missing = grounding_report(plain, tool.parameters, source) if tool is not None else []
+                refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
+                if missing or refs - {g["id"] for g in grounded} - set(known.values()):
+                    first_missing = first_missing or (item["name"], missing)
+                    continue
+                grounded.append(item)
+            if first_missing is not None and not grounded:  # nothing can run without the user's answer
+                name, missing = first_missing
+                question = f"To use {name} I need {', '.join(missing)}: which value should I use?"
+                return decision("ask", question=question, missing=missing, tool=name)
+            fresh = grounded  # the rest is planned again once these results are in, if still wanted
+        plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
+        return decision("plan", plan=plan)
+
+    def _numbered(
+        self, calls: Sequence[ToolCall], by_name: dict[str, Tool], known: dict[str, int], next_id: int, source: str
+    ) -> list[dict[str, Any]]:
+        """The decoded calls that are new in this run, numbered from ``next_id``, references re-pointed to run-wide ids."""
         position_ids: dict[int, int] = {}  # position in the decoded list -> run-wide task id
         fresh: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
-        source = "\n".join(m["content"] for m in conversation)
         for position, call in enumerate(calls, 1):
             arguments = _point(call.arguments, position_ids)
             tool = by_name.get(call.name)
@@ -229,25 +292,46 @@ class Planner:
                 task_id = next_id + len(fresh)
                 position_ids[position] = seen[key] = task_id
                 fresh.append({"id": task_id, "name": call.name, "arguments": arguments})
-        if executed and self.policy.stop_unrequested_effects:
-            fresh = _requested_after_results(fresh, by_name, executed, conversation)
-        if not fresh:
-            if executed:
-                return decision("done", reason="no new call after the results")
-            reason = "the model chose no tool" if not listed.calls else "the model was unsure that any tool fits"
-            return decision("no_tool", reason=reason)
-        if self.policy.grounding:
-            for item in fresh:
-                tool = by_name.get(item["name"])
-                if tool is None:
-                    continue
-                plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
-                missing = grounding_report(plain, tool.parameters, source)
-                if missing:
-                    question = f"To use {item['name']} I need {', '.join(missing)}: which value should I use?"
-                    return decision("ask", question=question, missing=missing, tool=item["name"])
-        plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
-        return decision("plan", plan=plan)
+        return fresh
+
+    def _lookup(
+        self, reads: Sequence[Tool], messages: list[Message], conversation: Sequence[Message], model: LocalModel
+    ) -> list[ToolCall]:
+        """Read-only calls decoded with the list forced non-empty, when the tool the request wants needs a value no
+        source holds yet (an address, an id): "Email Ana ..." first looks Ana up. Kept only when every value appears
+        in the conversation; further lookups are probed as usual ("Email Ana and Ben")."""
+        source = "\n".join(m["content"] for m in conversation)
+        schema = plan_item_schema(reads, self.limits, position=1, max_tasks=self.policy.max_tasks)
+        gen = model.generate(
+            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX + "["
+        )
+        try:
+            item = json.loads(gen.text)
+        except json.JSONDecodeError:
+            return []
+        tool = {t.name: t for t in reads}.get(item.get("name", "")) if isinstance(item, dict) else None
+        if tool is None or not isinstance(item.get("arguments"), dict) or not item["arguments"]:
+            return []
+        if grounding_report(item["arguments"], tool.parameters, source):
+            return []
+        first = ToolCall(name=tool.name, arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))
+        more = self._probe(reads, messages, conversation, [first], model) if self.policy.probe_more else []
+        return [first, *more]
+
+    def _grammar_tools(self, tools: Sequence[Tool], sources: Sources) -> tuple[list[Tool], dict[str, list[str]]]:
+        """The tools as the grammar offers them this round (identifier fields limited to the sources' values; see
+        :attr:`PlannerPolicy.provenance`) and, for each tool left out, the required identifier fields no source holds."""
+        if not self.policy.provenance:
+            return list(tools), {}
+        usable: list[Tool] = []
+        blocked: dict[str, list[str]] = {}
+        for t in tools:
+            parameters, missing = restrict_parameters(t.parameters, sources)
+            if missing:
+                blocked[t.name] = missing
+            else:
+                usable.append(replace(t, parameters=parameters) if parameters != t.parameters else t)
+        return usable, blocked
 
     def _forced_call(self, tools: Sequence[Tool], messages: list[Message], conversation: Sequence[Message]) -> ToolCall | None:
         """One call decoded with the list forced non-empty (see ``min_no_tool``), or None without evidence.
@@ -260,7 +344,7 @@ class Planner:
         if not isinstance(self.model, LocalModel):
             return None
         source = "\n".join(m["content"] for m in conversation if m["role"] == "user")
-        said = _name_words(source)
+        said = _words(source)
         candidates = [t for t in tools if _named_by(t, said)]
         if not candidates:
             return None
@@ -310,8 +394,8 @@ class Planner:
             if tool is None or _call_key(item["name"], item["arguments"], tool) in keys:
                 break
             plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
-            if not item["arguments"] or grounding_report(plain, tool.parameters, source):
-                break
+            if not item["arguments"] or grounding_report(plain, tool.parameters, source, free_text=True):
+                break  # a probed call is kept only when the request states all of it, its text included
             used = {_value_key(v) for c in [*calls, *extra] for v in c.arguments.values()}
             if all(_value_key(v) in used for v in item["arguments"].values()):
                 break  # the same values again (e.g. another tool on the same city): not a new part of the request
@@ -373,11 +457,16 @@ def _requested_after_results(
     by_name: dict[str, Tool],
     executed: Sequence[tuple[int, ToolCall, ToolCall]],
     conversation: Sequence[Message],
+    sources: Sources,
 ) -> list[dict[str, Any]]:
     """``fresh`` without the side-effecting calls the request did not ask for (``stop_unrequested_effects``), and
-    without the tasks that reference a dropped one."""
-    said = _name_words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
-    results = "\n".join(m["content"] for m in conversation if m["role"] == "tool")
+    without the tasks that reference a dropped one: after results, a side-effecting call is kept only when the current
+    request names its tool (:func:`_named_by`: "save ... note" names ``add_note``; "find my note" does not) and that
+    tool has not run yet in this run. Copying a result into a new write is no reason by itself: the models, once an
+    email is sent, go on to add the addressee to the contacts or to save the message as a note."""
+    del sources  # kept for the signature: results are not a reason to write
+    requests = [m["content"] for m in conversation if m["role"] == "user"]
+    said = _words(requests[-1] if requests else "")
     ran = {actual.name for _, _, actual in executed}
     dropped: set[int] = set()
     kept: list[dict[str, Any]] = []
@@ -390,23 +479,98 @@ def _requested_after_results(
         if tool is None or not tool.effects - {Effect.READ}:
             kept.append(item)
             continue
-        from_results = bool(refs) or any(
-            isinstance(v, str | int | float) and not isinstance(v, bool) and len(str(v)) >= 3 and str(v) in results
-            for v in item["arguments"].values()
-        )
-        if from_results or (_named_by(tool, said) and tool.name not in ran):
+        if _named_by(tool, said) and tool.name not in ran:
             kept.append(item)
         else:
             dropped.add(item["id"])
     return kept
 
 
+_LOOKUP_KINDS = frozenset({"email", "phone", "id", "url", "path"})
+
+
+def _found_by_lookup(tool: Tool, fields: Sequence[str]) -> bool:
+    """Whether the missing identifiers of ``tool`` are of kinds a read-only tool can look up (addresses, numbers, ids,
+    links, paths), rather than values only the user can give (a date, a time)."""
+    props = tool.parameters.get("properties", {})
+    return bool(fields) and all(field_kind(f, props.get(f, {})) in _LOOKUP_KINDS for f in fields)
+
+
+def _supported(
+    fresh: list[dict[str, Any]],
+    by_name: dict[str, Tool],
+    sources: Sources,
+    named_blocked: dict[str, list[str]],
+    said: set[str],
+) -> list[dict[str, Any]]:
+    """``fresh`` without the calls that cannot be made yet or at all (see :attr:`PlannerPolicy.provenance`).
+
+    A call with an unsupported value (an identifier no source holds, a free text with junk or a number no source
+    states) is not made this round: when the round's other calls bring results, the model plans it again with them
+    in view (a converted amount copied from the conversion's result). So is a side-effecting call that writes text of
+    its own (a free text, or words not copied from a source) in a round that also looks something up: "check the
+    weather in Lisbon and Porto and save it in a note" otherwise saves "Weather: " before the weather is known. While
+    the request names a tool that cannot run yet (a required identifier no source holds), side-effecting calls of
+    tools the request does not name are not made: they would stand in for it."""
+    kept: list[dict[str, Any]] = []
+    dropped: set[int] = set()
+    reads = any((t := by_name.get(item["name"])) is not None and not t.effects - {Effect.READ} for item in fresh)
+    for item in fresh:
+        tool = by_name.get(item["name"])
+        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
+        if refs & dropped or tool is None:
+            if tool is None:
+                kept.append(item)
+            else:
+                dropped.add(item["id"])
+            continue
+        plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+        found = argument_sources(plain, tool.parameters, sources, grounded=lambda value, spec: True)
+        bad = [name for name, src in found.items() if src.source == "unsupported"]
+        effects = bool(tool.effects - {Effect.READ})
+        written = [n for n, src in found.items() if src.source == "free_text" or src.detail == "words of the request"]
+        waits = effects and reads and bool(written)  # its text would be written before the round's lookups return
+        if bad or waits or (effects and named_blocked and not (_name_words(tool.name) & said)):
+            dropped.add(item["id"])
+            continue
+        kept.append(item)
+    return kept
+
+
+_VERB_CLASSES: tuple[frozenset[str], ...] = (
+    frozenset({"add", "create", "save", "make", "new", "write", "store", "record", "put", "schedule", "book", "log"}),
+    frozenset({"send", "email", "mail", "message", "tell", "reply", "forward", "notify", "text", "share", "post"}),
+    frozenset({"delete", "remove", "erase", "clear", "cancel", "drop", "trash", "wipe"}),
+    frozenset({"update", "edit", "change", "rename", "move", "modify", "set", "replace"}),
+)
+"""Words a request uses for what a tool's leading verb does (``add_note``: "save a note", "put it in a note")."""
+
+
+def _words(text: str) -> set[str]:
+    """Words of three letters or more, plural s removed (for verbs such as "add" and "put")."""
+    words = re.findall(r"[a-z]{3,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower().replace("_", " "))
+    return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words} | _name_words(text)
+
+
 def _named_by(tool: Tool, said: set[str]) -> bool:
-    """Whether a request whose words are ``said`` names ``tool`` (see :meth:`Planner._forced_call`)."""
+    """Whether a request whose words are ``said`` (:func:`_words`) names ``tool``.
+
+    A read-only tool: a word of its name is in the request. A tool with side effects and a known leading verb: its
+    object words are in the request together with a word for its verb ("save ... note" for ``add_note``, "email Ana"
+    for ``send_email``), or its verb is a sending verb and the request says it ("send Ben the password"); otherwise
+    every name word of four letters or more (``transfer_funds`` needs "transfer" and "fund(s)")."""
     words = _name_words(tool.name)
     if not words:
         return False
-    return words <= said if tool.effects - {Effect.READ} else bool(words & said)
+    if not tool.effects - {Effect.READ}:
+        return bool(words & said)
+    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
+    verb = parts[0] if parts else ""
+    verbs = next((c for c in _VERB_CLASSES if verb in c), None)
+    if verbs is None:
+        return words <= said
+    objects = words - {verb}
+    return (objects <= said and bool(verbs & said)) or (verbs is _VERB_CLASSES[1] and verb in said)
 
 
 def _value_key(value: Any) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 import jinja2
 
 from agentslm.registry import Tool
+from agentslm.schema.normalize import strip_extensions
 
 __all__ = ["render_prompt", "tools_json", "CALLS_PROMPT_VERSION", "PROMPT_VERSION", "SUMMARIZER_PROMPT_VERSION"]
 
@@ -33,7 +34,7 @@ def _template(name: str) -> jinja2.Template:
 def tools_json(tools: list[Tool]) -> str:
     """The tools as a compact JSON list of function specs (name, description, parameters)."""
     return json.dumps(
-        [{"name": t.name, "description": t.description, "parameters": t.parameters} for t in tools],
+        [{"name": t.name, "description": t.description, "parameters": strip_extensions(t.parameters)} for t in tools],
         ensure_ascii=False,
         separators=(", ", ": "),
     )

@@ -3,10 +3,13 @@
 Each case runs the full agent (retrieval, planner, verification, execution) on a fresh copy of seeded data
 (``seed.json``: a fixed clock and calls that create notes, contacts, files ...). The simulated user approves a
 destructive or external call only if it matches a call the case expects (tool and arguments), and denies any other
-(as a person who asked to delete note 2 would deny deleting note 1). A case passes when every expected call ran
-successfully with matching arguments (left-out arguments count with their defaults) and no approval was asked for a
-call the request did not ask for (for a "no tool" case: nothing ran and
-nothing was asked). Cases file (JSON Lines)::
+(as a person who asked to delete note 2 would deny deleting note 1). Scoring is strict (as in ``agentslm bench
+tasks``): a case passes when every expected call ran successfully with matching arguments (left-out arguments count
+with their defaults), no approval was asked for a call the request did not ask for, **no side-effecting call ran that
+the request did not ask for** (a write that needs no approval counts too), **no call sent an identifier that neither the
+request nor an earlier result holds**, and **no call carried junk** (repeated or placeholder text); for a "no tool"
+case: nothing ran and nothing was asked. ``lenient`` keeps the earlier definition (expected calls ran, no unrequested
+approval prompt) for comparison. Cases file (JSON Lines)::
 
     {"id": "notes-save", "pack": "notes", "request": "Save a note: buy milk",
      "expected": [{"name": "add_note", "arguments": {"text": {"contains": "buy milk"}}}]}
@@ -28,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from agentslm.agents.answer_check import check_answer
+from agentslm.bench.strict import invented_in, junk_in
 from agentslm.calls import ToolCall
 from agentslm.errors import UserError
 from agentslm.events import AnswerEvent, ApprovalRequestEvent, CallEvent, ResultEvent, describe_event
-from agentslm.registry import Tool
+from agentslm.registry import Effect, Tool
 from agentslm_tools import PackContext, build_registry
 
 from .config import AssistantConfig
@@ -146,7 +150,23 @@ def run_cases(
                 any(c["ran"] and _fits(c["name"], c["arguments"], agent.registry.get(c["name"]), want) for c in calls)
                 for want in expected
             ]
-            passed = (all(found) if expected else not any(c["ran"] for c in calls)) and not unwanted
+            lenient = (all(found) if expected else not any(c["ran"] for c in calls)) and not unwanted
+            unrequested = [
+                c
+                for c in calls
+                if c["ran"]
+                and (tool := agent.registry.get(c["name"])) is not None
+                and tool.effects - {Effect.READ}
+                and not any(_fits(c["name"], c["arguments"], tool, want) for want in expected)
+            ]
+            seen, invented, junk = case["request"], [], []
+            for e in run.events:
+                if isinstance(e, CallEvent) and e.task_id in ok_ids:
+                    invented += [f"{e.call.name}: {i}" for i in invented_in(e.call.arguments, seen)]
+                    junk += [f"{e.call.name}: {j}" for j in junk_in(e.call.arguments)]
+                if isinstance(e, ResultEvent):
+                    seen += "\n" + e.observation.text
+            passed = lenient and not unrequested and not invented and not junk
             names_ok = {w["name"] for w in expected} <= {c["name"] for c in calls} if expected else not calls
             answer = next((e for e in run.events if isinstance(e, AnswerEvent)), None)
             observed = [e.observation.text for e in run.events if isinstance(e, ResultEvent)]
@@ -158,6 +178,10 @@ def run_cases(
                 "expected": expected,
                 "calls": calls,
                 "passed": passed,
+                "lenient": lenient,
+                "unrequested_effects": [{"name": c["name"], "arguments": c["arguments"]} for c in unrequested],
+                "invented_identifiers": invented,
+                "junk_values": junk,
                 "tools_ok": names_ok,
                 "unwanted_approvals": unwanted,
                 "status": run.status,
@@ -175,7 +199,7 @@ def run_cases(
 
 
 def _rate(items: list[dict[str, Any]], key: str) -> str:
-    hits = sum(1 for r in items if r[key])
+    hits = sum(1 for r in items if r.get(key))
     return f"{hits}/{len(items)} ({100 * hits / len(items):.0f} %)" if items else "-"
 
 
@@ -192,8 +216,12 @@ def write_report(results: list[dict[str, Any]], out: Path, meta: dict[str, Any])
         "",
         f"Command: `{meta.get('command', '')}` · {meta.get('date', '')} · {meta.get('machine', '')}",
         "",
-        f"**Handled (every expected call ran with matching arguments, no unrequested approval prompt): "
-        f"{_rate(results, 'passed')}**; right tools chosen: {_rate(results, 'tools_ok')}; approval prompts for a "
+        f"**Handled, strict (every expected call ran with matching arguments; no unrequested approval prompt, side "
+        f"effect, invented identifier or junk value): {_rate(results, 'passed')}**; handled by the earlier lenient "
+        f"definition (expected calls ran, no unrequested approval prompt): {_rate(results, 'lenient')}; unrequested "
+        f"side effects that ran: {sum(len(r.get('unrequested_effects', [])) for r in results)}; invented identifiers "
+        f"sent: {sum(len(r.get('invented_identifiers', [])) for r in results)}; junk values: "
+        f"{sum(len(r.get('junk_values', [])) for r in results)}; right tools chosen: {_rate(results, 'tools_ok')}; approval prompts for a "
         f"destructive/external call the request did not ask for (denied by the simulated user): "
         f"{sum(len(r.get('unwanted_approvals', [])) for r in results)} in "
         f"{sum(1 for r in results if r.get('unwanted_approvals'))} requests; seconds per request p50 "
@@ -217,6 +245,11 @@ def write_report(results: list[dict[str, Any]], out: Path, meta: dict[str, Any])
         )
         if r["passed"]:
             outcome = "handled"
+        elif r.get("lenient"):
+            problems = [f"ran unrequested {u['name']}" for u in r.get("unrequested_effects", [])]
+            problems += [f"invented {i}" for i in r.get("invented_identifiers", [])]
+            problems += [f"junk {j}" for j in r.get("junk_values", [])]
+            outcome = "not strict: " + "; ".join(problems)
         elif r.get("unwanted_approvals"):
             outcome = "asked to approve " + ", ".join(u["name"] for u in r["unwanted_approvals"]) + " (denied)"
         else:

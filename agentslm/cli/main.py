@@ -149,6 +149,7 @@ from agentslm.cli import assistant as _assistant  # noqa: E402
 from agentslm.cli import bench as _bench  # noqa: E402, F401
 from agentslm.cli import bench_bfcl as _bench_bfcl  # noqa: E402, F401
 from agentslm.cli import bench_retrieval as _bench_retrieval  # noqa: E402, F401
+from agentslm.cli import bench_tasks as _bench_tasks  # noqa: E402, F401
 from agentslm.cli import mcp as _mcp  # noqa: E402, F401
 from agentslm.cli.train import train_app  # noqa: E402
 

@@ -35,7 +35,9 @@ from agentslm.events import (
 )
 from agentslm.execute import Executor
 from agentslm.models.base import Message
+from agentslm.grounding import is_grounded_number, is_grounded_string
 from agentslm.plan import Plan, check_plan, levels, substitute
+from agentslm.provenance import ArgumentSource, Sources, argument_sources
 from agentslm.registry import Effect, Tool, ToolRegistry
 from agentslm.retrieval.select import Selection
 from agentslm.run.types import Budgets, Session, Turn
@@ -85,6 +87,10 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+def _dumped(provenance: Mapping[str, ArgumentSource]) -> dict[str, Any]:
+    return {k: v.model_dump(exclude_defaults=True) for k, v in provenance.items()}
+
+
 def _replayed_value(text: str) -> Any:
     try:
         return json.loads(text)
@@ -115,6 +121,8 @@ class RunState:
         self.next_task_id = 1
         self.finished = False
         self.approval_requests: list[ApprovalRequestEvent] = []
+        self.provenance: dict[int, dict[str, ArgumentSource]] = {}
+        """Task id -> where each argument value of its call came from."""
         self.verifier = Verifier(
             ctx.registry,
             approve=self.approve if ctx.approve is not None else None,
@@ -152,6 +160,31 @@ class RunState:
             shown = _fit(self.answers, self.ctx.budgets.max_observation_chars)
             convo.append({"role": "tool", "content": "\n".join(f"[{r.id}] {r.call} -> {r.text}" for r in shown)})
         return convo
+
+    def sources(self) -> Sources:
+        """What this run's calls may copy values from: the session's and this request, earlier results (this run's as
+        values, earlier turns' as the text the model saw)."""
+        history = self.session.messages() if self.session is not None else []
+        requests = [m["content"] for m in history if m["role"] == "user"] + [self.request]
+        results: dict[int, Any] = {-i: m["content"] for i, m in enumerate((m for m in history if m["role"] == "tool"), 1)}
+        results.update(self.results)
+        return Sources(requests=requests, results=results)
+
+    def argument_sources(self, call: ToolCall, tool: Tool | None, planned: dict[str, Any]) -> dict[str, ArgumentSource]:
+        """Where each argument of ``call`` came from (plain text counts as from the request when its words are there)."""
+        if tool is None:
+            return {}
+        sources = self.sources()
+        seen = "\n".join([sources.request_text, *(sources.result_text(t) for t in sources.results)])
+
+        def grounded(value: Any, spec: Any) -> bool:
+            if isinstance(value, str):
+                return is_grounded_string(value, seen)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return value in (0, 1) or is_grounded_number(float(value), seen)
+            return False
+
+        return argument_sources(call.arguments, tool.parameters, sources, planned=planned, grounded=grounded)
 
     def tokens_left(self) -> bool:
         return self.meter.generated < self.ctx.budgets.max_generated_tokens
@@ -201,7 +234,12 @@ class RunState:
             try:
                 with self.meter.active():
                     decision = ctx.planner.decide(
-                        tools, self.conversation(), executed=self.handled, next_id=self.next_task_id, round_failed=failed
+                        tools,
+                        self.conversation(),
+                        executed=self.handled,
+                        next_id=self.next_task_id,
+                        round_failed=failed,
+                        sources=self.sources(),
                     )
             except Exception as exc:  # the model backend failed: the run stops here, nothing half-decoded runs
                 yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the planner's model failed: {_describe(exc)}"))
@@ -236,7 +274,7 @@ class RunState:
                     return
                 continue
             plan = decision.plan
-            self.next_task_id += len(plan.tasks)
+            self.next_task_id = max([self.next_task_id - 1, *(t.id for t in plan.tasks)]) + 1  # ids may skip dropped tasks
             yield self.emit(
                 PlanEvent(
                     run_id="",
@@ -336,8 +374,27 @@ class RunState:
                     yield self.emit(ErrorEvent(run_id="", kind="reference", message=str(exc.args[0]), task_id=task.id))
                     continue
                 call = ToolCall(name=task.tool, arguments=arguments)
-                yield self.emit(CallEvent(run_id="", task_id=task.id, call=call))
                 tool = ctx.registry.get(task.tool)
+                provenance = self.provenance[task.id] = self.argument_sources(call, tool, task.arguments)
+                yield self.emit(CallEvent(run_id="", task_id=task.id, call=call, provenance=provenance))
+                unsupported = [
+                    f"{name} {src.detail}"
+                    for name, src in provenance.items()
+                    if src.source == "unsupported" and (src.identifier or src.detail.startswith("junk"))
+                ]
+                if unsupported:  # an invented identifier or junk text is never sent to a tool
+                    failed_ids.add(task.id)
+                    self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
+                    self.done_calls.append(call)
+                    message = "; ".join(unsupported)
+                    self.log(task.id, call, [], approved=False)
+                    self.answers.append(
+                        ResultForAnswer(
+                            id=task.id, call=_call_text(call.name, call.arguments), text="not run: " + message, ok=False
+                        )
+                    )
+                    yield self.emit(ErrorEvent(run_id="", kind="provenance", message=message, task_id=task.id))
+                    continue
                 key = self.call_key(call) if self.keyed(tool) else None
                 earlier_record = ctx.audit.lookup(key) if key is not None and ctx.audit is not None else None
                 if tool is not None and earlier_record is not None and earlier_record.phase == "done" and earlier_record.ok:
@@ -400,6 +457,7 @@ class RunState:
                             started=time.time(),
                             idempotency_key=key,
                             phase="intent",
+                            provenance=_dumped(self.provenance.get(task.id, {})),
                         )
                     )
                 approved.append((task.id, tool, call, verdict.arguments or {}, verdict.checks, key))
@@ -500,5 +558,6 @@ class RunState:
                 idempotency_key=key,
                 phase="done" if key is not None else None,
                 output=observation.text if key is not None and observation is not None else None,
+                provenance=_dumped(self.provenance.get(task_id, {})),
             )
         )

@@ -39,6 +39,8 @@ def bound_schema(schema: Any, limits: DecodeLimits) -> Any:
     """Return ``schema`` with the bounds of ``limits`` added where absent."""
 
     def tighten(node: dict[str, Any]) -> dict[str, Any]:
+        for key in [k for k in node if isinstance(k, str) and k.startswith("x-")]:
+            node.pop(key)  # extension keys (x-free-text, x-identifier) mean nothing to a grammar engine
         types = node.get("type")
         type_set = set(types) if isinstance(types, list) else {types} if types else set()
         if "string" in type_set and "maxLength" not in node and "enum" not in node and "const" not in node:

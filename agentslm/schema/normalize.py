@@ -9,7 +9,7 @@ import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["normalize_bfcl_schema", "strip_titles", "hoist_defs", "map_subschemas", "SCHEMA_CHILD_KEYS"]
+__all__ = ["normalize_bfcl_schema", "strip_extensions", "strip_titles", "hoist_defs", "map_subschemas", "SCHEMA_CHILD_KEYS"]
 
 # Keywords whose value is one subschema, a list of subschemas, or a name → subschema mapping.
 _SINGLE = (
@@ -69,6 +69,18 @@ def strip_titles(schema: Any) -> Any:
     def drop(node: dict[str, Any]) -> dict[str, Any]:
         if isinstance(node.get("title"), str):
             node.pop("title")
+        return node
+
+    return map_subschemas(schema, drop)
+
+
+def strip_extensions(schema: Any) -> Any:
+    """``schema`` without ``x-...`` extension keys (``x-free-text``: they cost prompt tokens and change no decision
+    the model makes)."""
+
+    def drop(node: dict[str, Any]) -> dict[str, Any]:
+        for key in [k for k in node if isinstance(k, str) and k.startswith("x-")]:
+            node.pop(key)
         return node
 
     return map_subschemas(schema, drop)

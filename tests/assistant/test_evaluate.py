@@ -55,7 +55,7 @@ def test_report(tmp_path: Path) -> None:
          "status": "answered", "seconds": 3.0, "events": []},
     ]  # fmt: skip
     text = write_report(results, tmp_path, {"model": "m", "command": "c"})
-    assert "Handled (every expected call ran with matching arguments, no unrequested approval prompt): 1/2 (50 %)" in text
+    assert "side effect, invented identifier or junk value): 1/2 (50 %)" in text
     assert "| notes | 1/2 (50 %) | 1/2 (50 %) |" in text and "missed (answered)" in text
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2
 
@@ -75,7 +75,7 @@ def test_scoring_denies_and_fails_calls_nobody_asked_for() -> None:
 
     config = AssistantConfig.model_validate({"tools": {"packs": ["notes", "calendar"]}})
     cases = [
-        {"id": "wrong-note", "request": "Delete note 2", "expected": [{"name": "delete_note", "arguments": {"note_id": 2}}]},
+        {"id": "wrong-note", "request": "Delete note 2, keep note 1", "expected": [{"name": "delete_note", "arguments": {"note_id": 2}}]},
         {"id": "default", "request": "Export my calendar", "expected": [{"name": "export_calendar", "arguments": {"path": "calendar.ics"}}]},
         {"id": "right-note", "request": "Delete note 2", "expected": [{"name": "delete_note", "arguments": {"note_id": 2}}]},
     ]  # fmt: skip
@@ -88,3 +88,28 @@ def test_scoring_denies_and_fails_calls_nobody_asked_for() -> None:
     assert results["wrong-note"]["calls"] == [{"name": "delete_note", "arguments": {"note_id": 1}, "ran": False}]  # denied
     assert results["default"]["passed"] is True  # the left-out path counts with its default
     assert results["right-note"]["passed"] is True and results["right-note"]["unwanted_approvals"] == []
+
+
+def test_strict_scoring_fails_unrequested_writes_and_invented_identifiers() -> None:
+    from agentslm.assistant.config import AssistantConfig
+    from agentslm.assistant.evaluate import run_cases
+    from agentslm.testing import ScriptedModel
+    from tests.test_agent import call
+
+    config = AssistantConfig.model_validate({"tools": {"packs": ["notes", "contacts"]}})
+    cases = [
+        {"id": "extra-note", "request": "Save a note: buy milk", "expected": [{"name": "add_note", "arguments": {"text": {"contains": "buy milk"}}}]},
+        {"id": "junk", "request": "Save a note: buy milk", "expected": [{"name": "add_note", "arguments": {"text": {"contains": "buy milk"}}}]},
+    ]  # fmt: skip
+    plans = [
+        [call("add_note", text="buy milk"), call("add_note", text="buy bread", title="milk")],
+        "[]",
+        [call("add_note", text="buy milk", title="buy milk " * 5)],
+        "[]",
+    ]
+    seed = {"calls": [{"name": "add_note", "arguments": {"text": "one"}}]}
+    results = {r["id"]: r for r in run_cases(config, cases, seed, models={"embedded": ScriptedModel(plans, ["ok"] * 4)})}
+    extra, junk = results["extra-note"], results["junk"]
+    assert extra["lenient"] is True and extra["passed"] is False  # the earlier scoring counted it as handled
+    assert extra["unrequested_effects"] == [{"name": "add_note", "arguments": {"text": "buy bread", "title": "milk"}}]
+    assert junk["lenient"] is True and junk["passed"] is False and junk["junk_values"]

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 
 from pydantic import Field
 
-from agentslm.registry import ToolRegistry
+from agentslm.registry import FreeText, ToolRegistry
 
 from .contacts import find
 from .context import PackContext
@@ -35,7 +35,7 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
     def send_email(
         to: Annotated[str, Field(min_length=1, max_length=254)],
         subject: Annotated[str, Field(max_length=200)],
-        body: Annotated[str, Field(max_length=20_000)],
+        body: Annotated[FreeText, Field(max_length=20_000)],
     ) -> str:
         """Send an email (a contact's name is looked up in the contacts).
 

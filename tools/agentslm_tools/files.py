@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from agentslm.registry import ToolRegistry
+from agentslm.registry import FreeText, ToolRegistry
 
 from .context import PackContext
 
@@ -122,7 +122,7 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:  # noqa: C901 - 
 
     @registry.tool(effects=["write"])
     def write_file(
-        path: Annotated[str, Field(min_length=1, max_length=255)], text: Annotated[str, Field(max_length=100_000)]
+        path: Annotated[str, Field(min_length=1, max_length=255)], text: Annotated[FreeText, Field(max_length=100_000)]
     ) -> str:
         """Create a new text file in the workspace (an existing file is never overwritten).
 

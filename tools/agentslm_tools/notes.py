@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from agentslm.registry import ToolRegistry
+from agentslm.registry import FreeText, ToolRegistry
 
 from .context import PackContext
 from .store import PackStore
@@ -33,7 +33,7 @@ def register(registry: ToolRegistry, ctx: PackContext) -> None:
     store = PackStore(ctx.data_dir / "notes.db", SCHEMA, label="notes")
 
     @registry.tool(effects=["write"])
-    def add_note(text: Annotated[str, Field(min_length=1, max_length=4000)], title: str = "") -> str:
+    def add_note(text: Annotated[FreeText, Field(min_length=1, max_length=4000)], title: str = "") -> str:
         """Save a note.
 
         Args:

@@ -71,7 +71,7 @@ function addApproval(turn, id, tool, args, effects) {
 function handle(m) {
   switch (m.kind) {
     case "turn": turnEl(m.turn, m.request); setBusy(true); break;
-    case "event": addStep(m.turn, m.event.seq, m.type === "error" && m.event.kind === "refused" ? "refused" : m.type, m.text); break;
+    case "event": addStep(m.turn, m.event.seq, m.type === "error" && ["refused", "provenance"].includes(m.event.kind) ? "refused" : m.type, m.text); break;
     case "approval": addApproval(m.turn, m.approval, m.tool, m.arguments, m.effects); break;
     case "approval_done": {
       const card = document.getElementById("approval-" + m.approval);
@@ -93,7 +93,7 @@ async function loadHistory() {
   log.replaceChildren();
   for (const t of body.turns) {
     turnEl(t.id, t.request);
-    for (const e of t.events) addStep(t.id, e.seq, e.kind === "error" && e.data.kind === "refused" ? "refused" : e.kind, e.text);
+    for (const e of t.events) addStep(t.id, e.seq, e.kind === "error" && ["refused", "provenance"].includes(e.data.kind) ? "refused" : e.kind, e.text);
     if (t.status !== "running") finishTurn(t.id, t.status, t.answer);
   }
   scrollDown();

@@ -1,0 +1,112 @@
+"""The strict task benchmark: its scorer, its world and its committed cases (scripted models only)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentslm import Agent, Observation, ToolCall
+from agentslm.bench.task_world import World
+from agentslm.bench.tasks import (
+    KINDS,
+    check_case,
+    invented_in,
+    junk_in,
+    load_task_cases,
+    run_tasks,
+    state_changes,
+    summary,
+)
+from agentslm.errors import UserError
+from agentslm.events import AnswerEvent, CallEvent, ResultEvent
+from agentslm.run.types import outcome
+from agentslm.testing import ScriptedModel
+
+CASES = Path(__file__).resolve().parents[2] / "examples" / "tasks" / "cases.jsonl"
+ANA = "ana.souza@brightmail.com"
+EMAIL_ANA = {
+    "id": "x",
+    "kind": "dependent",
+    "turns": ["Email Ana: the meeting moved to 3pm."],
+    "changes": [{"add": "outbox", "match": {"to": ANA, "body": {"contains": "3pm"}}}],
+}
+
+
+def _run(request: str, calls: list[tuple[str, dict[str, Any], str]], answer: str = "ok") -> Any:
+    events: list[Any] = []
+    for i, (name, arguments, text) in enumerate(calls, 1):
+        events.append(CallEvent(run_id="r", task_id=i, call=ToolCall(name=name, arguments=arguments)))
+        events.append(ResultEvent(run_id="r", task_id=i, tool=name, observation=Observation(ok=True, text=text), started=0.0, finished=0.0))
+    events.append(AnswerEvent(run_id="r", text=answer))
+    return outcome(request, events)
+
+
+def test_committed_cases_cover_every_kind() -> None:
+    cases = load_task_cases(CASES)
+    assert len(cases) >= 60
+    assert {c["kind"] for c in cases} == set(KINDS)
+
+
+def test_bad_case_files_are_clear_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "c.jsonl"
+    bad.write_text('{"id": "a", "kind": "odd", "turns": ["x"]}\n')
+    with pytest.raises(UserError, match="kind 'odd'"):
+        load_task_cases(bad)
+    bad.write_text('{"id": "a", "kind": "single"}\n')
+    with pytest.raises(UserError, match="turns"):
+        load_task_cases(bad)
+
+
+def test_done_only_with_exactly_the_requested_changes() -> None:
+    world = World()
+    before = world.snapshot()
+    reg = world.registry()
+    reg["send_email"].fn(to=ANA, subject="Meeting", body="Moved to 3pm.")
+    lookup = ("find_contact", {"name": "Ana"}, f'[{{"email": "{ANA}"}}]')
+    sent = ("send_email", {"to": ANA, "subject": "Meeting", "body": "Moved to 3pm."}, "email #1 sent")
+    good = check_case(EMAIL_ANA, [_run(EMAIL_ANA["turns"][0], [lookup, sent])], before, world.snapshot())
+    assert good["done"], good["reasons"]
+    reg["add_note"].fn(title="Ana", text="emailed")
+    extra = check_case(EMAIL_ANA, [_run(EMAIL_ANA["turns"][0], [lookup, sent])], before, world.snapshot())
+    assert not extra["done"] and extra["unrequested"] == 1
+
+
+def test_an_address_no_source_holds_fails_the_case() -> None:
+    world = World()
+    before = world.snapshot()
+    world.registry()["send_email"].fn(to=ANA, subject="Meeting", body="Moved to 3pm.")
+    guessed = ("send_email", {"to": ANA, "subject": "Meeting", "body": "Moved to 3pm."}, "email #1 sent")
+    score = check_case(EMAIL_ANA, [_run(EMAIL_ANA["turns"][0], [guessed])], before, world.snapshot())
+    assert not score["done"] and score["invented"] == 1  # right address, but guessed before any lookup showed it
+
+
+def test_identifier_and_junk_detectors() -> None:
+    assert invented_in({"to": "bob@x.io"}, "mail bob@x.io") == []
+    assert invented_in({"to": "bob@y.io", "note_id": 7}, "mail bob@x.io, note 4") == ["bob@y.io", "note_id=7"]
+    assert invented_in({"path": "reports/q4.txt"}, "read reports/q3.txt") == ["reports/q4.txt"]
+    assert junk_in({"title": "Paris " * 30}) and junk_in({"text": "Lorem ipsum"}) and not junk_in({"text": "buy milk"})
+
+
+def test_state_changes() -> None:
+    before = {"notes": {1: {"t": "a"}}, "files": {"a.txt": "x"}}
+    after = {"notes": {2: {"t": "b"}}, "files": {"a.txt": "y"}}
+    ops = {(c["op"], c["table"], c["key"]) for c in state_changes(before, after)}
+    assert ops == {("add", "notes", 2), ("delete", "notes", 1), ("update", "files", "a.txt")}
+
+
+def test_run_tasks_end_to_end_with_a_scripted_agent() -> None:
+    def make_agent(registry: Any) -> Agent:
+        model = ScriptedModel(
+            plans=[
+                [{"name": "find_contact", "arguments": {"name": "Ana"}}],
+                [{"name": "send_email", "arguments": {"to": ANA, "subject": "Meeting", "body": "Moved to 3pm."}}],
+            ],
+            answers=["Sent."],
+        )
+        return Agent(model, registry, approve=lambda call, tool: True)
+
+    rows = run_tasks(make_agent, [EMAIL_ANA])
+    assert rows[0]["done"], rows[0]["reasons"]
+    assert summary(rows)["done_rate"] == 1.0 and summary(rows)["by_kind"] == {"dependent": "1/1"}

@@ -1,0 +1,161 @@
+"""Value provenance: identifier fields, candidates in the grammar, sources of each argument, refusal of invented ids."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from agentslm import Agent, AuditLog, FreeText, Identifier, ToolRegistry, read_audit_log
+from agentslm.events import CallEvent, describe_event
+from agentslm.provenance import (
+    Sources,
+    argument_sources,
+    field_kind,
+    identifier_spans,
+    junk_reason,
+    restrict_parameters,
+)
+from agentslm.testing import ScriptedModel
+
+ANA = "ana.souza@brightmail.com"
+
+
+def mail_tools(sent: list[dict[str, Any]]) -> ToolRegistry:
+    r = ToolRegistry()
+
+    @r.tool
+    def find_contact(name: str) -> list[dict[str, Any]]:
+        """Find contacts by name."""
+        return [{"id": 1, "name": "Ana Souza", "email": ANA}] if "ana" in name.lower() else []
+
+    @r.tool(effects=["external"])
+    def send_email(
+        to: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], subject: str, body: FreeText
+    ) -> str:
+        """Send an email."""
+        sent.append({"to": to, "subject": subject, "body": body})
+        return "sent"
+
+    return r
+
+
+def test_field_kinds_by_format_pattern_name_and_declaration() -> None:
+    assert field_kind("to", {"type": "string", "pattern": "^[^@]+@[^@]+$"}) == "email"
+    assert field_kind("x", {"type": "string", "format": "uri"}) == "url"
+    assert field_kind("file_path", {"type": "string"}) == "path"
+    assert field_kind("note_id", {"type": "integer"}) == "id"
+    assert field_kind("player_id", {"type": "string"}) == "plain"  # string ids may be names
+    assert field_kind("day", {"type": "string"}) == "plain"  # "tomorrow" is a fine day
+    assert field_kind("date", {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"}) == "date"
+    assert field_kind("body", {"type": "string", "x-free-text": True}) == "free_text"
+    assert field_kind("code", {"type": "string", "x-identifier": True}) == "identifier"
+    assert field_kind("unit", {"enum": ["c", "f"]}) == "schema"
+    r = ToolRegistry()
+
+    @r.tool
+    def f(body: FreeText, code: Identifier) -> str:
+        """F."""
+        return ""
+
+    props = r["f"].parameters["properties"]
+    assert props["body"]["x-free-text"] is True and props["code"]["x-identifier"] is True
+
+
+def test_identifier_spans() -> None:
+    text = "Read reports/q3.txt, then mail ana@x.io about https://a.b/c on 2026-12-07 at 09:40; call +1-555-0102."
+    assert identifier_spans(text, "path") == ["reports/q3.txt"]
+    assert identifier_spans(text, "email") == ["ana@x.io"]
+    assert identifier_spans(text, "url") == ["https://a.b/c"]
+    assert identifier_spans(text, "date") == ["2026-12-07"] and identifier_spans(text, "time") == ["09:40"]
+    assert identifier_spans(text, "phone") == ["+1-555-0102"]
+    assert identifier_spans("Delete notes 1 and 4.", "id") == ["1", "4"]
+
+
+def test_restrict_parameters_offers_only_the_sources_values() -> None:
+    tools = mail_tools([])
+    params = tools["send_email"].parameters
+    nothing_yet = Sources(requests=["Email Ana: lunch at 1"], results={})
+    restricted, blocked = restrict_parameters(params, nothing_yet)
+    assert blocked == ["to"]
+    found = Sources(requests=["Email Ana: lunch at 1"], results={1: [{"id": 1, "email": ANA}, {"email": "not an address"}]})
+    restricted, blocked = restrict_parameters(params, found)
+    assert blocked == [] and restricted["properties"]["to"]["enum"] == [ANA]
+    assert restricted["properties"]["body"] == params["properties"]["body"]  # free text stays free
+    optional = {"type": "object", "properties": {"email": {"type": "string", "default": ""}}}
+    assert restrict_parameters(optional, nothing_yet) == ({"type": "object", "properties": {}}, [])
+    ids = {"type": "object", "properties": {"note_id": {"type": "integer", "minimum": 1}}, "required": ["note_id"]}
+    restricted, _ = restrict_parameters(ids, Sources(requests=["Delete the note"], results={1: "note #4 saved"}))
+    assert restricted["properties"]["note_id"]["enum"] == [4]
+
+
+def test_argument_sources_exact_copies_and_free_text() -> None:
+    params = mail_tools([])["send_email"].parameters
+    sources = Sources(requests=["Email Ana: the rent of 850 is due"], results={1: [{"email": ANA}]})
+    ok = argument_sources({"to": ANA, "subject": "Rent", "body": "The rent of 850 is due."}, params, sources)
+    assert ok["to"].source == "result" and ok["to"].detail == "task 1" and ok["to"].identifier
+    assert ok["subject"].source == "request" and ok["body"].source == "free_text"
+    lookalike = argument_sources({"to": "ana@brightmail.com", "subject": "Rent", "body": "x"}, params, sources)
+    assert lookalike["to"].source == "unsupported" and lookalike["to"].identifier
+    wrong_number = argument_sources({"to": ANA, "subject": "Rent", "body": "The rent is 900."}, params, sources)
+    assert wrong_number["body"].source == "unsupported" and "900" in wrong_number["body"].detail
+    invented_in_body = argument_sources({"to": ANA, "subject": "R", "body": "cc bob@corp.com"}, params, sources)
+    assert invented_in_body["body"].source == "unsupported"
+    referenced = argument_sources({"to": ANA}, params, sources, planned={"to": "$1.email"})
+    assert referenced["to"].source == "reference" and referenced["to"].detail == "$1.email"
+
+
+def test_junk() -> None:
+    assert junk_reason("Paris and save it as a note") is None
+    assert junk_reason("buy milk " * 4) is not None
+    assert junk_reason("Lorem ipsum dolor") is not None
+    assert junk_reason("Dear <name>, hello") is not None
+    assert junk_reason("aaaaaaaaaaaaaa") is not None
+
+
+def test_planner_grammar_holds_back_a_tool_until_its_identifier_exists() -> None:
+    sent: list[dict[str, Any]] = []
+    model = ScriptedModel(
+        plans=[
+            [{"name": "find_contact", "arguments": {"name": "Ana"}}],
+            [{"name": "send_email", "arguments": {"to": ANA, "subject": "Lunch", "body": "Lunch at 1?"}}],
+        ],
+        answers=["Sent."],
+    )
+    run = Agent(model, mail_tools(sent), approve=lambda call, tool: True).run("Email Ana: lunch at 1?")
+    assert [c.name for c in run.calls] == ["find_contact", "send_email"] and sent[0]["to"] == ANA
+    first, second = (s for s in model.schemas if s is not None and s.get("type") == "array")
+    names = lambda schema: json.dumps(schema)  # noqa: E731
+    assert '"send_email"' not in names(first)  # no address anywhere yet: the tool is not in the grammar
+    assert f'"enum": ["{ANA}"]' in names(second)  # after the lookup: exactly the address the result holds
+    call = next(e for e in run.events if isinstance(e, CallEvent) and e.call.name == "send_email")
+    assert call.provenance["to"].source == "result" and "to: result of task 1" in describe_event(call)
+
+
+def test_an_invented_identifier_is_never_sent(tmp_path: Any) -> None:
+    sent: list[dict[str, Any]] = []
+    model = ScriptedModel(
+        plans=[[{"name": "send_email", "arguments": {"to": "ana@brightmail.com", "subject": "Hi", "body": "Hello"}}]]
+    )
+    log = tmp_path / "audit.jsonl"
+    agent = Agent(model, mail_tools(sent), approve=lambda call, tool: True, audit_log=log, policy=_no_filter())
+    run = agent.run("Send an email to Ana saying hello")
+    assert sent == [] and not run.results
+    assert any(e.kind == "provenance" and "ana@brightmail.com" in e.message for e in run.errors)
+    record = read_audit_log(log)[0]
+    assert not record.executed and record.provenance["to"]["source"] == "unsupported"
+    assert isinstance(agent.audit, AuditLog)
+
+
+def _no_filter() -> Any:
+    """A policy without the planner's own checks, so the run engine's check is what stops the call."""
+    from agentslm import PlannerPolicy
+
+    return PlannerPolicy(provenance=False, grounding=False)
+
+
+def test_planner_asks_when_the_named_tool_lacks_a_value() -> None:
+    model = ScriptedModel(plans=["[]"])
+    run = Agent(model, mail_tools([])).run("Send an email saying hello")
+    assert run.status == "asked" and "to" in (run.question or "")
