@@ -100,7 +100,9 @@ def grounding_report(
             spec = {}
         if "enum" in spec or "const" in spec or ("default" in spec and spec["default"] == value):
             continue
-        if spec.get("x-free-text") and not free_text:  # the model writes it (an email body): see agentslm.provenance for its checks
+        if (
+            spec.get("x-free-text") and not free_text
+        ):  # the model writes it (an email body): see agentslm.provenance for its checks
             continue
         if isinstance(value, bool) or value is None:
             continue

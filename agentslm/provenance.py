@@ -340,7 +340,7 @@ def argument_sources(
         spec = spec if isinstance(spec, Mapping) else {}
         kind = field_kind(name, spec)
         plan_value = planned.get(name) if planned is not None else None
-        if isinstance(plan_value, str) and (m := REFERENCE.match(plan_value)):
+        if isinstance(plan_value, str) and REFERENCE.match(plan_value):
             out[name] = ArgumentSource(source="reference", detail=plan_value, identifier=kind not in ("plain", "free_text"))
             continue
         if kind == "schema" or isinstance(value, bool) or value is None or ("default" in spec and spec["default"] == value):

@@ -33,7 +33,19 @@ from agentslm.errors import SchemaCompileError, ToolRegistrationError, UserError
 from agentslm.schema.engines import check_schema_safe
 from agentslm.schema.normalize import normalize_bfcl_schema, strip_titles
 
-__all__ = ["FREE_TEXT_KEY", "IDENTIFIER_KEY", "Effect", "FreeText", "Identifier", "Tool", "ToolRegistry", "Toolset", "tool", "as_registry", "TOOL_NAME_PATTERN"]
+__all__ = [
+    "FREE_TEXT_KEY",
+    "IDENTIFIER_KEY",
+    "Effect",
+    "FreeText",
+    "Identifier",
+    "Tool",
+    "ToolRegistry",
+    "Toolset",
+    "tool",
+    "as_registry",
+    "TOOL_NAME_PATTERN",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -31,9 +31,7 @@ def mail_tools(sent: list[dict[str, Any]]) -> ToolRegistry:
         return [{"id": 1, "name": "Ana Souza", "email": ANA}] if "ana" in name.lower() else []
 
     @r.tool(effects=["external"])
-    def send_email(
-        to: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], subject: str, body: FreeText
-    ) -> str:
+    def send_email(to: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")], subject: str, body: FreeText) -> str:
         """Send an email."""
         sent.append({"to": to, "subject": subject, "body": body})
         return "sent"

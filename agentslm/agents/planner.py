@@ -192,11 +192,7 @@ class Planner:
                 return Decision(kind="done", reason="the request is covered: the tools it names have run with its values")
         sources = sources if sources is not None else Sources.from_conversation(conversation)
         usable, blocked = self._grammar_tools(tools, sources)
-        schema = (
-            plan_schema(usable, self.limits, max_tasks=self.policy.max_tasks)
-            if usable
-            else {"type": "array", "maxItems": 0}
-        )
+        schema = plan_schema(usable, self.limits, max_tasks=self.policy.max_tasks) if usable else {"type": "array", "maxItems": 0}
         messages = self.messages(tools, conversation)
         model = self.after_results_model if executed else self.model
         if isinstance(model, LocalModel):

@@ -144,11 +144,7 @@ class World:
                 query: Words to look for.
             """
             words = [w for w in query.casefold().split() if len(w) > 2]
-            return [
-                {"id": i, **m}
-                for i, m in s["inbox"].items()
-                if any(w in " ".join(m.values()).casefold() for w in words)
-            ]
+            return [{"id": i, **m} for i, m in s["inbox"].items() if any(w in " ".join(m.values()).casefold() for w in words)]
 
         @reg.tool(effects=["write"])
         def add_note(

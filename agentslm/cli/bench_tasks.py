@@ -22,9 +22,7 @@ def bench_tasks(
     threads: ThreadsOpt = None,
     cases: Annotated[Path, typer.Option(help="Task cases (JSON Lines).")] = Path("examples/tasks/cases.jsonl"),
     only: Annotated[str | None, typer.Option(help="Run only cases whose id or kind contains this text.")] = None,
-    out: Annotated[Path, typer.Option(help="Results folder (results.jsonl, report.md, summary.json).")] = Path(
-        "bench-out/tasks"
-    ),
+    out: Annotated[Path, typer.Option(help="Results folder (results.jsonl, report.md, summary.json).")] = Path("bench-out/tasks"),
 ) -> None:
     """Multi-step tasks scored on the final state: done only with the right changes, none unrequested, no invented
     identifier and no junk value (every call approved, so whatever the agent would do happens)."""

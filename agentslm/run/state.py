@@ -34,8 +34,8 @@ from agentslm.events import (
     VerdictEvent,
 )
 from agentslm.execute import Executor
-from agentslm.models.base import Message
 from agentslm.grounding import is_grounded_number, is_grounded_string
+from agentslm.models.base import Message
 from agentslm.plan import Plan, check_plan, levels, substitute
 from agentslm.provenance import ArgumentSource, Sources, argument_sources
 from agentslm.registry import Effect, Tool, ToolRegistry

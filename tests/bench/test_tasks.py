@@ -38,7 +38,9 @@ def _run(request: str, calls: list[tuple[str, dict[str, Any], str]], answer: str
     events: list[Any] = []
     for i, (name, arguments, text) in enumerate(calls, 1):
         events.append(CallEvent(run_id="r", task_id=i, call=ToolCall(name=name, arguments=arguments)))
-        events.append(ResultEvent(run_id="r", task_id=i, tool=name, observation=Observation(ok=True, text=text), started=0.0, finished=0.0))
+        events.append(
+            ResultEvent(run_id="r", task_id=i, tool=name, observation=Observation(ok=True, text=text), started=0.0, finished=0.0)
+        )
     events.append(AnswerEvent(run_id="r", text=answer))
     return outcome(request, events)
 
