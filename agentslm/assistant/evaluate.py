@@ -41,7 +41,7 @@ from agentslm_tools import PackContext, build_registry
 from .config import AssistantConfig
 from .core import build_agent
 
-__all__ = ["load_cases", "matches", "run_cases", "write_report"]
+__all__ = ["load_cases", "matches", "rescore_strict", "run_cases", "strict_problems", "write_report"]
 
 
 def _norm(value: Any) -> str:
@@ -106,6 +106,49 @@ def _seeded(seed: dict[str, Any], packs: list[str], root: Path) -> Callable[[Pat
     return fresh
 
 
+def strict_problems(
+    calls: list[dict[str, Any]], expected: list[dict[str, Any]], registry: Any, seen: list[str]
+) -> tuple[list[dict[str, Any]], list[str], list[str]]:
+    """What strict scoring fails a case for: side-effecting calls that ran and fit no expected call, identifiers no
+    source holds (``seen``: the request, then the result texts in order; a call may use what came before it, so this
+    is checked against all of them: a lenient bound), junk values."""
+    unrequested = [
+        c
+        for c in calls
+        if c["ran"]
+        and (tool := registry.get(c["name"])) is not None
+        and tool.effects - {Effect.READ}
+        and not any(_fits(c["name"], c["arguments"], tool, want) for want in expected)
+    ]
+    text = "\n".join(seen)
+    invented = [f"{c['name']}: {i}" for c in calls if c["ran"] for i in invented_in(c["arguments"], text)]
+    junk = [f"{c['name']}: {j}" for c in calls if c["ran"] for j in junk_in(c["arguments"])]
+    return [{"name": c["name"], "arguments": c["arguments"]} for c in unrequested], invented, junk
+
+
+def rescore_strict(results: list[dict[str, Any]], packs: list[str]) -> list[dict[str, Any]]:
+    """Results of an earlier ``bench assistant`` run scored strictly (``lenient``: its own verdict), from the calls
+    and the event lines it saved (result texts as shown there, cut at 300 characters)."""
+    with tempfile.TemporaryDirectory(prefix="agentslm-rescore-") as tmp:
+        registry = build_registry(packs, PackContext(data_dir=Path(tmp), workspace=Path(tmp)))
+        out = []
+        for r in results:
+            seen = [r["request"], *(line.split(": ", 1)[-1] for line in r.get("events", []) if line.startswith("result"))]
+            unrequested, invented, junk = strict_problems(r["calls"], r["expected"], registry, seen)
+            lenient = bool(r.get("lenient", r["passed"]))
+            out.append(
+                {
+                    **r,
+                    "lenient": lenient,
+                    "passed": lenient and not unrequested and not invented and not junk,
+                    "unrequested_effects": unrequested,
+                    "invented_identifiers": invented,
+                    "junk_values": junk,
+                }
+            )
+        return out
+
+
 def run_cases(
     config: AssistantConfig,
     cases: list[dict[str, Any]],
@@ -151,21 +194,8 @@ def run_cases(
                 for want in expected
             ]
             lenient = (all(found) if expected else not any(c["ran"] for c in calls)) and not unwanted
-            unrequested = [
-                c
-                for c in calls
-                if c["ran"]
-                and (tool := agent.registry.get(c["name"])) is not None
-                and tool.effects - {Effect.READ}
-                and not any(_fits(c["name"], c["arguments"], tool, want) for want in expected)
-            ]
-            seen, invented, junk = case["request"], [], []
-            for e in run.events:
-                if isinstance(e, CallEvent) and e.task_id in ok_ids:
-                    invented += [f"{e.call.name}: {i}" for i in invented_in(e.call.arguments, seen)]
-                    junk += [f"{e.call.name}: {j}" for j in junk_in(e.call.arguments)]
-                if isinstance(e, ResultEvent):
-                    seen += "\n" + e.observation.text
+            seen = [case["request"], *(e.observation.text for e in run.events if isinstance(e, ResultEvent))]
+            unrequested, invented, junk = strict_problems(calls, expected, agent.registry, seen)
             passed = lenient and not unrequested and not invented and not junk
             names_ok = {w["name"] for w in expected} <= {c["name"] for c in calls} if expected else not calls
             answer = next((e for e in run.events if isinstance(e, AnswerEvent)), None)

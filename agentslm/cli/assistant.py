@@ -116,6 +116,10 @@ def bench_assistant(
     lora: Annotated[Path | None, typer.Option(help="Override [models] lora (a GGUF adapter).")] = None,
     threads: Annotated[int | None, typer.Option(help="Override [models] threads.")] = None,
     out: Annotated[Path, typer.Option(help="Results folder (results.jsonl, report.md).")] = Path("bench-out/assistant"),
+    rescore: Annotated[
+        Path | None,
+        typer.Option(help="Score an earlier run's results.jsonl strictly instead of running (no model needed)."),
+    ] = None,
 ) -> None:
     """How reliably the assistant handles labelled requests end to end (fresh seeded data per case, calls approved)."""
     import json
@@ -127,6 +131,19 @@ def bench_assistant(
     from agentslm.assistant.evaluate import load_cases, run_cases, write_report
 
     loaded = _load(config, None, None)
+    if rescore is not None:
+        from agentslm.assistant.evaluate import rescore_strict
+
+        earlier = [json.loads(line) for line in rescore.read_text(encoding="utf-8").splitlines() if line.strip()]
+        meta = {
+            "model": f"rescored {rescore}",
+            "command": "agentslm " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        report = write_report(rescore_strict(earlier, loaded.tools.packs), out, meta)
+        console.print(report.split("\n\n")[2])
+        console.print(f"report: {out / 'report.md'}")
+        return
     if model is not None:
         loaded.models.model = model
     if lora is not None:
