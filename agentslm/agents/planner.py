@@ -228,6 +228,8 @@ class Planner:
         fresh = self._numbered(calls, by_name, known, next_id, source)
         if executed and self.policy.stop_unrequested_effects:
             fresh = _requested_after_results(fresh, by_name, executed, conversation, sources)
+        elif self.policy.stop_unrequested_effects:
+            fresh = _requested_first_round(fresh, by_name, conversation)
         said = _words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
         named_blocked = {name: fields for name, fields in blocked.items() if _name_words(name) & said}
         if self.policy.provenance:
@@ -392,6 +394,8 @@ class Planner:
             plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
             if not item["arguments"] or grounding_report(plain, tool.parameters, source, free_text=True):
                 break  # a probed call is kept only when the request states all of it, its text included
+            if tool.effects - {Effect.READ} and not _named_by(tool, _words(source)):
+                break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
             used = {_value_key(v) for c in [*calls, *extra] for v in c.arguments.values()}
             if all(_value_key(v) in used for v in item["arguments"].values()):
                 break  # the same values again (e.g. another tool on the same city): not a new part of the request
@@ -479,6 +483,32 @@ def _requested_after_results(
             kept.append(item)
         else:
             dropped.add(item["id"])
+    return kept
+
+
+def _requested_first_round(
+    fresh: list[dict[str, Any]], by_name: dict[str, Tool], conversation: Sequence[Message]
+) -> list[dict[str, Any]]:
+    """``fresh`` without the side-effecting calls, after the list's first one, of tools the request does not name
+    (``stop_unrequested_effects``): the first is the model's reading of the request; a further write must be asked for
+    ("send Ana an email" does not ask to add Ana to the contacts)."""
+    requests = [m["content"] for m in conversation if m["role"] == "user"]
+    said = _words(requests[-1] if requests else "")
+    kept: list[dict[str, Any]] = []
+    dropped: set[int] = set()
+    first_write = True
+    for item in fresh:
+        tool = by_name.get(item["name"])
+        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
+        if refs & dropped:
+            dropped.add(item["id"])
+            continue
+        if tool is not None and tool.effects - {Effect.READ}:
+            if not first_write and not _named_by(tool, said):
+                dropped.add(item["id"])
+                continue
+            first_write = False
+        kept.append(item)
     return kept
 
 

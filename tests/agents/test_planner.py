@@ -183,3 +183,33 @@ def test_a_covered_request_stops_without_a_model_step() -> None:
     ):
         d = planner.decide(r, conversation, executed=executed, next_id=2, round_failed=failed)
         assert d.kind == "done" and d.reason == "no new call after the results"
+
+
+def test_named_by_reads_the_verb_and_the_object() -> None:
+    from agentslm.agents.planner import _named_by, _words
+
+    r = ToolRegistry()
+
+    @r.tool(effects=["write"])
+    def add_note(text: str) -> str:
+        """Save a note."""
+        return ""
+
+    @r.tool(effects=["external"])
+    def send_email(to: str, body: str) -> str:
+        """Send an email."""
+        return ""
+
+    @r.tool(effects=["write"])
+    def add_contact(name: str) -> str:
+        """Add a contact."""
+        return ""
+
+    def named(request: str) -> list[str]:
+        return [t.name for t in r if _named_by(t, _words(request))]
+
+    assert named("Look up Farid's phone and add it to a note") == ["add_note"]
+    assert named("Find my note about the trip and email it to David") == ["send_email"]  # a note is read, not written
+    assert named("Send Ben the wifi password") == ["send_email"]
+    assert named("Email Ana that the rent is due") == ["send_email"]
+    assert named("Add Gina to my contacts") == ["add_contact"]
