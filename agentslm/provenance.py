@@ -115,14 +115,15 @@ def field_kind(name: str, spec: Mapping[str, Any]) -> Kind | Literal["free_text"
     return "plain"
 
 
-def identifier_spans(text: str, kind: str) -> list[str]:
-    """The values of ``kind`` written in ``text`` (in order, without repeats)."""
+def identifier_spans(text: str, kind: str, *, quoted: bool = True) -> list[str]:
+    """The values of ``kind`` written in ``text`` (in order, without repeats). ``quoted``: a quoted text counts as a
+    path too (a user's "my file"; not in a JSON result, where every key is quoted)."""
     if kind == "id":
         found = re.findall(r"(?<![\w.])\d+(?!\w)(?!\.\d)", text)
     elif kind == "path":  # a token with a slash or a file extension, or a quoted text
         tokens = [t.strip(".,;:!?()[]{}<>\"'") for t in text.split()]
         found = [t for t in tokens if t and ("/" in t or _SHAPES["path"].fullmatch(t)) and "@" not in t and "://" not in t]
-        found += identifier_spans(text, "identifier")
+        found += identifier_spans(text, "identifier") if quoted else []
     elif kind in _SHAPES:
         found = _SHAPES[kind].findall(text)
         if kind == "phone":
@@ -191,7 +192,7 @@ class Sources:
                 text = self.result_text(task_id)
                 found += [m for m in re.findall(r"#(\d+)\b", text)]  # "note #4 saved"
             else:
-                found += identifier_spans(self.result_text(task_id), kind)
+                found += identifier_spans(self.result_text(task_id), kind, quoted=False)
         return list(dict.fromkeys(found))[:MAX_CANDIDATES]
 
     def find(self, value: str) -> tuple[str, str] | None:

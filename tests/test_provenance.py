@@ -69,6 +69,8 @@ def test_identifier_spans() -> None:
     assert identifier_spans(text, "date") == ["2026-12-07"] and identifier_spans(text, "time") == ["09:40"]
     assert identifier_spans(text, "phone") == ["+1-555-0102"]
     assert identifier_spans("Delete notes 1 and 4.", "id") == ["1", "4"]
+    result = Sources(requests=["Read my trip note"], results={1: [{"id": 3, "title": "Trip", "text": "see plan/trip.md"}]})
+    assert result.values("path") == ["plan/trip.md"]  # not the JSON keys "id", "title", "text"
 
 
 def test_restrict_parameters_offers_only_the_sources_values() -> None:

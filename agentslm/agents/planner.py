@@ -72,11 +72,12 @@ class PlannerPolicy:
     max_tasks: int = 4
     """Largest plan the grammar admits."""
     stop_unrequested_effects: bool = True
-    """After results, a new call with side effects (write, destructive, external) is kept only when it depends on
-    a result (a ``$N`` reference, or a value copied from a result) or when the request names its tool (see
-    :func:`_named_by`) and that tool has not run yet in this run. Otherwise the request counts as satisfied:
-    the small models, once a note is saved, go on to propose ``delete_all_notes`` or a second note titled with
-    the request's own words."""
+    """Side effects (write, destructive, external) the request did not ask for are not made. After results, a new
+    side-effecting call is kept only when the current request names its tool (:func:`_named_by`: a word for its verb
+    and its object, "save ... note" for ``add_note``) and that tool has not run yet in this run; in the first round,
+    a side-effecting call after the list's first one must be named likewise. The models, once an email is sent, go on
+    to add the addressee to the contacts, save the message as a note, or propose ``delete_all_notes``; copying a
+    result into such a write is no reason to make it."""
     min_no_tool: float = 0.0
     """Accept an empty first-round list ("no tool fits") only when the decoder chose it with at least this
     probability. Below it, the planner decodes one call (the list may not be empty) over the tools the request
