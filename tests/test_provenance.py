@@ -227,6 +227,8 @@ def test_a_result_with_instructions_leads_to_no_action() -> None:
         deleted.append(note_id)
         return "deleted"
 
-    model = ScriptedModel(plans=[[{"name": "read_inbox", "arguments": {}}], [{"name": "delete_note", "arguments": {"note_id": 3}}]])
+    model = ScriptedModel(
+        plans=[[{"name": "read_inbox", "arguments": {}}], [{"name": "delete_note", "arguments": {"note_id": 3}}]]
+    )
     run = Agent(model, tools, approve=lambda call, tool: True).run("What does my inbox say?")
     assert deleted == [] and [c.name for c in run.calls] == ["read_inbox"]

@@ -227,10 +227,8 @@ class Planner:
             known.setdefault(_call_key(actual.name, actual.arguments, by_name.get(actual.name)), task_id)
         source = "\n".join(m["content"] for m in conversation)
         fresh = self._numbered(calls, by_name, known, next_id, source)
-        if executed and self.policy.stop_unrequested_effects:
-            fresh = _requested_after_results(fresh, by_name, executed, conversation, sources)
-        elif self.policy.stop_unrequested_effects:
-            fresh = _requested_first_round(fresh, by_name, conversation)
+        if self.policy.stop_unrequested_effects:
+            fresh = _requested(fresh, by_name, executed, conversation)
         said = _words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
         named_blocked = {name: fields for name, fields in blocked.items() if _name_words(name) & said}
         if self.policy.provenance:
@@ -453,51 +451,27 @@ def request_covered(request: str, tools: Sequence[Tool], ran: Sequence[ToolCall]
     return all(v.lower() in used for v in request_values(request))
 
 
-def _requested_after_results(
+def _requested(
     fresh: list[dict[str, Any]],
     by_name: dict[str, Tool],
     executed: Sequence[tuple[int, ToolCall, ToolCall]],
     conversation: Sequence[Message],
-    sources: Sources,
 ) -> list[dict[str, Any]]:
     """``fresh`` without the side-effecting calls the request did not ask for (``stop_unrequested_effects``), and
-    without the tasks that reference a dropped one: after results, a side-effecting call is kept only when the current
-    request names its tool (:func:`_named_by`: "save ... note" names ``add_note``; "find my note" does not) and that
-    tool has not run yet in this run. Copying a result into a new write is no reason by itself: the models, once an
-    email is sent, go on to add the addressee to the contacts or to save the message as a note."""
-    del sources  # kept for the signature: results are not a reason to write
+    without the tasks that reference a dropped one.
+
+    After results (``executed``), a side-effecting call is kept only when the current request names its tool
+    (:func:`_named_by`: "save ... note" names ``add_note``; "find my note" does not) and that tool has not run yet in
+    this run: copying a result into a new write is no reason by itself (the models, once an email is sent, go on to add
+    the addressee to the contacts or to save the message as a note). In the first round, the list's first
+    side-effecting call is the model's reading of the request; a further one must be named likewise ("send Ana an
+    email" does not ask to add Ana to the contacts)."""
     requests = [m["content"] for m in conversation if m["role"] == "user"]
     said = _words(requests[-1] if requests else "")
     ran = {actual.name for _, _, actual in executed}
     dropped: set[int] = set()
     kept: list[dict[str, Any]] = []
-    for item in fresh:
-        tool = by_name.get(item["name"])
-        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
-        if refs & dropped:
-            dropped.add(item["id"])
-            continue
-        if tool is None or not tool.effects - {Effect.READ}:
-            kept.append(item)
-            continue
-        if _named_by(tool, said) and tool.name not in ran:
-            kept.append(item)
-        else:
-            dropped.add(item["id"])
-    return kept
-
-
-def _requested_first_round(
-    fresh: list[dict[str, Any]], by_name: dict[str, Tool], conversation: Sequence[Message]
-) -> list[dict[str, Any]]:
-    """``fresh`` without the side-effecting calls, after the list's first one, of tools the request does not name
-    (``stop_unrequested_effects``): the first is the model's reading of the request; a further write must be asked for
-    ("send Ana an email" does not ask to add Ana to the contacts)."""
-    requests = [m["content"] for m in conversation if m["role"] == "user"]
-    said = _words(requests[-1] if requests else "")
-    kept: list[dict[str, Any]] = []
-    dropped: set[int] = set()
-    first_write = True
+    first_write = not executed
     for item in fresh:
         tool = by_name.get(item["name"])
         refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
@@ -505,7 +479,7 @@ def _requested_first_round(
             dropped.add(item["id"])
             continue
         if tool is not None and tool.effects - {Effect.READ}:
-            if not first_write and not _named_by(tool, said):
+            if not first_write and not (_named_by(tool, said) and tool.name not in ran):
                 dropped.add(item["id"])
                 continue
             first_write = False
