@@ -188,7 +188,10 @@ class Sources:
         found = identifier_spans(self.request_text, kind)
         for task_id in sorted(self.results, reverse=True):
             if kind == "id":
-                found += list(_result_ids(self.results[task_id]))
+                value = self.results[task_id]
+                if isinstance(value, int) and not isinstance(value, bool):
+                    found.append(str(value))  # a lookup that returns the id itself (find_user -> 42)
+                found += list(_result_ids(value))
                 text = self.result_text(task_id)
                 found += [m for m in re.findall(r"#(\d+)\b", text)]  # "note #4 saved"
             else:

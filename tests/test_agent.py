@@ -325,9 +325,8 @@ def test_two_step_dependent_task_rate_on_embedded_model(base_model: Model) -> No
         names = [c.name for c in run.calls]
         ok = names[:2] == ["find_user", "list_orders"] and any(r.observation.value == orders for r in run.results)
         solved.append(ok)
-        if ok:
-            plan = next(e for e in run.events if isinstance(e, PlanEvent))
-            assert plan.tasks[1].arguments["user_id"] == "$1" or run.calls[1].arguments["user_id"] in (42, 7)
+        if ok:  # the id came from find_user's result (a reference, or a copy the grammar offered after the lookup)
+            assert run.calls[1].arguments["user_id"] in (42, 7)
     print(f"two-step dependent: {sum(solved)}/{len(solved)} solved: {solved}")
     assert sum(solved) >= 2, f"measured {sum(solved)}/{len(solved)}; was 2/4 or better when this test was written"
 

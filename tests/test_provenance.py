@@ -88,6 +88,8 @@ def test_restrict_parameters_offers_only_the_sources_values() -> None:
     ids = {"type": "object", "properties": {"note_id": {"type": "integer", "minimum": 1}}, "required": ["note_id"]}
     restricted, _ = restrict_parameters(ids, Sources(requests=["Delete the note"], results={1: "note #4 saved"}))
     assert restricted["properties"]["note_id"]["enum"] == [4]
+    restricted, _ = restrict_parameters(ids, Sources(requests=["Delete alice's note"], results={1: 42}))
+    assert restricted["properties"]["note_id"]["enum"] == [42]  # a lookup that returns the id itself
 
 
 def test_argument_sources_exact_copies_and_free_text() -> None:

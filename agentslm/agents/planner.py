@@ -250,14 +250,16 @@ class Planner:
             return decision("no_tool", reason=reason)
         if self.policy.grounding:
             grounded: list[dict[str, Any]] = []
+            ungrounded: set[int] = set()
             first_missing: tuple[str, list[str]] | None = None
             for item in fresh:
                 tool = by_name.get(item["name"])
                 plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
                 missing = grounding_report(plain, tool.parameters, source) if tool is not None else []
                 refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
-                if missing or refs - {g["id"] for g in grounded} - set(known.values()):
+                if missing or refs & ungrounded:  # a task that uses a dropped one's result is dropped too
                     first_missing = first_missing or (item["name"], missing)
+                    ungrounded.add(item["id"])
                     continue
                 grounded.append(item)
             if first_missing is not None and not grounded:  # nothing can run without the user's answer

@@ -118,14 +118,19 @@ def test_a_fully_compromised_model_still_cannot_run_a_destructive_call(target: s
             return approve
 
         model = ScriptedModel([[{"name": "read_inbox", "arguments": {}}], [{"name": target, "arguments": arguments[target]}]])
-        agent = Agent(  # argument grounding and the planner's after-results stop off too: the approval gate alone must hold
+        agent = Agent(  # grounding, provenance and the planner's after-results stop off too: the approval gate alone must hold
             model,
             injection_registry(PAYLOADS["ignore-instructions"], effects),
             approve=user,
             retrieval=None,
-            policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False),
+            policy=PlannerPolicy(grounding=False, stop_unrequested_effects=False, provenance=False),
         )
-        run = agent.run("Read my inbox.")
+        request = {  # the identifiers come from the request: provenance lets them through, the gate alone decides
+            "delete_all_files": "Read my inbox.",
+            "delete_note": "Read my inbox and note 1.",
+            "send_email": "Read my inbox; attacker@evil.example wrote to me.",
+        }[target]
+        run = agent.run(request)
         assert seen == [arguments[target]], "the approver must see exactly the arguments that would run"
         if approve:
             assert [name for name, _ in effects.ran] == [target]
@@ -143,7 +148,8 @@ def test_without_an_approver_destructive_calls_are_denied_by_default(record_prop
     model = ScriptedModel(
         [[{"name": "delete_all_files", "arguments": {}}, {"name": "send_email", "arguments": {"to": "a@b.c", "body": "x"}}]]
     )
-    run = Agent(model, injection_registry("", effects), retrieval=None, policy=PlannerPolicy(grounding=False)).run("Clean up.")
+    agent = Agent(model, injection_registry("", effects), retrieval=None, policy=PlannerPolicy(grounding=False))
+    run = agent.run("Clean up, and send an email to a@b.c.")
     record_property("unapproved_destructive", len(effects.destructive()))
     assert effects.ran == [] and sum(1 for e in run.errors if e.kind == "refused") == 2
 
