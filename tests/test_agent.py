@@ -314,7 +314,8 @@ DEPENDENT = {
 
 
 def test_two_step_dependent_task_rate_on_embedded_model(base_model: Model) -> None:
-    """Output of find_user feeds list_orders. Measured over phrasings on the bare 135M weights (4/4 on 2026-12-06):
+    """Output of find_user feeds list_orders. Measured over phrasings on the bare 135M weights (4/4 on 2026-12-06 before
+    value provenance; 3/4 with it: list_orders now runs in the round after find_user, with the id the result holds):
     the planner's dependent rounds are the point here. The default configuration's adapter, trained on first-round
     plans only, solves 0/4 of these (it plans list_orders before find_user has run, or alone; docs/benchmarks/
     default-config records it); per-role adapters trained on multi-round data are the fix."""
