@@ -372,6 +372,7 @@ class Planner:
         if not isinstance(model, LocalModel):
             return []
         source = "\n".join(m["content"] for m in conversation if m["role"] == "user")
+        said = _words(source)
         by_name = {t.name: t for t in tools}
         keys = {_call_key(c.name, c.arguments, by_name.get(c.name)) for c in calls}
         extra: list[ToolCall] = []
@@ -395,7 +396,7 @@ class Planner:
             plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
             if not item["arguments"] or grounding_report(plain, tool.parameters, source, free_text=True):
                 break  # a probed call is kept only when the request states all of it, its text included
-            if tool.effects - {Effect.READ} and not _named_by(tool, _words(source)):
+            if tool.effects - {Effect.READ} and not _named_by(tool, said):
                 break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
             used = {_value_key(v) for c in [*calls, *extra] for v in c.arguments.values()}
             if all(_value_key(v) in used for v in item["arguments"].values()):
