@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -28,15 +27,32 @@ from pydantic import BaseModel, Field
 
 from agentslm.agents.caller import CALLS_PREFIX, parse_calls, signals_from_generation
 from agentslm.agents.prompts import render_prompt, tools_json
+from agentslm.agents.request_scope import (
+    found_by_lookup,
+    name_words,
+    named_by,
+    pending_writes,
+    request_covered,
+    requested,
+    supported,
+    words,
+)
 from agentslm.calls import CallSignals, ToolCall
 from agentslm.grounding import grounding_report
 from agentslm.models.base import Generation, LocalModel, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
-from agentslm.provenance import Sources, argument_sources, field_kind, restrict_parameters
+from agentslm.provenance import Sources, restrict_parameters
 from agentslm.registry import Effect, Tool
 from agentslm.schema.call import DecodeLimits
 from agentslm.schema.engines import JSON_SEPARATORS
 from agentslm.schema.plan import plan_item_schema, plan_schema
+from agentslm.write_candidates import (
+    copies_a_result,
+    copy_parameters,
+    identifier_values,
+    refers_back,
+    text_parts,
+)
 
 __all__ = [
     "AFTER_RESULTS_ROLE",
@@ -44,8 +60,6 @@ __all__ = [
     "Planner",
     "PlannerPolicy",
     "empty_list_probability",
-    "request_covered",
-    "request_values",
 ]
 
 AFTER_RESULTS_ROLE = "planner-after-results"
@@ -73,7 +87,7 @@ class PlannerPolicy:
     """Largest plan the grammar admits."""
     stop_unrequested_effects: bool = True
     """Side effects (write, destructive, external) the request did not ask for are not made. After results, a new
-    side-effecting call is kept only when the current request names its tool (:func:`_named_by`: a word for its verb
+    side-effecting call is kept only when the current request names its tool (:func:`named_by`: a word for its verb
     and its object, "save ... note" for ``add_note``) and that tool has not run yet in this run; in the first round,
     a side-effecting call after the list's first one must be named likewise. The models, once an email is sent, go on
     to add the addressee to the contacts, save the message as a note, or propose ``delete_all_notes``; copying a
@@ -99,6 +113,13 @@ class PlannerPolicy:
     lookup that produces the value). When the request names such a tool and the round plans nothing else it needs,
     the agent asks for the value. A call that still states an unsupported value (a free text with a number no source
     holds, junk) waits for the results of a lookup planned in the same round, or is not made."""
+    finish_named_writes: bool = True
+    """When a round plans nothing new and the current request names a side-effecting tool (:func:`named_by`: "save
+    ... in a note titled Q3") that has not run in this run and can run now (its identifiers are in the sources), the
+    planner decodes one call of that tool (the grammar offers it alone; the prompt is unchanged) instead of stopping.
+    The small models, once the lookup or conversion is done, re-propose it or stop (0 of 16 dependent tasks on the
+    embedded default); the call then meets provenance and grounding like any other. Not after a round with a
+    failed call: a write made from an error is no completion."""
     probe_more: bool = True
     """After the decoded list, ask the model for one more task at a time (the list's text plus ``,`` as the
     reply's start) while it proposes a new call whose values all appear in the request. Small models
@@ -228,17 +249,22 @@ class Planner:
         source = "\n".join(m["content"] for m in conversation)
         fresh = self._numbered(calls, by_name, known, next_id, source)
         if self.policy.stop_unrequested_effects:
-            fresh = _requested(fresh, by_name, executed, conversation)
-        said = _words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
-        named_blocked = {name: fields for name, fields in blocked.items() if _name_words(name) & said}
+            fresh = requested(fresh, by_name, executed, conversation)
+        said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
+        named_blocked = {name: fields for name, fields in blocked.items() if name_words(name) & said}
         if self.policy.provenance:
-            fresh = _supported(fresh, by_name, sources, named_blocked, said)
-        lookup_for = [n for n, fields in named_blocked.items() if _found_by_lookup(by_name[n], fields)]
+            fresh = supported(fresh, by_name, sources, named_blocked, said)
+        lookup_for = [n for n, fields in named_blocked.items() if found_by_lookup(by_name[n], fields)]
+        if not fresh and self.policy.finish_named_writes and not round_failed and isinstance(model, LocalModel):
+            wrote, unlinked = self._finish_writes(usable, by_name, executed, conversation, sources, messages, model)
+            fresh = supported(self._numbered(wrote, by_name, known, next_id, source), by_name, sources, {}, said)
+            fresh = requested(fresh, by_name, executed, conversation)
+            lookup_for += unlinked
         if not fresh and lookup_for and isinstance(model, LocalModel):  # look the value up first (e.g. an address)
             reads = [t for t in usable if not t.effects - {Effect.READ}]
             looked = self._lookup(reads, messages, conversation, model) if reads else []
-            fresh = _supported(self._numbered(looked, by_name, known, next_id, source), by_name, sources, {}, said)
-        asked_for = [n for n in named_blocked if by_name[n].effects - {Effect.READ} and _named_by(by_name[n], said)]
+            fresh = supported(self._numbered(looked, by_name, known, next_id, source), by_name, sources, {}, said)
+        asked_for = [n for n in named_blocked if by_name[n].effects - {Effect.READ} and named_by(by_name[n], said)]
         if not fresh and asked_for and not executed:  # "Create an event called Dentist": when? (not "no tool fits")
             name, fields = asked_for[0], named_blocked[asked_for[0]]
             question = f"To use {name} I need {', '.join(fields)}: which value should I use?"
@@ -342,23 +368,61 @@ class Planner:
         for it ("What's the weather?" -> which city?), instead of answering that no tool fits."""
         if not isinstance(self.model, LocalModel):
             return None
-        source = "\n".join(m["content"] for m in conversation if m["role"] == "user")
-        said = _words(source)
-        candidates = [t for t in tools if _named_by(t, said)]
-        if not candidates:
-            return None
-        schema = plan_item_schema(candidates, self.limits, position=1, max_tasks=self.policy.max_tasks)
-        gen = self.model.generate(
+        said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
+        candidates = [t for t in tools if named_by(t, said)]
+        calls = self._one_call(candidates, messages, self.model) if candidates else []
+        return calls[0] if calls else None
+
+    def _finish_writes(
+        self,
+        usable: Sequence[Tool],
+        by_name: dict[str, Tool],
+        executed: Sequence[tuple[int, ToolCall, ToolCall]],
+        conversation: Sequence[Message],
+        sources: Sources,
+        messages: list[Message],
+        model: LocalModel,
+    ) -> tuple[list[ToolCall], list[str]]:
+        """The named writes the round did not plan (see ``finish_named_writes``), decoded with every string field
+        limited to copies (:func:`agentslm.write_candidates.copy_parameters`), and the named writes that wait for a
+        lookup (an address of a person no result mentions yet)."""
+        pending: list[Tool] = []
+        unlinked: list[str] = []
+        parts = text_parts(sources.requests[-1] if sources.requests else "")
+        for t in pending_writes(usable, executed, conversation):
+            asking = [p for p in parts if named_by(t, words(p))]  # "save it in a note titled Tokyo" is no note text
+            parameters, missing = copy_parameters(by_name[t.name].parameters, sources, skip_parts=asking)
+            if not missing:
+                pending.append(replace(t, parameters=parameters))
+            elif found_by_lookup(t, missing):
+                unlinked.append(t.name)
+        if not pending:
+            return [], unlinked
+        wrote = self._one_call(pending, messages, model)  # the round's model: its prompt is already evaluated
+        if wrote and self.policy.probe_more:  # "Email Ana and Ben": one email each, to another address
+            first = {v for c in wrote for v in identifier_values(c.arguments, by_name[c.name].parameters)}
+            more = self._probe(pending, messages, conversation, wrote, model)
+            wrote += [c for c in more if set(identifier_values(c.arguments, by_name[c.name].parameters)) - first]
+        if executed:  # after results, a write is completed to carry what they brought: not the request alone
+            wrote = [c for c in wrote if copies_a_result(c.arguments, sources)]
+        elif sources.results and refers_back(sources.requests[-1]):  # "Save that in a note": an earlier turn's result
+            wrote = [c for c in wrote if copies_a_result(c.arguments, sources, this_run=False)]
+        return wrote, unlinked
+
+    def _one_call(self, tools: Sequence[Tool], messages: list[Message], model: LocalModel) -> list[ToolCall]:
+        """One call of ``tools``, decoded with the list forced non-empty; empty when the output is unusable."""
+        schema = plan_item_schema(tools, self.limits, position=1, max_tasks=self.policy.max_tasks)
+        gen = model.generate(
             messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX + "["
         )
         try:
             item = json.loads(gen.text)
         except json.JSONDecodeError:
-            return None
-        tool = {t.name: t for t in candidates}.get(item.get("name", "")) if isinstance(item, dict) else None
+            return []
+        tool = {t.name: t for t in tools}.get(item.get("name", "")) if isinstance(item, dict) else None
         if tool is None or not isinstance(item.get("arguments"), dict):
-            return None
-        return ToolCall(name=tool.name, arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))
+            return []
+        return [ToolCall(name=tool.name, arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))]
 
     def _probe(
         self,
@@ -372,7 +436,7 @@ class Planner:
         if not isinstance(model, LocalModel):
             return []
         source = "\n".join(m["content"] for m in conversation if m["role"] == "user")
-        said = _words(source)
+        said = words(source)
         by_name = {t.name: t for t in tools}
         keys = {_call_key(c.name, c.arguments, by_name.get(c.name)) for c in calls}
         extra: list[ToolCall] = []
@@ -396,7 +460,7 @@ class Planner:
             plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
             if not item["arguments"] or grounding_report(plain, tool.parameters, source, free_text=True):
                 break  # a probed call is kept only when the request states all of it, its text included
-            if tool.effects - {Effect.READ} and not _named_by(tool, said):
+            if tool.effects - {Effect.READ} and not named_by(tool, said):
                 break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
             used = {_value_key(v) for c in [*calls, *extra] for v in c.arguments.values()}
             if all(_value_key(v) in used for v in item["arguments"].values()):
@@ -422,159 +486,6 @@ def empty_list_probability(gen: Generation) -> float | None:
             return math.exp(tok.constrained_logprob)
         position = end
     return None
-
-
-def _name_words(text: str) -> set[str]:
-    """Words of four letters or more, plural s removed: ``delete_all_notes`` -> {delete, note}."""
-    words = re.findall(r"[a-z]{4,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower().replace("_", " "))
-    return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words}
-
-
-_QUOTED = re.compile(r"\"([^\"]{1,80})\"|'([^']{1,80})'")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
-_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z]+)")
-
-
-def request_values(request: str) -> list[str]:
-    """The values a request states: quoted text, numbers and capitalised words that do not start a sentence."""
-    values = [a or b for a, b in _QUOTED.findall(request)]
-    values += _NUMBER.findall(request)
-    values += [w for w in _NAME.findall(request.strip()) if w != "I"]
-    return values
-
-
-def request_covered(request: str, tools: Sequence[Tool], ran: Sequence[ToolCall]) -> bool:
-    """Whether calls ``ran`` cover ``request`` (see :attr:`PlannerPolicy.stop_when_covered`): no tool that has not run
-    shares a name word with the request, and every value the request states appears in a call's arguments."""
-    said = _name_words(request)
-    names = {c.name for c in ran}
-    if any(_name_words(t.name) & said for t in tools if t.name not in names):
-        return False
-    used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).lower()
-    return all(v.lower() in used for v in request_values(request))
-
-
-def _requested(
-    fresh: list[dict[str, Any]],
-    by_name: dict[str, Tool],
-    executed: Sequence[tuple[int, ToolCall, ToolCall]],
-    conversation: Sequence[Message],
-) -> list[dict[str, Any]]:
-    """``fresh`` without the side-effecting calls the request did not ask for (``stop_unrequested_effects``), and
-    without the tasks that reference a dropped one.
-
-    After results (``executed``), a side-effecting call is kept only when the current request names its tool
-    (:func:`_named_by`: "save ... note" names ``add_note``; "find my note" does not) and that tool has not run yet in
-    this run: copying a result into a new write is no reason by itself (the models, once an email is sent, go on to add
-    the addressee to the contacts or to save the message as a note). In the first round, the list's first
-    side-effecting call is the model's reading of the request; a further one must be named likewise ("send Ana an
-    email" does not ask to add Ana to the contacts)."""
-    requests = [m["content"] for m in conversation if m["role"] == "user"]
-    said = _words(requests[-1] if requests else "")
-    ran = {actual.name for _, _, actual in executed}
-    dropped: set[int] = set()
-    kept: list[dict[str, Any]] = []
-    first_write = not executed
-    for item in fresh:
-        tool = by_name.get(item["name"])
-        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
-        if refs & dropped:
-            dropped.add(item["id"])
-            continue
-        if tool is not None and tool.effects - {Effect.READ}:
-            if not first_write and not (_named_by(tool, said) and tool.name not in ran):
-                dropped.add(item["id"])
-                continue
-            first_write = False
-        kept.append(item)
-    return kept
-
-
-_LOOKUP_KINDS = frozenset({"email", "phone", "id", "url", "path"})
-
-
-def _found_by_lookup(tool: Tool, fields: Sequence[str]) -> bool:
-    """Whether the missing identifiers of ``tool`` are of kinds a read-only tool can look up (addresses, numbers, ids,
-    links, paths), rather than values only the user can give (a date, a time)."""
-    props = tool.parameters.get("properties", {})
-    return bool(fields) and all(field_kind(f, props.get(f, {})) in _LOOKUP_KINDS for f in fields)
-
-
-def _supported(
-    fresh: list[dict[str, Any]],
-    by_name: dict[str, Tool],
-    sources: Sources,
-    named_blocked: dict[str, list[str]],
-    said: set[str],
-) -> list[dict[str, Any]]:
-    """``fresh`` without the calls that cannot be made yet or at all (see :attr:`PlannerPolicy.provenance`).
-
-    A call with an unsupported value (an identifier no source holds, a free text with junk or a number no source
-    states) is not made this round: when the round's other calls bring results, the model plans it again with them
-    in view (a converted amount copied from the conversion's result). So is a side-effecting call that writes text of
-    its own (a free text, or words not copied from a source) in a round that also looks something up: "check the
-    weather in Lisbon and Porto and save it in a note" otherwise saves "Weather: " before the weather is known. While
-    the request names a tool that cannot run yet (a required identifier no source holds), side-effecting calls of
-    tools the request does not name are not made: they would stand in for it."""
-    kept: list[dict[str, Any]] = []
-    dropped: set[int] = set()
-    reads = any((t := by_name.get(item["name"])) is not None and not t.effects - {Effect.READ} for item in fresh)
-    for item in fresh:
-        tool = by_name.get(item["name"])
-        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
-        if refs & dropped or tool is None:
-            if tool is None:
-                kept.append(item)
-            else:
-                dropped.add(item["id"])
-            continue
-        plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
-        found = argument_sources(plain, tool.parameters, sources, grounded=lambda value, spec: True)
-        bad = [name for name, src in found.items() if src.source == "unsupported"]
-        effects = bool(tool.effects - {Effect.READ})
-        written = [n for n, src in found.items() if src.source == "free_text" or src.detail == "words of the request"]
-        waits = effects and reads and bool(written)  # its text would be written before the round's lookups return
-        if bad or waits or (effects and named_blocked and not (_name_words(tool.name) & said)):
-            dropped.add(item["id"])
-            continue
-        kept.append(item)
-    return kept
-
-
-_VERB_CLASSES: tuple[frozenset[str], ...] = (
-    frozenset({"add", "create", "save", "make", "new", "write", "store", "record", "put", "schedule", "book", "log"}),
-    frozenset({"send", "email", "mail", "message", "tell", "reply", "forward", "notify", "text", "share", "post"}),
-    frozenset({"delete", "remove", "erase", "clear", "cancel", "drop", "trash", "wipe"}),
-    frozenset({"update", "edit", "change", "rename", "move", "modify", "set", "replace"}),
-)
-"""Words a request uses for what a tool's leading verb does (``add_note``: "save a note", "put it in a note")."""
-
-
-def _words(text: str) -> set[str]:
-    """Words of three letters or more, plural s removed (for verbs such as "add" and "put")."""
-    words = re.findall(r"[a-z]{3,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower().replace("_", " "))
-    return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words} | _name_words(text)
-
-
-def _named_by(tool: Tool, said: set[str]) -> bool:
-    """Whether a request whose words are ``said`` (:func:`_words`) names ``tool``.
-
-    A read-only tool: a word of its name is in the request. A tool with side effects and a known leading verb: its
-    object words are in the request together with a word for its verb ("save ... note" for ``add_note``, "email Ana"
-    for ``send_email``), or its verb is a sending verb and the request says it ("send Ben the password"); otherwise
-    every name word of four letters or more (``transfer_funds`` needs "transfer" and "fund(s)")."""
-    words = _name_words(tool.name)
-    if not words:
-        return False
-    if not tool.effects - {Effect.READ}:
-        return bool(words & said)
-    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
-    verb = parts[0] if parts else ""
-    verbs = next((c for c in _VERB_CLASSES if verb in c), None)
-    if verbs is None:
-        return words <= said
-    objects = words - {verb}
-    return (objects <= said and bool(verbs & said)) or (verbs is _VERB_CLASSES[1] and verb in said)
 
 
 def _value_key(value: Any) -> str:

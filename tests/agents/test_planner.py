@@ -154,7 +154,7 @@ def test_a_repeat_with_an_invented_optional_value_is_still_a_repeat() -> None:
 
 
 def test_request_values_are_quoted_text_numbers_and_names() -> None:
-    from agentslm.agents.planner import request_values
+    from agentslm.write_candidates import request_values
 
     assert request_values("What's the weather in Paris and London?") == ["Paris", "London"]
     assert request_values("Convert 25.5 degrees to fahrenheit.") == ["25.5"]
@@ -163,7 +163,7 @@ def test_request_values_are_quoted_text_numbers_and_names() -> None:
 
 
 def test_a_covered_request_stops_without_a_model_step() -> None:
-    from agentslm.agents.planner import request_covered
+    from agentslm.agents.request_scope import request_covered
 
     r = list(tools())
     ran = [ToolCall(name="find_user", arguments={"username": "Alice"})]
@@ -186,7 +186,7 @@ def test_a_covered_request_stops_without_a_model_step() -> None:
 
 
 def test_named_by_reads_the_verb_and_the_object() -> None:
-    from agentslm.agents.planner import _named_by, _words
+    from agentslm.agents.request_scope import named_by, words
 
     r = ToolRegistry()
 
@@ -206,7 +206,7 @@ def test_named_by_reads_the_verb_and_the_object() -> None:
         return ""
 
     def named(request: str) -> list[str]:
-        return [t.name for t in r if _named_by(t, _words(request))]
+        return [t.name for t in r if named_by(t, words(request))]
 
     assert named("Look up Farid's phone and add it to a note") == ["add_note"]
     assert named("Find my note about the trip and email it to David") == ["send_email"]  # a note is read, not written

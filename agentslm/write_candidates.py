@@ -1,0 +1,197 @@
+"""Candidate values for a write the planner completes: copies of the request's parts and of the results.
+
+When a request names a write that the model did not make after its lookups ("convert 420 USD to EUR and save the
+result in a note titled Invoice"), the planner decodes that write once more with every string field limited to
+copies (see :attr:`agentslm.agents.planner.PlannerPolicy.finish_named_writes`): a small model that writes such a text
+freely restates the request ("420 USD to EUR and saved in a note") or copies an unrelated result. Here:
+
+* identifier fields: the request's spans and the identifiers of the result items that mention a name the requests
+  state ("Email Ana" takes Ana's contact's address, never the address of an unrelated message in the inbox);
+* free-text fields: the request's clauses ("the meeting moved to 3pm") and the results as text, whole and value by
+  value ("386.4", "network HomeNet, password tulip-42");
+* other required strings (a title, a subject): what the request names ("titled Q3"), its quoted text and names.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from agentslm.provenance import MAX_CANDIDATES, SHAPED_KINDS, Sources, field_kind, identifier_spans
+
+__all__ = [
+    "copies_a_result",
+    "copy_parameters",
+    "identifier_values",
+    "linked_identifiers",
+    "refers_back",
+    "request_values",
+    "result_texts",
+    "text_parts",
+]
+
+_QUOTED = re.compile(r"\"([^\"]{1,80})\"|'([^']{1,80})'")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
+_NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z0-9]+)")
+_NAMED = re.compile(r"\b(?:titled|called|named|subject|title)\s+[\"']?([^\"'.,;:!?\n]{1,60})", re.IGNORECASE)
+_CLAUSE_SPLIT = re.compile(r"[.;:!?\n]+|,\s+|\s+(?:saying|that|and|then|to say)\s+", re.IGNORECASE)
+
+
+def request_values(request: str) -> list[str]:
+    """The values a request states: quoted text, numbers and capitalised words that do not start a sentence."""
+    values = [a or b for a, b in _QUOTED.findall(request)]
+    values += _NUMBER.findall(request)
+    values += [w for w in _NAME.findall(request.strip()) if w != "I"]
+    return values
+
+
+def text_parts(request: str) -> list[str]:
+    """The request's clauses of two words or more: "Email Ana: the meeting moved to 3pm." -> ["Email Ana", "the
+    meeting moved to 3pm"]."""
+    parts = [p.strip(" \"'") for p in _CLAUSE_SPLIT.split(request)]
+    return [p for p in parts if len(p.split()) >= 2]
+
+
+def _parsed(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def _scalars(value: Any) -> Iterable[str]:
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, str | int | float):
+        yield str(value)
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from _scalars(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _scalars(v)
+
+
+def _rendered(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k}: {_rendered(v)}" for k, v in value.items() if not isinstance(v, Mapping | list))
+    if isinstance(value, list | tuple):
+        return "; ".join(_rendered(v) for v in value)
+    return str(value)
+
+
+def result_texts(value: Any) -> list[str]:
+    """A result as text a write may copy: the whole result, each item of a list, and each value."""
+    value = _parsed(value)
+    texts = [_rendered(value)]
+    if isinstance(value, list | tuple):
+        texts += [_rendered(v) for v in value]
+    texts += [s for s in _scalars(value) if len(s) >= 2]
+    return [t for t in dict.fromkeys(texts) if t.strip()]
+
+
+def _items(value: Any) -> Iterable[Any]:
+    """The innermost records of a result (a contact, a message), or the result itself."""
+    value = _parsed(value)
+    if isinstance(value, list | tuple):
+        for v in value:
+            yield from _items(v)
+    else:
+        yield value
+
+
+def linked_identifiers(sources: Sources, kind: str) -> list[str]:
+    """Identifiers of ``kind`` from the request, and from the result records that mention a name the requests state."""
+    names = {v.casefold() for r in sources.requests for v in request_values(r) if not v[:1].isdigit()}
+    found = identifier_spans(sources.request_text, kind)
+    for task_id in sorted(sources.results, reverse=True):
+        for item in _items(sources.results[task_id]):
+            text = _rendered(item) if isinstance(item, Mapping) else str(item)
+            if any(n in text.casefold() for n in names):
+                found += identifier_spans(text, kind, quoted=False)
+    return list(dict.fromkeys(found))[:MAX_CANDIDATES]
+
+
+def _fits(value: str, spec: Mapping[str, Any]) -> bool:
+    low, high = spec.get("minLength", 1), spec.get("maxLength", 4000)
+    return isinstance(low, int) and isinstance(high, int) and low <= len(value) <= high
+
+
+def copy_parameters(
+    parameters: Mapping[str, Any], sources: Sources, *, skip_parts: Iterable[str] = ()
+) -> tuple[dict[str, Any], list[str]]:
+    """``parameters`` with each string field limited to copies from ``sources`` (see the module), and the required
+    fields that have no candidate (the write cannot be completed from what the sources hold). ``skip_parts``: request
+    clauses a text may not copy (the clause that asks for the write itself: "save it in a note titled Tokyo")."""
+    props = parameters.get("properties")
+    if not isinstance(props, Mapping):
+        return dict(parameters), []
+    required = set(parameters.get("required", []))
+    request = sources.requests[-1] if sources.requests else ""
+    out: dict[str, Any] = {}
+    blocked: list[str] = []
+    for name, spec in props.items():
+        if not isinstance(spec, Mapping) or spec.get("type") not in ("string", "integer") or "enum" in spec:
+            out[name] = spec
+            continue
+        kind = field_kind(name, spec)
+        if kind in SHAPED_KINDS:
+            values: list[Any] = linked_identifiers(sources, kind)
+            if spec.get("type") == "integer":
+                values = [int(v) for v in values if str(v).isdigit()]
+        elif spec.get("type") != "string" or name not in required:
+            out[name] = spec
+            continue
+        elif kind == "free_text":
+            said = sources.request_text.casefold()
+            texts = [t for task_id in sorted(sources.results, reverse=True) for t in result_texts(sources.results[task_id])]
+            texts = [t for t in texts if t.casefold() not in said]  # a result value the request states adds nothing
+            parts = [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
+            values = list(dict.fromkeys([*parts, *texts]))  # not "in a note titled Refund": that names the write
+        else:
+            named = [v.strip() for v in _NAMED.findall(request)]
+            names = [v for v in request_values(request) if not v[:1].isdigit()]
+            values = named or list(dict.fromkeys([*names, *text_parts(request)]))
+        values = [v for v in values if isinstance(v, int) or _fits(v, spec)][:MAX_CANDIDATES]
+        if values:
+            keep = {k: spec[k] for k in ("description", "type") if k in spec}
+            out[name] = {**keep, "enum": values}
+        elif name in required:
+            blocked.append(name)
+            out[name] = spec
+    return {**parameters, "properties": out}, blocked
+
+
+def identifier_values(arguments: Mapping[str, Any], parameters: Mapping[str, Any]) -> list[str]:
+    """The values of ``arguments`` in identifier fields (an address, an id, a path) of ``parameters``."""
+    props = parameters.get("properties", {})
+    return [
+        str(v)
+        for k, v in arguments.items()
+        if isinstance(props.get(k), Mapping) and field_kind(k, props[k]) in (*SHAPED_KINDS, "identifier")
+    ]
+
+
+_BACK_REFERENCE = re.compile(r"\b(that|it|this|those|these|them|the (result|list|amount|answer|address|number))\b", re.I)
+
+
+def refers_back(request: str) -> bool:
+    """Whether a request points at something said or found before ("Save that in a note", "email it to Ben")."""
+    return bool(_BACK_REFERENCE.search(request))
+
+
+def copies_a_result(arguments: Mapping[str, Any], sources: Sources, *, this_run: bool = True) -> bool:
+    """Whether an argument value is a copy of a result that the requests do not state (what the write waited for);
+    ``this_run``: of this run's results only (else of earlier turns' too)."""
+    request = sources.request_text.casefold()
+    ids = [t for t in sources.results if t > 0 or not this_run]
+    results = [t.casefold() for task_id in ids for t in result_texts(sources.results[task_id])]
+    for value in arguments.values():
+        text = str(value).strip().casefold()
+        if text and text not in request and any(text == r or text in r for r in results):
+            return True
+    return False
