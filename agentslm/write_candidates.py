@@ -54,13 +54,24 @@ def text_parts(request: str) -> list[str]:
     return [p for p in parts if len(p.split()) >= 2]
 
 
+_TOOL_LINE = re.compile(r"^[A-Za-z_][\w.\-]*: (?=[\[{])")
+
+
 def _parsed(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in "[{":
+    """A result as data: JSON text parsed, and an earlier turn's tool message ("find_contact: [...]" per line) as the
+    list of its lines' values."""
+    if not isinstance(value, str):
+        return value
+    lines = [_TOOL_LINE.sub("", line, count=1) for line in value.splitlines() if line.strip()]
+    parsed: list[Any] = []
+    for line in lines:
         try:
-            return json.loads(value)
+            parsed.append(json.loads(line) if line[:1] in "[{" else line)
         except json.JSONDecodeError:
-            return value
-    return value
+            parsed.append(line)
+    if len(parsed) == 1:
+        return parsed[0]
+    return parsed if any(not isinstance(p, str) for p in parsed) else value
 
 
 def _scalars(value: Any) -> Iterable[str]:
@@ -105,14 +116,20 @@ def _items(value: Any) -> Iterable[Any]:
 
 
 def linked_identifiers(sources: Sources, kind: str) -> list[str]:
-    """Identifiers of ``kind`` from the request, and from the result records that mention a name the requests state."""
+    """Identifiers of ``kind`` from the request, and the fields of ``kind`` of the result records (a contact, a message)
+    that mention a name the requests state: Ben's message's sender, not an address its text asks to reply to."""
     names = {v.casefold() for r in sources.requests for v in request_values(r) if not v[:1].isdigit()}
     found = identifier_spans(sources.request_text, kind)
     for task_id in sorted(sources.results, reverse=True):
         for item in _items(sources.results[task_id]):
-            text = _rendered(item) if isinstance(item, Mapping) else str(item)
-            if any(n in text.casefold() for n in names):
-                found += identifier_spans(text, kind, quoted=False)
+            if isinstance(item, Mapping) and any(n in _rendered(item).casefold() for n in names):
+                for v in item.values():  # a field that is an identifier, not one quoted inside a message's text
+                    if (
+                        isinstance(v, str | int)
+                        and not isinstance(v, bool)
+                        and identifier_spans(str(v), kind, quoted=False) == [str(v)]
+                    ):
+                        found.append(str(v))
     return list(dict.fromkeys(found))[:MAX_CANDIDATES]
 
 

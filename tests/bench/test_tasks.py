@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agentslm import Agent, Observation, ToolCall
+from agentslm import Agent, Observation, PlannerPolicy, ToolCall
 from agentslm.bench.task_world import World
 from agentslm.bench.tasks import (
     KINDS,
@@ -112,3 +112,28 @@ def test_run_tasks_end_to_end_with_a_scripted_agent() -> None:
     rows = run_tasks(make_agent, [EMAIL_ANA])
     assert rows[0]["done"], rows[0]["reasons"]
     assert summary(rows)["done_rate"] == 1.0 and summary(rows)["by_kind"] == {"dependent": "1/1"}
+
+
+def test_the_embedded_default_completes_compute_then_record_chains(embedded_model: Any) -> None:
+    """The real embedded default on two dependent cases of the committed set: the conversion (or the file read) runs
+    first, then the named note carries its result (PlannerPolicy.finish_named_writes); without that policy the model
+    stops after the first step and neither case is done."""
+    wanted = {"dep-convert-to-note", "dep-file-to-note"}
+    cases = [c for c in load_task_cases(Path("examples/tasks/cases.jsonl")) if c["id"] in wanted]
+    assert len(cases) == 2
+
+    def make_agent(registry: Any) -> Agent:
+        return Agent(embedded_model, registry, approve=lambda call, tool: True)
+
+    rows = run_tasks(make_agent, cases)
+    assert [(r["id"], r["done"], r["reasons"]) for r in rows] == [(c["id"], True, []) for c in cases]
+
+    def without(registry: Any) -> Agent:
+        return Agent(
+            embedded_model,
+            registry,
+            approve=lambda call, tool: True,
+            policy=PlannerPolicy(min_no_tool=embedded_model.no_tool_threshold, finish_named_writes=False),
+        )
+
+    assert not any(r["done"] for r in run_tasks(without, cases[:1]))
