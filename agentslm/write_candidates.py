@@ -29,6 +29,7 @@ __all__ = [
     "refers_back",
     "request_values",
     "result_texts",
+    "stated_text",
     "text_parts",
 ]
 
@@ -45,6 +46,27 @@ def request_values(request: str) -> list[str]:
     values += _NUMBER.findall(request)
     values += [w for w in _NAME.findall(request.strip()) if w != "I"]
     return values
+
+
+_STATED = re.compile(
+    r"(?::\s+|\bsay(?:ing|s)?\s+(?:that\s+)?|\b(?:reply|tell|write|inform|notify|email)\b[^.:?!]*?\bthat\s+"
+    r"|\bwith the (?:text|content|body|message)\b:?\s+)(?P<text>[^\n]+?)\s*[.!?]?\s*$",
+    re.IGNORECASE,
+)
+
+
+_LABELS = re.compile(r",?\s+(?:with\s+)?(?:the\s+|a\s+)?(?:subject|titled|title)\b", re.IGNORECASE)
+
+
+def stated_text(request: str) -> str | None:
+    """The text a request gives for a message or a note, after ``:``, "saying", "tell ... that", "with the text":
+    "Email Ana: the meeting moved to 3pm." -> "the meeting moved to 3pm"."""
+    for sentence in re.split(r"(?<=[.!?])\s+", request.strip()):
+        match = _STATED.search(sentence)
+        text = _LABELS.split(match.group("text"))[0].strip(" \"'") if match else ""
+        if text:
+            return text
+    return None
 
 
 def text_parts(request: str) -> list[str]:
@@ -96,12 +118,12 @@ def _rendered(value: Any) -> str:
 
 
 def result_texts(value: Any) -> list[str]:
-    """A result as text a write may copy: the whole result, each item of a list, and each value."""
+    """A result as text a write may copy: the whole result and each item of a list (not its single values: a small
+    model then copies a contact's name as the message)."""
     value = _parsed(value)
     texts = [_rendered(value)]
     if isinstance(value, list | tuple):
         texts += [_rendered(v) for v in value]
-    texts += [s for s in _scalars(value) if len(s) >= 2]
     return [t for t in dict.fromkeys(texts) if t.strip()]
 
 
@@ -168,7 +190,8 @@ def copy_parameters(
             texts = [t for task_id in sorted(sources.results, reverse=True) for t in result_texts(sources.results[task_id])]
             texts = [t for t in texts if t.casefold() not in said]  # a result value the request states adds nothing
             parts = [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
-            values = list(dict.fromkeys([*parts, *texts]))  # not "in a note titled Refund": that names the write
+            stated = stated_text(request)  # "saying I will be 10 minutes late": the text is given
+            values = [stated] if stated else list(dict.fromkeys([*parts, *texts]))  # not "in a note titled Refund"
         else:
             named = [v.strip() for v in _NAMED.findall(request)]
             names = [v for v in request_values(request) if not v[:1].isdigit()]

@@ -19,15 +19,29 @@ def test_text_parts_are_the_request_clauses() -> None:
     ]
 
 
-def test_result_texts_hold_the_whole_result_its_items_and_values() -> None:
-    texts = result_texts({"city": "Tokyo", "conditions": "clear", "temp_c": 9})
-    assert texts[0] == "city: Tokyo, conditions: clear, temp_c: 9" and "clear" in texts and "9" not in texts
+def test_result_texts_hold_the_whole_result_and_its_items() -> None:
+    assert result_texts({"city": "Tokyo", "conditions": "clear", "temp_c": 9}) == ["city: Tokyo, conditions: clear, temp_c: 9"]
     assert result_texts(386.4) == ["386.4"]
-    listed = result_texts('[{"id": 2, "title": "Wifi", "text": "network HomeNet, password tulip-42"}]')
-    assert (
-        "network HomeNet, password tulip-42" in listed
-        and "id: 2, title: Wifi, text: network HomeNet, password tulip-42" in listed
+    listed = result_texts('[{"id": 2, "title": "Wifi", "text": "tulip-42"}, {"id": 3, "title": "Trip", "text": "14C"}]')
+    assert listed == [
+        "id: 2, title: Wifi, text: tulip-42; id: 3, title: Trip, text: 14C",
+        "id: 2, title: Wifi, text: tulip-42",
+        "id: 3, title: Trip, text: 14C",
+    ]
+
+
+def test_the_text_a_request_states_is_the_only_candidate() -> None:
+    from agentslm.write_candidates import stated_text
+
+    assert stated_text("Email Ana: the meeting moved to 3pm.") == "the meeting moved to 3pm"
+    assert stated_text("Tell David by email that the report is ready.") == "the report is ready"
+    assert stated_text("Say that dinner is at 7, subject Dinner.") == "dinner is at 7"
+    assert stated_text("Save that in a note titled Refund.") is None  # "that" points back: no text given
+    assert stated_text("Convert 420 USD to EUR and save the result in a note titled Invoice.") is None
+    params, _ = copy_parameters(
+        _params("send_email"), Sources(requests=["Email ana@x.io: the meeting moved to 3pm."], results={})
     )
+    assert params["properties"]["body"]["enum"] == ["the meeting moved to 3pm"]
 
 
 def test_identifiers_come_from_records_that_mention_a_name_the_request_states() -> None:

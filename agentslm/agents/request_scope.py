@@ -22,6 +22,7 @@ from agentslm.write_candidates import request_values
 
 __all__ = [
     "found_by_lookup",
+    "invoked_by",
     "name_words",
     "named_by",
     "pending_writes",
@@ -80,6 +81,9 @@ def requested(
             if not first_write and not (named_by(tool, said) and tool.name not in ran):
                 dropped.add(item["id"])
                 continue
+            if first_write and not (named_by(tool, said) or invoked_by(tool, requests[-1] if requests else "")):
+                dropped.add(item["id"])  # "Order a large pizza" -> add_note stands in for a tool nobody has
+                continue
             first_write = False
         kept.append(item)
     return kept
@@ -137,7 +141,7 @@ def supported(
 
 
 _VERB_CLASSES: tuple[frozenset[str], ...] = (
-    frozenset({"add", "create", "save", "make", "new", "write", "store", "record", "put", "schedule", "book", "log"}),
+    frozenset({"add", "create", "save", "make", "new", "write", "store", "record", "put", "schedule", "book", "log", "jot"}),
     frozenset({"send", "email", "mail", "message", "tell", "reply", "forward", "notify", "text", "share", "post"}),
     frozenset({"delete", "remove", "erase", "clear", "cancel", "drop", "trash", "wipe"}),
     frozenset({"update", "edit", "change", "rename", "move", "modify", "set", "replace"}),
@@ -149,6 +153,21 @@ def words(text: str) -> set[str]:
     """Words of three letters or more, plural s removed (for verbs such as "add" and "put")."""
     words = re.findall(r"[a-z]{3,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower().replace("_", " "))
     return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words} | name_words(text)
+
+
+def invoked_by(tool: Tool, request: str) -> bool:
+    """A looser reading than :func:`named_by` for the one write of a first round: the request starts with a word for
+    the tool's verb ("Remember: ..." is no such word; "Save ...", "Send ..." are), or a word of the request shares its
+    first four letters or more with an object word of the tool's name ("Remind me ..." and ``add_reminder``). A question
+    ("What is Ben's phone number?") or another action ("Order a large pizza", "Play some music") invokes no note."""
+    first = re.findall(r"[a-z]+", request.lower())[:1]
+    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
+    verbs = next((c for c in _VERB_CLASSES if parts and parts[0] in c), frozenset(parts[:1]))
+    if first and first[0] in verbs:
+        return True
+    objects = name_words(tool.name) - verbs
+    said = words(request)
+    return any(len(w) >= 4 and (o.startswith(w[:4]) and (o.startswith(w) or w.startswith(o))) for w in said for o in objects)
 
 
 def named_by(tool: Tool, said: set[str]) -> bool:
@@ -176,8 +195,11 @@ def pending_writes(
     tools: Sequence[Tool], executed: Sequence[tuple[int, ToolCall, ToolCall]], conversation: Sequence[Message]
 ) -> list[Tool]:
     """The side-effecting ``tools`` the current request names (:func:`named_by`) that have not run in this run
-    (``executed``: ``(task id, call as planned, call as run)``)."""
+    (``executed``: ``(task id, call as planned, call as run)``); none for a question."""
     requests = [m["content"] for m in conversation if m["role"] == "user"]
-    said = words(requests[-1] if requests else "")
+    request = requests[-1] if requests else ""
+    if request.rstrip().endswith("?"):  # a question asks to read ("What are the email addresses of Ana and Ben?")
+        return []
+    said = words(request)
     ran = {actual.name for _, _, actual in executed}
     return [t for t in tools if t.effects - {Effect.READ} and t.name not in ran and named_by(t, said)]

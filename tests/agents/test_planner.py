@@ -213,3 +213,16 @@ def test_named_by_reads_the_verb_and_the_object() -> None:
     assert named("Send Ben the wifi password") == ["send_email"]
     assert named("Email Ana that the rent is due") == ["send_email"]
     assert named("Add Gina to my contacts") == ["add_contact"]
+
+
+def test_a_first_write_must_be_invoked_and_a_question_finishes_no_write() -> None:
+    from agentslm.agents.request_scope import invoked_by, pending_writes
+    from agentslm.bench.task_world import World
+
+    t = {x.name: x for x in World().registry()}
+    assert invoked_by(t["add_note"], "Save a note: buy milk") and invoked_by(t["add_note"], "Jot down: buy milk")
+    assert not invoked_by(t["add_note"], "Order a large pizza.")  # a tool nobody has: no stand-in note
+    assert not invoked_by(t["add_note"], "What is Ben's phone number?")
+    email = [t["send_email"]]
+    assert pending_writes(email, (), [{"role": "user", "content": "Email Ana and Ben: the office is closed."}]) == email
+    assert pending_writes(email, (), [{"role": "user", "content": "What are the email addresses of Ana and Ben?"}]) == []
