@@ -160,6 +160,27 @@ def _fits(value: str, spec: Mapping[str, Any]) -> bool:
     return isinstance(low, int) and isinstance(high, int) and low <= len(value) <= high
 
 
+def _free_text_candidates(sources: Sources, request: str, skip_parts: Iterable[str]) -> list[str]:
+    """The text a request states ("saying I will be 10 minutes late"); else this run's results ("save the result in a
+    note"), else the earlier turns' results where the request points back ("Save that in a note"), else the request's
+    clauses (not the one naming the write, nor "in a note titled Refund")."""
+    stated = stated_text(request)
+    if stated:
+        return [stated]
+    said = sources.request_text.casefold()
+
+    def texts(ids: Iterable[int]) -> list[str]:
+        found = [t for task_id in sorted(ids, reverse=True) for t in result_texts(sources.results[task_id])]
+        return [t for t in dict.fromkeys(found) if t.casefold() not in said]  # a value the request states adds nothing
+
+    this_run = [t for t in sources.results if t > 0]
+    if this_run:
+        return texts(this_run)
+    if sources.results and refers_back(request):
+        return texts(sources.results)
+    return [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
+
+
 def copy_parameters(
     parameters: Mapping[str, Any], sources: Sources, *, skip_parts: Iterable[str] = ()
 ) -> tuple[dict[str, Any], list[str]]:
@@ -186,12 +207,7 @@ def copy_parameters(
             out[name] = spec
             continue
         elif kind == "free_text":
-            said = sources.request_text.casefold()
-            texts = [t for task_id in sorted(sources.results, reverse=True) for t in result_texts(sources.results[task_id])]
-            texts = [t for t in texts if t.casefold() not in said]  # a result value the request states adds nothing
-            parts = [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
-            stated = stated_text(request)  # "saying I will be 10 minutes late": the text is given
-            values = [stated] if stated else list(dict.fromkeys([*parts, *texts]))  # not "in a note titled Refund"
+            values = _free_text_candidates(sources, request, skip_parts)
         else:
             named = [v.strip() for v in _NAMED.findall(request)]
             names = [v for v in request_values(request) if not v[:1].isdigit()]

@@ -62,7 +62,7 @@ def test_copy_parameters_limit_every_required_string_and_block_what_no_source_ho
     assert blocked == []
     assert params["properties"]["title"]["enum"] == ["Invoice"]
     assert "386.4" in params["properties"]["text"]["enum"]
-    assert params["properties"]["text"]["enum"] == ["Convert 420 USD to EUR", "386.4"]  # not the clause naming the note
+    assert params["properties"]["text"]["enum"] == ["386.4"]  # after results, what they brought
     _, blocked = copy_parameters(_params("send_email"), Sources(requests=["Email Ana: hi there"], results={}))
     assert blocked == ["to"]
 
