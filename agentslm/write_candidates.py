@@ -160,10 +160,11 @@ def _fits(value: str, spec: Mapping[str, Any]) -> bool:
     return isinstance(low, int) and isinstance(high, int) and low <= len(value) <= high
 
 
-def _free_text_candidates(sources: Sources, request: str, skip_parts: Iterable[str]) -> list[str]:
-    """The text a request states ("saying I will be 10 minutes late"); else this run's results ("save the result in a
-    note"), else the earlier turns' results where the request points back ("Save that in a note"), else the request's
-    clauses (not the one naming the write, nor "in a note titled Refund")."""
+def _free_text_candidates(sources: Sources, request: str, skip_parts: Iterable[str], from_results: bool) -> list[str]:
+    """The text a request states ("saying I will be 10 minutes late"); else this run's results where the request asks
+    for what another step finds (``from_results``: "convert ... and save the result in a note"; not "Send an email to
+    Ana": her contact record is no message), else the earlier turns' results where the request points back ("Save that
+    in a note"), else the request's clauses (not the one naming the write, nor "in a note titled Refund")."""
     stated = stated_text(request)
     if stated:
         return [stated]
@@ -175,18 +176,19 @@ def _free_text_candidates(sources: Sources, request: str, skip_parts: Iterable[s
 
     this_run = [t for t in sources.results if t > 0]
     if this_run:
-        return texts(this_run)
+        return texts(this_run) if from_results else []
     if sources.results and refers_back(request):
         return texts(sources.results)
     return [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
 
 
 def copy_parameters(
-    parameters: Mapping[str, Any], sources: Sources, *, skip_parts: Iterable[str] = ()
+    parameters: Mapping[str, Any], sources: Sources, *, skip_parts: Iterable[str] = (), from_results: bool = True
 ) -> tuple[dict[str, Any], list[str]]:
     """``parameters`` with each string field limited to copies from ``sources`` (see the module), and the required
     fields that have no candidate (the write cannot be completed from what the sources hold). ``skip_parts``: request
-    clauses a text may not copy (the clause that asks for the write itself: "save it in a note titled Tokyo")."""
+    clauses a text may not copy (the clause that asks for the write itself: "save it in a note titled Tokyo");
+    ``from_results``: whether the request asks for a text that another step finds (see :func:`_free_text_candidates`)."""
     props = parameters.get("properties")
     if not isinstance(props, Mapping):
         return dict(parameters), []
@@ -207,7 +209,7 @@ def copy_parameters(
             out[name] = spec
             continue
         elif kind == "free_text":
-            values = _free_text_candidates(sources, request, skip_parts)
+            values = _free_text_candidates(sources, request, skip_parts, from_results)
         else:
             named = [v.strip() for v in _NAMED.findall(request)]
             names = [v for v in request_values(request) if not v[:1].isdigit()]

@@ -96,3 +96,12 @@ def test_an_address_quoted_inside_a_message_is_no_candidate_and_earlier_turns_ar
     earlier = 'find_contact: [{"id": 2, "name": "Ben Okafor", "email": "ben.okafor@northwind.io"}]\nadd_note: note #5 saved'
     follow = Sources(requests=["Find Ben's email address.", "Send him an email saying thanks."], results={-1: earlier})
     assert linked_identifiers(follow, "email") == ["ben.okafor@northwind.io"]
+
+
+def test_a_contact_record_is_no_message_unless_the_request_asks_for_what_a_step_finds() -> None:
+    contact = [{"id": 1, "name": "Ana Souza", "email": "ana.souza@brightmail.com"}]
+    sources = Sources(requests=["Send an email to Ana."], results={1: contact})
+    params, blocked = copy_parameters(_params("send_email"), sources, from_results=False)
+    assert "body" in blocked and params["properties"]["to"]["enum"] == ["ana.souza@brightmail.com"]
+    _, blocked = copy_parameters(_params("send_email"), sources, from_results=True)
+    assert "body" not in blocked

@@ -51,6 +51,7 @@ from agentslm.write_candidates import (
     copy_parameters,
     identifier_values,
     refers_back,
+    stated_text,
     text_parts,
 )
 
@@ -388,10 +389,16 @@ class Planner:
         lookup (an address of a person no result mentions yet)."""
         pending: list[Tool] = []
         unlinked: list[str] = []
-        parts = text_parts(sources.requests[-1] if sources.requests else "")
+        request = sources.requests[-1] if sources.requests else ""
+        parts, said = text_parts(request), words(request)
+        reads = [t for t in by_name.values() if not t.effects - {Effect.READ}]
         for t in pending_writes(usable, executed, conversation):
             asking = [p for p in parts if named_by(t, words(p))]  # "save it in a note titled Tokyo" is no note text
-            parameters, missing = copy_parameters(by_name[t.name].parameters, sources, skip_parts=asking)
+            other = said - name_words(t.name)  # "convert ... and save": another step's result is the text
+            from_results = refers_back(request) or any(name_words(r.name) & other for r in reads)
+            parameters, missing = copy_parameters(
+                by_name[t.name].parameters, sources, skip_parts=asking, from_results=from_results
+            )
             if not missing:
                 pending.append(replace(t, parameters=parameters))
             elif found_by_lookup(t, missing):
@@ -403,6 +410,8 @@ class Planner:
             first = {v for c in wrote for v in identifier_values(c.arguments, by_name[c.name].parameters)}
             more = self._probe(pending, messages, conversation, wrote, model)
             wrote += [c for c in more if set(identifier_values(c.arguments, by_name[c.name].parameters)) - first]
+        if stated_text(request):  # the request gives the text ("Save a note: call the plumber"): nothing to wait for
+            return wrote, unlinked
         if executed:  # after results, a write is completed to carry what they brought: not the request alone
             wrote = [c for c in wrote if copies_a_result(c.arguments, sources)]
         elif sources.results and refers_back(sources.requests[-1]):  # "Save that in a note": an earlier turn's result
