@@ -408,7 +408,8 @@ class Planner:
         wrote = self._one_call(pending, messages, model)  # the round's model: its prompt is already evaluated
         if wrote and self.policy.probe_more:  # "Email Ana and Ben": one email each, to another address
             first = {v for c in wrote for v in identifier_values(c.arguments, by_name[c.name].parameters)}
-            more = self._probe(pending, messages, conversation, wrote, model)
+            seen = "\n".join(m["content"] for m in conversation)  # its address comes from a result
+            more = self._probe(pending, messages, conversation, wrote, model, grounded_in=seen)
             wrote += [c for c in more if set(identifier_values(c.arguments, by_name[c.name].parameters)) - first]
         if stated_text(request):  # the request gives the text ("Save a note: call the plumber"): nothing to wait for
             return wrote, unlinked
@@ -440,12 +441,15 @@ class Planner:
         conversation: Sequence[Message],
         calls: list[ToolCall],
         model: Model,
+        *,
+        grounded_in: str | None = None,
     ) -> list[ToolCall]:
-        """Further tasks ``model`` proposes when its list is continued with ``,`` (see ``probe_more``)."""
+        """Further tasks ``model`` proposes when its list is continued with ``,`` (see ``probe_more``); their values
+        must be in the requests (or in ``grounded_in``)."""
         if not isinstance(model, LocalModel):
             return []
-        source = "\n".join(m["content"] for m in conversation if m["role"] == "user")
-        said = words(source)
+        said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
+        source = grounded_in if grounded_in is not None else "\n".join(m["content"] for m in conversation if m["role"] == "user")
         by_name = {t.name: t for t in tools}
         keys = {_call_key(c.name, c.arguments, by_name.get(c.name)) for c in calls}
         extra: list[ToolCall] = []

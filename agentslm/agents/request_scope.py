@@ -29,6 +29,7 @@ __all__ = [
     "request_covered",
     "requested",
     "supported",
+    "verb_used",
     "words",
 ]
 
@@ -202,4 +203,21 @@ def pending_writes(
         return []
     said = words(request)
     ran = {actual.name for _, _, actual in executed}
-    return [t for t in tools if t.effects - {Effect.READ} and t.name not in ran and named_by(t, said)]
+    return [t for t in tools if t.effects - {Effect.READ} and t.name not in ran and named_by(t, said) and verb_used(t, request)]
+
+
+def verb_used(tool: Tool, request: str) -> bool:
+    """Whether ``request`` uses a word for the verb of ``tool`` as a verb. A word that is the tool's object too ("email"
+    for ``send_email``) counts only where a clause starts with it and no address follows: "Email Ana: ...", "... and
+    email it to Ben", not "Add Gina to my contacts, email gina@rossi.it" (the address's label)."""
+    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
+    verbs = next((c for c in _VERB_CLASSES if parts and parts[0] in c), frozenset(parts[:1]))
+    objects = name_words(tool.name) - set(parts[:1])
+    said = words(request)
+    if (verbs - objects) & said:
+        return True
+    for word in verbs & objects & said:
+        start = r"(?:^|[.!?:;,]\s*|\band\s+)(?:(?:now|then|please|also)\s+)?"
+        if re.search(start + word + r"\b(?!\s+[\w.+\-]+@)", request.strip(), re.IGNORECASE):
+            return True
+    return False

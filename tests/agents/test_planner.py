@@ -226,3 +226,13 @@ def test_a_first_write_must_be_invoked_and_a_question_finishes_no_write() -> Non
     email = [t["send_email"]]
     assert pending_writes(email, (), [{"role": "user", "content": "Email Ana and Ben: the office is closed."}]) == email
     assert pending_writes(email, (), [{"role": "user", "content": "What are the email addresses of Ana and Ben?"}]) == []
+
+
+def test_a_write_is_finished_only_where_its_verb_is_used_as_a_verb() -> None:
+    from agentslm.agents.request_scope import verb_used
+    from agentslm.bench.task_world import World
+
+    email = {x.name: x for x in World().registry()}["send_email"]
+    assert verb_used(email, "Email Ana: the meeting moved to 3pm.") and verb_used(email, "Read todo.txt and email it to Ben.")
+    assert verb_used(email, "Tell David by email that the report is ready.")
+    assert not verb_used(email, "Add Gina Rossi to my contacts, email gina.rossi@rossi.it.")  # the address's label
