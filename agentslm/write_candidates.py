@@ -160,11 +160,15 @@ def _fits(value: str, spec: Mapping[str, Any]) -> bool:
     return isinstance(low, int) and isinstance(high, int) and low <= len(value) <= high
 
 
-def _free_text_candidates(sources: Sources, request: str, skip_parts: Iterable[str], from_results: bool) -> list[str]:
+def _free_text_candidates(
+    sources: Sources, request: str, skip_parts: Iterable[str], from_results: bool, addressed: Iterable[str] = ()
+) -> list[str]:
     """The text a request states ("saying I will be 10 minutes late"); else this run's results where the request asks
     for what another step finds (``from_results``: "convert ... and save the result in a note"; not "Send an email to
     Ana": her contact record is no message), else the earlier turns' results where the request points back ("Save that
-    in a note"), else the request's clauses (not the one naming the write, nor "in a note titled Refund")."""
+    in a note"), else the request's clauses (not the one naming the write, nor "in a note titled Refund"). This run's
+    results are offered all together first ("save both amounts"), then one by one, leaving out those that hold an
+    ``addressed`` identifier (David's contact record is no message to David)."""
     stated = stated_text(request)
     if stated:
         return [stated]
@@ -175,8 +179,12 @@ def _free_text_candidates(sources: Sources, request: str, skip_parts: Iterable[s
         return [t for t in dict.fromkeys(found) if t.casefold() not in said]  # a value the request states adds nothing
 
     this_run = [t for t in sources.results if t > 0]
-    if this_run:
-        return texts(this_run) if from_results else []
+    if this_run and not from_results:
+        return []
+    if this_run:  # all of them together first ("save both amounts"), then each; not the record that gave the address
+        together = ["; ".join(_rendered(_parsed(sources.results[t])) for t in sorted(this_run))] if len(this_run) > 1 else []
+        found = [t for t in dict.fromkeys([*together, *texts(this_run)]) if not any(a in t for a in addressed)]
+        return found
     if sources.results and refers_back(request):
         return texts(sources.results)
     return [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
@@ -196,6 +204,12 @@ def copy_parameters(
     request = sources.requests[-1] if sources.requests else ""
     out: dict[str, Any] = {}
     blocked: list[str] = []
+    addressed = [
+        v
+        for name, spec in props.items()
+        if isinstance(spec, Mapping) and field_kind(name, spec) in SHAPED_KINDS and spec.get("type") == "string"
+        for v in linked_identifiers(sources, field_kind(name, spec))
+    ]
     for name, spec in props.items():
         if not isinstance(spec, Mapping) or spec.get("type") not in ("string", "integer") or "enum" in spec:
             out[name] = spec
@@ -209,7 +223,7 @@ def copy_parameters(
             out[name] = spec
             continue
         elif kind == "free_text":
-            values = _free_text_candidates(sources, request, skip_parts, from_results)
+            values = _free_text_candidates(sources, request, skip_parts, from_results, addressed)
         else:
             named = [v.strip() for v in _NAMED.findall(request)]
             names = [v for v in request_values(request) if not v[:1].isdigit()]

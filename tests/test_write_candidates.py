@@ -104,4 +104,26 @@ def test_a_contact_record_is_no_message_unless_the_request_asks_for_what_a_step_
     params, blocked = copy_parameters(_params("send_email"), sources, from_results=False)
     assert "body" in blocked and params["properties"]["to"]["enum"] == ["ana.souza@brightmail.com"]
     _, blocked = copy_parameters(_params("send_email"), sources, from_results=True)
+    assert "body" in blocked  # her own record is no message to her either
+    sources = Sources(requests=["Send an email to Ana."], results={1: contact, 2: "- renew passport"})
+    _, blocked = copy_parameters(_params("send_email"), sources, from_results=True)
     assert "body" not in blocked
+
+
+def test_results_are_offered_together_and_the_addressee_record_is_no_message() -> None:
+    sources = Sources(
+        requests=["Convert 100 USD to EUR and to GBP and save both amounts in a note titled Rates."], results={1: 92.0, 2: 79.0}
+    )
+    params, _ = copy_parameters(_params("add_note"), sources)
+    assert params["properties"]["text"]["enum"] == ["92.0; 79.0", "79.0", "92.0"]
+    note = [{"id": 3, "title": "Trip", "text": "Flight to Lisbon"}]
+    contact = [{"id": 4, "name": "David Kim", "email": "dkim@kimlabs.dev"}]
+    sources = Sources(
+        requests=["Find my note about the Trip and email the flight details to David."], results={1: note, 2: contact}
+    )
+    params, _ = copy_parameters(_params("send_email"), sources)
+    assert params["properties"]["to"]["enum"] == ["dkim@kimlabs.dev"]
+    assert (
+        all("dkim@" not in t for t in params["properties"]["body"]["enum"])
+        and "id: 3, title: Trip, text: Flight to Lisbon" in params["properties"]["body"]["enum"]
+    )
