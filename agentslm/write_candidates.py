@@ -36,7 +36,10 @@ __all__ = [
 _QUOTED = re.compile(r"\"([^\"]{1,80})\"|'([^']{1,80})'")
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z0-9]+)")
-_NAMED = re.compile(r"\b(?:titled|called|named|subject|title)\s+[\"']?([^\"'.,;:!?\n]{1,60})", re.IGNORECASE)
+_NAMED = re.compile(
+    r"\b(?:titled|called|named|subject|title)\s+[\"']?([^\"'.,;:!?\n]{1,60}?)(?=\s+with\s+the\b|[\"'.,;:!?\n]|$)",
+    re.IGNORECASE,
+)
 _CLAUSE_SPLIT = re.compile(r"[.;:!?\n]+|,\s+|\s+(?:saying|that|and|then|to say)\s+", re.IGNORECASE)
 
 
@@ -48,24 +51,31 @@ def request_values(request: str) -> list[str]:
     return values
 
 
-_STATED = re.compile(
-    r"(?::\s+|\bsay(?:ing|s)?\s+(?:that\s+)?|\b(?:reply|tell|write|inform|notify|email)\b[^.:?!]*?\bthat\s+"
-    r"|\bwith the (?:text|content|body|message)\b:?\s+)(?P<text>[^\n]+?)\s*[.!?]?\s*$",
-    re.IGNORECASE,
-)
+_STATED = [
+    re.compile(p + r"(?P<text>[^\n]+?)\s*[.!?]?\s*$", re.IGNORECASE)
+    for p in (
+        r"\bwith the (?:text|content|body|message)\b:?\s+",
+        r"\bsay(?:ing|s)?\s+(?:that\s+)?",
+        r"\b(?:reply|tell|write|inform|notify|email)\b[^.:?!]*?\bthat\s+",
+        r":\s+",
+    )
+]
+"""Where a request gives a text, most specific first."""
 
 
-_LABELS = re.compile(r",?\s+(?:with\s+)?(?:the\s+|a\s+)?(?:subject|titled|title)\b", re.IGNORECASE)
+_LABELS = re.compile(r",?\s+(?:with\s+)?(?:the\s+|a\s+)?(?:subject|titled|title)\b|,\s+(?:one|and then)\b", re.IGNORECASE)
+_NO_TEXT = frozenset({"one", "it", "that", "this", "them", "those", "these"})
 
 
 def stated_text(request: str) -> str | None:
     """The text a request gives for a message or a note, after ``:``, "saying", "tell ... that", "with the text":
     "Email Ana: the meeting moved to 3pm." -> "the meeting moved to 3pm"."""
     for sentence in re.split(r"(?<=[.!?])\s+", request.strip()):
-        match = _STATED.search(sentence)
-        text = _LABELS.split(match.group("text"))[0].strip(" \"'") if match else ""
-        if text:
-            return text
+        for pattern in _STATED:
+            match = pattern.search(sentence)
+            text = _LABELS.split(match.group("text"))[0].strip(" \"'") if match else ""
+            if text and text.lower() not in _NO_TEXT:
+                return text
     return None
 
 

@@ -127,3 +127,13 @@ def test_results_are_offered_together_and_the_addressee_record_is_no_message() -
         all("dkim@" not in t for t in params["properties"]["body"]["enum"])
         and "id: 3, title: Trip, text: Flight to Lisbon" in params["properties"]["body"]["enum"]
     )
+
+
+def test_two_texts_in_one_request_give_the_first_and_titles_stop_before_the_text() -> None:
+    from agentslm.write_candidates import stated_text
+
+    request = "Save two notes: one titled Call with the text call mom, one titled Stamps with the text buy stamps."
+    assert stated_text(request) == "call mom"  # not "one"
+    params, _ = copy_parameters(_params("add_note"), Sources(requests=[request], results={}))
+    assert params["properties"]["title"]["enum"] == ["Call", "Stamps"]
+    assert stated_text("Save a note titled Gate with the text B12.") == "B12"
