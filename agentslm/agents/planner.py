@@ -90,7 +90,8 @@ class PlannerPolicy:
     """Side effects (write, destructive, external) the request did not ask for are not made. After results, a new
     side-effecting call is kept only when the current request names its tool (:func:`named_by`: a word for its verb
     and its object, "save ... note" for ``add_note``) and that tool has not run yet in this run; in the first round,
-    a side-effecting call after the list's first one must be named likewise. The models, once an email is sent, go on
+    the list's first side-effecting call must be named or invoked (:func:`invoked_by`: the request starts with a word
+    for its verb or holds its object; "Order a large pizza" makes no stand-in note) and a further one named. The models, once an email is sent, go on
     to add the addressee to the contacts, save the message as a note, or propose ``delete_all_notes``; copying a
     result into such a write is no reason to make it."""
     min_no_tool: float = 0.0

@@ -64,7 +64,8 @@ def requested(
     (:func:`named_by`: "save ... note" names ``add_note``; "find my note" does not) and that tool has not run yet in
     this run: copying a result into a new write is no reason by itself (the models, once an email is sent, go on to add
     the addressee to the contacts or to save the message as a note). In the first round, the list's first
-    side-effecting call is the model's reading of the request; a further one must be named likewise ("send Ana an
+    side-effecting call is the model's reading of the request when the request names or invokes its tool
+    (:func:`invoked_by`: "Order a large pizza" invokes no ``add_note``); a further one must be named ("send Ana an
     email" does not ask to add Ana to the contacts)."""
     requests = [m["content"] for m in conversation if m["role"] == "user"]
     said = words(requests[-1] if requests else "")
