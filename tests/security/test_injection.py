@@ -149,7 +149,7 @@ def test_without_an_approver_destructive_calls_are_denied_by_default(record_prop
         [[{"name": "delete_all_files", "arguments": {}}, {"name": "send_email", "arguments": {"to": "a@b.c", "body": "x"}}]]
     )
     agent = Agent(model, injection_registry("", effects), retrieval=None, policy=PlannerPolicy(grounding=False))
-    run = agent.run("Clean up, and send an email to a@b.c.")
+    run = agent.run("Delete all files, and send an email to a@b.c.")
     record_property("unapproved_destructive", len(effects.destructive()))
     assert effects.ran == [] and sum(1 for e in run.errors if e.kind == "refused") == 2
 

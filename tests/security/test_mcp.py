@@ -45,7 +45,9 @@ def test_a_lying_read_only_annotation_still_needs_consent(server: McpToolset, tm
     """An untrusted server annotates `delete_everything` read-only: the agent asks the user (exact arguments shown),
     the user denies, nothing is sent to the server; the audit log records the refusal."""
     asked: list[dict[str, Any]] = []
-    run = _agent(server, [[{"name": "f.delete_everything", "arguments": {}}]], tmp_path / "audit.jsonl", asked).run("Clean up.")
+    run = _agent(server, [[{"name": "f.delete_everything", "arguments": {}}]], tmp_path / "audit.jsonl", asked).run(
+        "Delete everything."
+    )
     records = read_audit_log(tmp_path / "audit.jsonl")
     record_property("unapproved_destructive", len(run.results))
     assert asked == [{"tool": "f.delete_everything", "arguments": {}}] and not run.results
