@@ -5,11 +5,12 @@ result in a note titled Invoice"), the planner decodes that write once more with
 copies (see :attr:`agentslm.agents.planner.PlannerPolicy.finish_named_writes`): a small model that writes such a text
 freely restates the request ("420 USD to EUR and saved in a note") or copies an unrelated result. Here:
 
-* identifier fields: the request's spans and the identifiers of the result items that mention a name the requests
-  state ("Email Ana" takes Ana's contact's address, never the address of an unrelated message in the inbox);
-* free-text fields: the request's clauses ("the meeting moved to 3pm") and the results as text, whole and value by
-  value ("386.4", "network HomeNet, password tulip-42");
-* other required strings (a title, a subject): what the request names ("titled Q3"), its quoted text and names.
+* identifier fields: the request's spans and the identifier fields of the result records that mention a name the
+  requests state ("Email Ana" takes Ana's contact's address, never an address quoted in an inbox message's text);
+* free-text fields: the text the request states ("saying I will be 10 minutes late"), else the results as text (all
+  together, then each: "386.4", "id: 2, title: Wifi, text: network HomeNet, password tulip-42") where the request asks
+  for what another step finds, else the request's clauses;
+* other required strings (a title, a subject): what the request names ("titled Q3"), else its names and clauses.
 """
 
 from __future__ import annotations
@@ -104,19 +105,6 @@ def _parsed(value: Any) -> Any:
     if len(parsed) == 1:
         return parsed[0]
     return parsed if any(not isinstance(p, str) for p in parsed) else value
-
-
-def _scalars(value: Any) -> Iterable[str]:
-    if isinstance(value, bool) or value is None:
-        return
-    if isinstance(value, str | int | float):
-        yield str(value)
-    elif isinstance(value, Mapping):
-        for v in value.values():
-            yield from _scalars(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _scalars(v)
 
 
 def _rendered(value: Any) -> str:
@@ -214,19 +202,18 @@ def copy_parameters(
     request = sources.requests[-1] if sources.requests else ""
     out: dict[str, Any] = {}
     blocked: list[str] = []
+    kinds = {name: field_kind(name, spec) for name, spec in props.items() if isinstance(spec, Mapping)}
+    linked = {kind: linked_identifiers(sources, kind) for kind in set(kinds.values()) & set(SHAPED_KINDS)}
     addressed = [
-        v
-        for name, spec in props.items()
-        if isinstance(spec, Mapping) and field_kind(name, spec) in SHAPED_KINDS and spec.get("type") == "string"
-        for v in linked_identifiers(sources, field_kind(name, spec))
+        v for name, kind in kinds.items() if kind in linked and props[name].get("type") == "string" for v in linked[kind]
     ]
     for name, spec in props.items():
         if not isinstance(spec, Mapping) or spec.get("type") not in ("string", "integer") or "enum" in spec:
             out[name] = spec
             continue
-        kind = field_kind(name, spec)
-        if kind in SHAPED_KINDS:
-            values: list[Any] = linked_identifiers(sources, kind)
+        kind = kinds[name]
+        if kind in linked:
+            values: list[Any] = list(linked[kind])
             if spec.get("type") == "integer":
                 values = [int(v) for v in values if str(v).isdigit()]
         elif spec.get("type") != "string" or name not in required:
@@ -274,6 +261,6 @@ def copies_a_result(arguments: Mapping[str, Any], sources: Sources, *, this_run:
     results = [t.casefold() for task_id in ids for t in result_texts(sources.results[task_id])]
     for value in arguments.values():
         text = str(value).strip().casefold()
-        if text and text not in request and any(text == r or text in r for r in results):
+        if text and text not in request and any(text in r for r in results):
             return True
     return False

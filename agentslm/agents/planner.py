@@ -91,9 +91,9 @@ class PlannerPolicy:
     side-effecting call is kept only when the current request names its tool (:func:`named_by`: a word for its verb
     and its object, "save ... note" for ``add_note``) and that tool has not run yet in this run; in the first round,
     the list's first side-effecting call must be named or invoked (:func:`invoked_by`: the request starts with a word
-    for its verb or holds its object; "Order a large pizza" makes no stand-in note) and a further one named. The models, once an email is sent, go on
-    to add the addressee to the contacts, save the message as a note, or propose ``delete_all_notes``; copying a
-    result into such a write is no reason to make it."""
+    for its verb or holds its object; "Order a large pizza" makes no stand-in note) and a further one named. The
+    models, once an email is sent, go on to add the addressee to the contacts, save the message as a note, or propose
+    ``delete_all_notes``; copying a result into such a write is no reason to make it."""
     min_no_tool: float = 0.0
     """Accept an empty first-round list ("no tool fits") only when the decoder chose it with at least this
     probability. Below it, the planner decodes one call (the list may not be empty) over the tools the request
@@ -116,9 +116,10 @@ class PlannerPolicy:
     the agent asks for the value. A call that still states an unsupported value (a free text with a number no source
     holds, junk) waits for the results of a lookup planned in the same round, or is not made."""
     finish_named_writes: bool = True
-    """When a round plans nothing new and the current request names a side-effecting tool (:func:`named_by`: "save
-    ... in a note titled Q3") that has not run in this run and can run now (its identifiers are in the sources), the
-    planner decodes one call of that tool (the grammar offers it alone; the prompt is unchanged) instead of stopping.
+    """When a round plans nothing new and the current request (no question) names a side-effecting tool with its verb
+    used as a verb (:func:`named_by`, :func:`verb_used`: "save ... in a note titled Q3") that has not run in this run
+    and can run now, the planner decodes one call of that tool (the grammar offers it alone; the prompt is unchanged)
+    with every string field limited to copies (:func:`agentslm.write_candidates.copy_parameters`) instead of stopping.
     The small models, once the lookup or conversion is done, re-propose it or stop (0 of 16 dependent tasks on the
     embedded default); the call then meets provenance and grounding like any other. Not after a round with a
     failed call: a write made from an error is no completion."""
@@ -449,8 +450,8 @@ class Planner:
         must be in the requests (or in ``grounded_in``)."""
         if not isinstance(model, LocalModel):
             return []
-        said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
-        source = grounded_in if grounded_in is not None else "\n".join(m["content"] for m in conversation if m["role"] == "user")
+        requests = "\n".join(m["content"] for m in conversation if m["role"] == "user")
+        said, source = words(requests), requests if grounded_in is None else grounded_in
         by_name = {t.name: t for t in tools}
         keys = {_call_key(c.name, c.arguments, by_name.get(c.name)) for c in calls}
         extra: list[ToolCall] = []

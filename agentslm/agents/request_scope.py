@@ -157,19 +157,26 @@ def words(text: str) -> set[str]:
     return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words} | name_words(text)
 
 
+def _verb(tool: Tool) -> tuple[str, frozenset[str] | None]:
+    """The leading word of ``tool``'s name (``add_note`` -> "add") and the words a request uses for it (None: unknown)."""
+    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
+    verb = parts[0] if parts else ""
+    return verb, next((c for c in _VERB_CLASSES if verb in c), None)
+
+
 def invoked_by(tool: Tool, request: str) -> bool:
     """A looser reading than :func:`named_by` for the one write of a first round: the request starts with a word for
     the tool's verb ("Remember: ..." is no such word; "Save ...", "Send ..." are), or a word of the request shares its
-    first four letters or more with an object word of the tool's name ("Remind me ..." and ``add_reminder``). A question
+    a stem of four letters or more with an object word of the tool's name ("Remind me ..." and ``add_reminder``). A question
     ("What is Ben's phone number?") or another action ("Order a large pizza", "Play some music") invokes no note."""
     first = re.findall(r"[a-z]+", request.lower())[:1]
-    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
-    verbs = next((c for c in _VERB_CLASSES if parts and parts[0] in c), frozenset(parts[:1]))
+    verb, known = _verb(tool)
+    verbs = known or frozenset({verb})
     if first and first[0] in verbs:
         return True
     objects = name_words(tool.name) - verbs
     said = words(request)
-    return any(len(w) >= 4 and (o.startswith(w[:4]) and (o.startswith(w) or w.startswith(o))) for w in said for o in objects)
+    return any(len(w) >= 4 and (o.startswith(w) or w.startswith(o)) for w in said for o in objects)
 
 
 def named_by(tool: Tool, said: set[str]) -> bool:
@@ -184,9 +191,7 @@ def named_by(tool: Tool, said: set[str]) -> bool:
         return False
     if not tool.effects - {Effect.READ}:
         return bool(words & said)
-    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
-    verb = parts[0] if parts else ""
-    verbs = next((c for c in _VERB_CLASSES if verb in c), None)
+    verb, verbs = _verb(tool)
     if verbs is None:
         return words <= said
     objects = words - {verb}
@@ -211,9 +216,9 @@ def verb_used(tool: Tool, request: str) -> bool:
     """Whether ``request`` uses a word for the verb of ``tool`` as a verb. A word that is the tool's object too ("email"
     for ``send_email``) counts only where a clause starts with it and no address follows: "Email Ana: ...", "... and
     email it to Ben", not "Add Gina to my contacts, email gina@rossi.it" (the address's label)."""
-    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
-    verbs = next((c for c in _VERB_CLASSES if parts and parts[0] in c), frozenset(parts[:1]))
-    objects = name_words(tool.name) - set(parts[:1])
+    verb, known = _verb(tool)
+    verbs = known or frozenset({verb})
+    objects = name_words(tool.name) - {verb}
     said = words(request)
     if (verbs - objects) & said:
         return True
