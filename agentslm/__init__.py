@@ -4,9 +4,8 @@ The public API is exactly ``__all__``.
 """
 
 from agentslm.agent import Agent, AgentRun, Budgets, Session
-from agentslm.agents.planner import PlannerPolicy
 from agentslm.audit import AuditLog, read_audit_log
-from agentslm.calls import CallList, CallSignals, Check, Observation, ToolCall, Verdict
+from agentslm.constraints import DecodeLimits, call_schema
 from agentslm.errors import (
     AgentslmError,
     CallRefused,
@@ -24,7 +23,8 @@ from agentslm.execute import Executor
 from agentslm.models import Generation, Model, TokenLogprob, embedded_adapter_path, embedded_model_path, load_model
 from agentslm.registry import Effect, FreeText, Identifier, Tool, ToolRegistry, tool
 from agentslm.retrieval import RetrievalPolicy
-from agentslm.schema import DecodeLimits, call_schema
+from agentslm.roles.planner import PlannerPolicy
+from agentslm.step_types import CallList, CallSignals, Check, Observation, ToolCall, Verdict
 from agentslm.verify import Verifier
 
 __version__ = "0.1.0"

@@ -14,11 +14,8 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from agentslm.agents.caller import Caller
-from agentslm.agents.planner import Planner, PlannerPolicy
-from agentslm.agents.summarizer import Summarizer
 from agentslm.audit import AuditLog
-from agentslm.calls import ToolCall
+from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.errors import UserError
 from agentslm.events import (
     AgentEvent,
@@ -27,10 +24,13 @@ from agentslm.execute import Executor
 from agentslm.models import Model, load_model
 from agentslm.registry import Tool, ToolRegistry, Toolset, as_registry
 from agentslm.retrieval.select import RetrievalPolicy, Selection, ToolSelector
+from agentslm.roles.caller import Caller
+from agentslm.roles.planner import Planner, PlannerPolicy
+from agentslm.roles.summarizer import Summarizer
 from agentslm.router import EscalationLog, RoutedPlanner, RoutingPolicy
 from agentslm.run.state import RunContext, RunState
 from agentslm.run.types import AgentRun, Budgets, Session, Turn, outcome
-from agentslm.schema.call import DecodeLimits
+from agentslm.step_types import ToolCall
 from agentslm.verify import Approver, Validator, Verifier
 
 __all__ = ["Agent", "AgentRun", "Budgets", "Session", "Turn"]

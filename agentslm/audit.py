@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentslm.calls import Check
+from agentslm.step_types import Check
 
 __all__ = ["AuditLog", "AuditRecord", "read_audit_log"]
 

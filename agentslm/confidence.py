@@ -1,6 +1,6 @@
 """Confidence of a decoded step, from the constrained decoder's token probabilities and the verifier.
 
-Raw signals (every call list and plan carries them in :class:`~agentslm.calls.CallSignals`):
+Raw signals (every call list and plan carries them in :class:`~agentslm.step_types.CallSignals`):
 
 * ``first_choice`` — probability of the first free choice: to call at all (``{``) or not (``]``);
 * ``name_margin`` — smallest p(best) - p(second) among the tokens that chose a tool name (1.0 if forced);
@@ -19,7 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agentslm.calls import CallSignals
+from agentslm.step_types import CallSignals
 
 __all__ = ["SIGNALS", "Confidence", "signal_values", "step_confidence"]
 

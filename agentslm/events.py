@@ -11,8 +11,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from agentslm.calls import CallSignals, Observation, ToolCall, Verdict
 from agentslm.provenance import ArgumentSource
+from agentslm.step_types import CallSignals, Observation, ToolCall, Verdict
 
 __all__ = [
     "AgentEvent",

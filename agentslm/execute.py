@@ -17,8 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from agentslm.calls import Observation
 from agentslm.registry import Tool
+from agentslm.step_types import Observation
 
 __all__ = ["Executor", "render_value"]
 

@@ -2,7 +2,7 @@
 
 A record holds the tools offered, the conversation and the target output. The prompt is *not*
 stored: it is rendered by the runtime's own prompt builders when the record is used
-(:mod:`agentslm.training.render`), so training and inference prompts cannot drift apart.
+(:mod:`agentslm.finetune.render`), so training and inference prompts cannot drift apart.
 The JSON Schema is published as ``schemas/training_record.schema.json``.
 """
 
@@ -18,8 +18,8 @@ from typing import Any, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agentslm.constraints.validation import validate
 from agentslm.errors import UserError
-from agentslm.schema.validation import validate
 
 __all__ = [
     "RECORD_VERSION",

@@ -29,9 +29,9 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
 from pydantic.fields import FieldInfo
 
+from agentslm.constraints.engines import check_schema_safe
+from agentslm.constraints.normalize import normalize_bfcl_schema, strip_titles
 from agentslm.errors import SchemaCompileError, ToolRegistrationError, UserError
-from agentslm.schema.engines import check_schema_safe
-from agentslm.schema.normalize import normalize_bfcl_schema, strip_titles
 
 __all__ = [
     "FREE_TEXT_KEY",

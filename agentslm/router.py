@@ -192,7 +192,7 @@ class RoutedPlanner:
         return self.small.model
 
     def decide(self, tools: Sequence[Tool], conversation: Sequence[Message], **kwargs: Any) -> Any:
-        from agentslm.agents.planner import Decision
+        from agentslm.roles.planner import Decision
 
         slm = self.small.decide(tools, conversation, **kwargs)
         if slm.kind == "done" and not slm.raw:

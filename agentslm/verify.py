@@ -1,6 +1,6 @@
 """Verification before execution: parse → tool → JSON Schema → types → (grounding) → policy → approval → validators.
 
-Each stage yields a :class:`~agentslm.calls.Check`; the first failure stops the pipeline
+Each stage yields a :class:`~agentslm.step_types.Check`; the first failure stops the pipeline
 and the call is refused. Approval is default-deny: a tool that requires approval runs only
 if an approval callback returns ``True``.
 """
@@ -15,10 +15,10 @@ import jsonschema
 import referencing.exceptions
 from pydantic import ValidationError
 
-from agentslm.calls import Check, ToolCall, Verdict
+from agentslm.constraints.validation import schema_validator
 from agentslm.grounding import grounding_report
 from agentslm.registry import Tool, ToolRegistry
-from agentslm.schema.validation import schema_validator
+from agentslm.step_types import Check, ToolCall, Verdict
 
 __all__ = ["Approver", "Validator", "Verifier"]
 
@@ -79,7 +79,7 @@ class Verifier:
             errors = sorted(validator.iter_errors(call.arguments), key=lambda e: list(e.absolute_path))
         except jsonschema.SchemaError as exc:
             return refuse("schema", f"the tool's schema is invalid: {exc.message}")
-        except referencing.exceptions.Unresolvable as exc:  # never fetched: see agentslm.schema.validation
+        except referencing.exceptions.Unresolvable as exc:  # never fetched: see agentslm.constraints.validation
             return refuse("schema", f"the tool's schema has a $ref that does not resolve locally: {exc}")
         if errors:
             return refuse(

@@ -10,8 +10,8 @@ from pydantic import BaseModel
 
 from agentslm.agent import AgentRun, Session
 from agentslm.audit import AuditRecord
-from agentslm.calls import CallList, Observation, ToolCall, Verdict
 from agentslm.records import TrainingRecord
+from agentslm.step_types import CallList, Observation, ToolCall, Verdict
 
 __all__ = ["WIRE_MODELS", "wire_schemas", "write_wire_schemas"]
 

@@ -2,7 +2,7 @@
 
 When a request names a write that the model did not make after its lookups ("convert 420 USD to EUR and save the
 result in a note titled Invoice"), the planner decodes that write once more with every string field limited to
-copies (see :attr:`agentslm.agents.planner.PlannerPolicy.finish_named_writes`): a small model that writes such a text
+copies (see :attr:`agentslm.roles.planner.PlannerPolicy.finish_named_writes`): a small model that writes such a text
 freely restates the request ("420 USD to EUR and saved in a note") or copies an unrelated result. Here:
 
 * identifier fields: the request's spans and the identifier fields of the result records that mention a name the

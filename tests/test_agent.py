@@ -16,7 +16,6 @@ import pytest
 
 from agentslm import Agent, Generation, Model, Tool, ToolCall, ToolRegistry, UserError
 from agentslm.agent import AgentRun, Budgets, Session
-from agentslm.agents.planner import PlannerPolicy
 from agentslm.audit import read_audit_log
 from agentslm.demo import NOTES, demo_registry
 from agentslm.events import (
@@ -30,6 +29,7 @@ from agentslm.events import (
     event_adapter,
 )
 from agentslm.models.base import Message
+from agentslm.roles.planner import PlannerPolicy
 from agentslm.testing import ScriptedModel
 from agentslm.wire import wire_schemas
 

@@ -34,9 +34,9 @@ def test_demo_runs_on_embedded_model_and_handles_every_request() -> None:
 
 
 def test_demo_judge_is_strict() -> None:
-    from agentslm.calls import Observation, ToolCall
     from agentslm.demo import judge_demo_request
     from agentslm.events import CallEvent, ResultEvent
+    from agentslm.step_types import Observation, ToolCall
 
     def ran(task_id: int, name: str, **arguments: object) -> list:  # type: ignore[type-arg]
         observation = Observation(ok=True, text="ok")

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from agentslm import ToolRegistry
-from agentslm.calls import ToolCall
 from agentslm.grounding import grounding_report, is_grounded_number, is_grounded_string
+from agentslm.step_types import ToolCall
 from agentslm.verify import Verifier
 
 

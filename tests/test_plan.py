@@ -5,8 +5,8 @@ import pytest
 from pydantic import BaseModel
 
 from agentslm import ToolRegistry
+from agentslm.constraints.plan_schema import plan_item_schema, plan_schema, reference_pattern
 from agentslm.plan import Plan, Task, check_plan, levels, references, substitute
-from agentslm.schema.plan import plan_item_schema, plan_schema, reference_pattern
 
 
 class Place(BaseModel):

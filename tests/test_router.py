@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from agentslm import Agent, Generation, Model
-from agentslm.calls import CallSignals
 from agentslm.confidence import step_confidence
 from agentslm.events import EscalationEvent, ResultEvent, VerdictEvent
 from agentslm.models.base import Message, TokenLogprob
 from agentslm.records import read_records
 from agentslm.router import RoutingPolicy, read_escalations, route
+from agentslm.step_types import CallSignals
 from tests.sample_tools import registry as sample_registry
 
 

@@ -14,7 +14,7 @@ nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
 train() {  # name, extra args
   local name=$1; shift
-  python3 agentslm/training/sft.py --tokens .gpu/train.tokens.jsonl.gz --val-tokens .gpu/val.tokens.jsonl.gz \
+  python3 agentslm/finetune/sft.py --tokens .gpu/train.tokens.jsonl.gz --val-tokens .gpu/val.tokens.jsonl.gz \
     --base /tmp/base.gguf --out "/tmp/run-$name" --batch-size 16 --eval-every 50 --save-every 100000 \
     --save-float16 true "$@"
   tar -C "/tmp/run-$name" -czf "$OUT/run-$name.tgz" adapter/adapter_model.safetensors adapter/adapter_config.json loss.jsonl training.json

@@ -8,10 +8,10 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.markup import escape
 
-from agentslm.calls import ToolCall
 from agentslm.errors import AgentslmError
 from agentslm.events import AgentEvent, describe_event
 from agentslm.registry import Tool
+from agentslm.step_types import ToolCall
 
 from .config import AssistantConfig
 from .core import Assistant

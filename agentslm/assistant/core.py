@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from agentslm.agent import Agent, Session
-from agentslm.calls import ToolCall
 from agentslm.errors import AgentslmError, UserError
 from agentslm.events import AgentEvent, AnswerEvent, AskEvent, describe_event
 from agentslm.models import load_model
 from agentslm.registry import Tool
+from agentslm.step_types import ToolCall
 from agentslm.verify import Approver
 from agentslm_tools import PackContext, build_registry
 

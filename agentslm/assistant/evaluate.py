@@ -30,12 +30,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from agentslm.agents.answer_check import check_answer
 from agentslm.bench.strict import invented_in, junk_in
-from agentslm.calls import ToolCall
 from agentslm.errors import UserError
 from agentslm.events import AnswerEvent, ApprovalRequestEvent, CallEvent, ResultEvent, describe_event
 from agentslm.registry import Effect, Tool
+from agentslm.roles.answer_check import check_answer
+from agentslm.step_types import ToolCall
 from agentslm_tools import PackContext, build_registry
 
 from .config import AssistantConfig

@@ -22,8 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentslm.calls import ToolCall
 from agentslm.errors import MissingExtraError
+from agentslm.step_types import ToolCall
 
 __all__ = ["CheckResult", "check_case", "is_relevance_category", "load_ast_checker"]
 

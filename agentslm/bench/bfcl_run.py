@@ -19,14 +19,14 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from agentslm.agents.prompts import CALLS_PROMPT_VERSION
 from agentslm.bench.bfcl_checker import check_case
 from agentslm.bench.bfcl_data import BfclCase
 from agentslm.bench.systems import System, SystemOutput
-from agentslm.calls import ToolCall
 from agentslm.errors import UserError
 from agentslm.models.base import Message
 from agentslm.registry import ToolRegistry
+from agentslm.roles.prompts import CALLS_PROMPT_VERSION
+from agentslm.step_types import ToolCall
 from agentslm.verify import Verifier
 
 __all__ = ["RssSampler", "Suite", "git_commit", "machine_description", "read_records", "run_suite", "score_output"]

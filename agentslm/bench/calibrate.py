@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentslm.calls import CallSignals
 from agentslm.confidence import SIGNALS, step_confidence
 from agentslm.errors import UserError
+from agentslm.step_types import CallSignals
 
 __all__ = ["CalibrationPoint", "auc", "calibrate_records", "fallback_summary", "perfect_router_accuracy"]
 

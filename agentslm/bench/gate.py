@@ -20,8 +20,8 @@ from typing import Any
 from agentslm.bench.bfcl_checker import check_case
 from agentslm.bench.bfcl_data import BfclCase
 from agentslm.bench.systems import Gate, decide
-from agentslm.calls import ToolCall
 from agentslm.registry import ToolRegistry
+from agentslm.step_types import ToolCall
 
 __all__ = ["regate", "sweep"]
 

@@ -82,8 +82,8 @@ def _run_agent(
     model: Any, scenarios: Sequence[Scenario], repeats: int, progress: Callable[[str], None], stop_when_covered: bool
 ) -> list[dict[str, Any]]:
     from agentslm.agent import Agent
-    from agentslm.agents.planner import PlannerPolicy
     from agentslm.demo import NOTES, demo_registry
+    from agentslm.roles.planner import PlannerPolicy
     from agentslm.usage import recording_steps
 
     policy = PlannerPolicy(min_no_tool=model.no_tool_threshold, stop_when_covered=stop_when_covered)

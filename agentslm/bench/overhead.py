@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agentslm.agents.caller import RESPONSE_PREFIX, Caller
 from agentslm.bench.bfcl_data import BfclCase
+from agentslm.constraints.call_schema import call_schema
 from agentslm.models.base import LocalModel, _log_softmax_at
 from agentslm.registry import ToolRegistry
-from agentslm.schema.call import call_schema
+from agentslm.roles.caller import RESPONSE_PREFIX, Caller
 
 __all__ = ["OverheadRow", "measure_overhead"]
 

@@ -235,7 +235,7 @@ def cross_validated_recall(
 
 def pool_prompt_tokens(model: LocalModel, pool: Sequence[Tool], request: str = "What is the weather in Paris?") -> int:
     """Prompt tokens needed to offer every pool tool at once (for comparison with the model's context)."""
-    from agentslm.agents.caller import Caller
+    from agentslm.roles.caller import Caller
 
     return model.count_tokens(Caller(model).calls_messages(request, list(pool), []))
 

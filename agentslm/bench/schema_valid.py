@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentslm.agents.caller import RESPONSE_PREFIX, Caller
 from agentslm.bench.bfcl_data import BfclCase
-from agentslm.calls import ToolCall
 from agentslm.models.base import LocalModel
 from agentslm.registry import ToolRegistry
+from agentslm.roles.caller import RESPONSE_PREFIX, Caller
+from agentslm.step_types import ToolCall
 from agentslm.verify import Verifier
 
 __all__ = ["CaseResult", "lenient_parse", "schema_valid", "run_schema_valid", "summarize"]

@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from agentslm.agents.caller import CALLS_PREFIX, Caller
-from agentslm.calls import ToolCall
 from agentslm.errors import UserError
 from agentslm.models.base import LocalModel, Message, Model
 from agentslm.registry import Tool
+from agentslm.roles.caller import CALLS_PREFIX, Caller
+from agentslm.step_types import ToolCall
 
 if TYPE_CHECKING:
     from agentslm.router import RoutingPolicy
@@ -52,7 +52,7 @@ __all__ = [
 class Gate:
     """Decision policy of the agentslm caller on top of greedy constrained decoding.
 
-    ``min_first``/``min_more``: confidence gate (see :meth:`agentslm.calls.CallList.gated`);
+    ``min_first``/``min_more``: confidence gate (see :meth:`agentslm.step_types.CallList.gated`);
     ``grounding``: if any call's values do not appear in the conversation (see
     :mod:`agentslm.grounding`), make no call (the agent would ask the user for the value).
     """
@@ -72,8 +72,8 @@ def decide(
     calls: Sequence[ToolCall], open_probabilities: Sequence[float], gate: Gate, tools: Sequence[Tool], source: str
 ) -> tuple[list[ToolCall], list[str]]:
     """The calls the agentslm policy makes from a decoded list; also the grounding refusals (if any)."""
-    from agentslm.calls import CallList
     from agentslm.registry import ToolRegistry
+    from agentslm.step_types import CallList
     from agentslm.verify import Verifier
 
     kept = CallList(calls=list(calls), open_probabilities=list(open_probabilities))
@@ -188,9 +188,9 @@ class RoutedSystem:
         self.policy = policy
 
     def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
-        from agentslm.calls import CallSignals
         from agentslm.confidence import step_confidence
         from agentslm.router import route
+        from agentslm.step_types import CallSignals
 
         small = self.slm.run(messages, tools)
         if small.extra.get("no_tools"):
@@ -292,7 +292,7 @@ class AgentPlannerSystem:
     name = "agent"
 
     def __init__(self, model: LocalModel, *, max_tokens: int = 384) -> None:
-        from agentslm.agents.planner import Planner
+        from agentslm.roles.planner import Planner
 
         self.planner = Planner(model, max_tokens=max_tokens)
 

@@ -58,7 +58,7 @@ def bfcl_function(tool: Tool) -> dict[str, Any]:
     params = tool.parameters
     props = params.get("properties", {})
     if "$defs" in params or "$ref" in json.dumps(params):
-        from agentslm.schema.normalize import hoist_defs
+        from agentslm.constraints.normalize import hoist_defs
 
         body, _ = hoist_defs(params, prefix="")
         if "$ref" in json.dumps(body):

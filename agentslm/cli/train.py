@@ -68,9 +68,9 @@ def data_cmd(
     """Build a deduplicated dataset with a held-out split, refusing any BFCL question."""
     import random
 
+    from agentslm.finetune.dataset import check_no_bfcl, dedupe, from_agent_runs, from_openai_chat, from_sharegpt, split_records
+    from agentslm.finetune.synth import entry_for_tool, load_catalog, synthesize
     from agentslm.records import read_records, write_records
-    from agentslm.training.dataset import check_no_bfcl, dedupe, from_agent_runs, from_openai_chat, from_sharegpt, split_records
-    from agentslm.training.synth import entry_for_tool, load_catalog, synthesize
 
     entries = load_catalog(catalog or [Path("training/catalog")]) if (catalog or Path("training/catalog").is_dir()) else []
     registry = None
@@ -148,8 +148,8 @@ def tokenize_cmd(
     max_length: Annotated[int, typer.Option(help="Longest example in tokens.")] = 2048,
 ) -> None:
     """Render records with the runtime's prompts and tokenize them (the input of `train lora --tokens`)."""
+    from agentslm.finetune.render import example_summary, tokenize_records
     from agentslm.records import read_records
-    from agentslm.training.render import example_summary, tokenize_records
 
     examples = tokenize_records(_tokenizer_model(_base_path(base)), read_records(data), max_length=max_length)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -185,14 +185,14 @@ def lora_cmd(
         raise MissingExtraError(
             "LoRA training needs peft and the transformers backend.", hint="pip install 'agentslm[train]'."
         ) from None
-    from agentslm.training.sft import LoraConfigSpec, train_lora
+    from agentslm.finetune.sft import LoraConfigSpec, train_lora
 
     base_path = _base_path(base)
     out.mkdir(parents=True, exist_ok=True)
     train_tokens, val_tokens = data, val
     if not tokens:
+        from agentslm.finetune.render import tokenize_records
         from agentslm.records import read_records
-        from agentslm.training.render import tokenize_records
 
         model = _tokenizer_model(base_path)
         train_tokens = out / "train.tokens.jsonl"
@@ -272,7 +272,7 @@ def export_cmd(
     dtype: Annotated[str, typer.Option(help="Tensor type of the GGUF adapter: f32, or f16 (half the size).")] = "f32",
 ) -> None:
     """Export the adapter to a GGUF LoRA adapter for llama.cpp and check that both runtimes agree."""
-    from agentslm.training.export import export_gguf_adapter
+    from agentslm.finetune.export import export_gguf_adapter
 
     adapter = run / "adapter" if (run / "adapter").is_dir() else run
     base_path = _base_path(base)
@@ -286,7 +286,7 @@ def export_cmd(
     path = export_gguf_adapter(adapter, base_path, target, trained_on=trained_on, dtype="f16" if dtype == "f16" else "f32")
     console.print(f"GGUF adapter: {path} ({path.stat().st_size / 2**20:.1f} MiB)")
     if verify:
-        from agentslm.training.verify_export import compare_runtimes
+        from agentslm.finetune.verify_export import compare_runtimes
 
         report = compare_runtimes(base_path, adapter, path, _verify_prompts(run, prompts, base_path, verify))
         (run / "export_check.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -296,11 +296,11 @@ def export_cmd(
 
 
 def _verify_prompts(run: Path, prompts: Path | None, base: Path, n: int) -> list[list[int]]:
-    from agentslm.training.sft import load_tokens
+    from agentslm.finetune.sft import load_tokens
 
     if prompts is not None and prompts.suffix == ".jsonl" and "tokens" not in prompts.name:
+        from agentslm.finetune.render import tokenize_records
         from agentslm.records import read_records
-        from agentslm.training.render import tokenize_records
 
         examples = tokenize_records(_tokenizer_model(base), read_records(prompts)[:n])
         return [e.input_ids[: e.n_prompt] for e in examples]
@@ -322,8 +322,8 @@ def eval_cmd(
     """Held-out exact-match accuracy on the runtime (constrained decoding), the base and each adapter."""
     from rich.progress import Progress
 
+    from agentslm.finetune.evaluate import evaluate_records
     from agentslm.records import read_records
-    from agentslm.training.evaluate import evaluate_records
 
     records = [r for r in read_records(data) if r.role == "planner"][:limit]
     base_path = _base_path(base)

@@ -176,7 +176,7 @@ def build_server(  # noqa: C901 - complexity exception, issue 22
         tool = served.get(params.name)
         if tool is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
-        from agentslm.calls import ToolCall
+        from agentslm.step_types import ToolCall
 
         verdict = verifier.verify(ToolCall(name=tool.name, arguments=arguments))
         if not verdict.approved:

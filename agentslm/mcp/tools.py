@@ -28,11 +28,11 @@ from typing import Any
 
 import jsonschema
 
+from agentslm.constraints.engines import check_schema_safe
+from agentslm.constraints.validation import schema_validator
 from agentslm.errors import AgentslmError, SchemaCompileError, ToolRegistrationError, UserError
 from agentslm.mcp.connection import McpConnection, McpError, ServerSpec
 from agentslm.registry import TOOL_NAME_PATTERN, Effect, Tool
-from agentslm.schema.engines import check_schema_safe
-from agentslm.schema.validation import schema_validator
 
 __all__ = [
     "McpDefinitionChanged",
@@ -431,7 +431,7 @@ def connect_mcp(
 
 def grammar_report(tools: Iterable[Tool], model: Any, *, engine: str | None = None) -> dict[str, str | None]:
     """Compile each tool's call grammar on ``model``'s constraint engine: tool name → ``None`` or the reason it fails."""
-    from agentslm.schema.call import call_schema
+    from agentslm.constraints.call_schema import call_schema
 
     report: dict[str, str | None] = {}
     compiler = model.engine(engine)

@@ -20,8 +20,8 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from agentslm.constraints.engines import ConstraintEngine, Matcher
 from agentslm.errors import GenerationError, UserError
-from agentslm.schema.engines import ConstraintEngine, Matcher
 from agentslm.usage import record
 
 __all__ = ["Message", "TokenLogprob", "Generation", "Model", "LocalModel", "neutralize_control_text", "GENERIC_CONTROL_TEXT"]
@@ -95,8 +95,8 @@ class Model(ABC):
 
     name: str = "model"
     no_tool_threshold: float = 0.0
-    """The planner's ``min_no_tool`` calibrated for this model (0: none; see :class:`~agentslm.agents.planner.PlannerPolicy`).
-    A :class:`~agentslm.agents.planner.Planner` built without an explicit policy uses it."""
+    """The planner's ``min_no_tool`` calibrated for this model (0: none; see :class:`~agentslm.roles.planner.PlannerPolicy`).
+    A :class:`~agentslm.roles.planner.Planner` built without an explicit policy uses it."""
 
     @abstractmethod
     def generate(
@@ -236,7 +236,7 @@ class LocalModel(Model):
         name = name or self.default_engine
         with self._lock:
             if name not in self._engines:
-                from agentslm.schema.engines import ENGINES
+                from agentslm.constraints.engines import ENGINES
 
                 if name not in ENGINES:
                     raise UserError(f"Unknown constraint engine {name!r}.", hint=f"use one of {list(ENGINES)}.")

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from agentslm.constraints.engines import ConstraintEngine
+from agentslm.constraints.llguidance_engine import LLGuidanceEngine
+from agentslm.constraints.outlines_engine import OutlinesEngine
 from agentslm.errors import GenerationError, ModelNotFoundError, UserError
 from agentslm.models.base import LocalModel, Message, Model, neutralize_control_text
 from agentslm.models.cpu_buffers import ExtraBuffersDecision, decide_extra_buffers, llama_extra_buffers
 from agentslm.models.prefix_cache import PrefixCache, SavedPrefix, common_prefix
-from agentslm.schema.engines import ConstraintEngine, LLGuidanceEngine, OutlinesEngine
 
 __all__ = ["LlamaCppModel", "set_lora_adapter"]
 

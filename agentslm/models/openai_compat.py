@@ -22,9 +22,9 @@ from typing import Any, Literal
 
 import jsonschema
 
+from agentslm.constraints.validation import validate
 from agentslm.errors import ModelNotFoundError, RunError, UserError
 from agentslm.models.base import Generation, Message, Model, TokenLogprob, neutralize_control_text
-from agentslm.schema.validation import validate
 from agentslm.usage import record
 
 __all__ = ["OpenAICompatModel", "RemoteAuthError", "RemoteModelError", "parse_openai_spec"]

@@ -12,9 +12,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from agentslm.constraints.engines import ConstraintEngine
+from agentslm.constraints.llguidance_engine import LLGuidanceEngine
+from agentslm.constraints.outlines_engine import OutlinesEngine
 from agentslm.errors import MissingExtraError, ModelNotFoundError
 from agentslm.models.base import LocalModel, Message, neutralize_control_text
-from agentslm.schema.engines import ConstraintEngine, LLGuidanceEngine, OutlinesEngine
 
 __all__ = ["TransformersModel"]
 
@@ -138,7 +140,7 @@ def _with_adapter(model: Any, adapter: Path) -> Any:
     except ImportError:
         raise MissingExtraError("Loading a LoRA adapter needs peft.", hint="pip install 'agentslm[train]'.") from None
     # sft.py imports nothing of agentslm (it runs alone on a GPU box): the one core -> training import, in the contract
-    from agentslm.training.sft import strip_gguf_quantizer
+    from agentslm.finetune.sft import strip_gguf_quantizer
 
     strip_gguf_quantizer(model)
     try:

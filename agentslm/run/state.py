@@ -15,9 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from agentslm.agents.summarizer import ResultForAnswer, Summarizer
 from agentslm.audit import AuditLog, AuditRecord
-from agentslm.calls import Observation, ToolCall
 from agentslm.events import (
     AgentEvent,
     AnswerEvent,
@@ -40,7 +38,9 @@ from agentslm.plan import Plan, check_plan, levels, substitute
 from agentslm.provenance import ArgumentSource, Sources, argument_sources
 from agentslm.registry import Effect, Tool, ToolRegistry
 from agentslm.retrieval.select import Selection
+from agentslm.roles.summarizer import ResultForAnswer, Summarizer
 from agentslm.run.types import Budgets, Session, Turn
+from agentslm.step_types import Observation, ToolCall
 from agentslm.usage import TokenMeter
 from agentslm.verify import Approver, Validator, Verifier
 
@@ -53,7 +53,7 @@ class RunContext:
 
     registry: ToolRegistry
     planner: Any
-    """A :class:`~agentslm.agents.planner.Planner` or a :class:`~agentslm.router.RoutedPlanner` (``decide``, ``policy``)."""
+    """A :class:`~agentslm.roles.planner.Planner` or a :class:`~agentslm.router.RoutedPlanner` (``decide``, ``policy``)."""
     summarizer: Summarizer
     executor: Executor
     budgets: Budgets

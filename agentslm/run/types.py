@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentslm.calls import ToolCall
 from agentslm.events import AgentEvent, AnswerEvent, AskEvent, CallEvent, ErrorEvent, NoToolEvent, ResultEvent
 from agentslm.models.base import Message
+from agentslm.step_types import ToolCall
 
 __all__ = ["AgentRun", "Budgets", "Session", "Turn", "outcome"]
 

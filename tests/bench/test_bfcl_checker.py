@@ -4,7 +4,7 @@ import sys
 
 from agentslm.bench.bfcl_checker import check_case, is_relevance_category, load_ast_checker
 from agentslm.bench.bfcl_data import load_bfcl
-from agentslm.calls import ToolCall
+from agentslm.step_types import ToolCall
 
 
 def _first_answer(answer: list[dict]) -> list[ToolCall]:

@@ -10,10 +10,10 @@ from agentslm.bench.bfcl_data import load_bfcl
 from agentslm.bench.bfcl_run import RssSampler, Suite, read_records, run_suite
 from agentslm.bench.report import summarize_records, write_report
 from agentslm.bench.systems import SystemOutput
-from agentslm.calls import ToolCall
 from agentslm.errors import UserError
 from agentslm.models.base import Message
 from agentslm.registry import Tool
+from agentslm.step_types import ToolCall
 
 
 class AnswerKey:

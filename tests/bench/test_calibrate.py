@@ -6,9 +6,9 @@ import pytest
 
 from agentslm.bench.calibrate import auc, calibrate_records, perfect_router_accuracy
 from agentslm.bench.systems import RoutedSystem, SystemOutput
-from agentslm.calls import ToolCall
 from agentslm.errors import UserError
 from agentslm.router import RoutingPolicy
+from agentslm.step_types import ToolCall
 
 
 def _slm(i: int, first: float, valid: bool, **extra: Any) -> dict[str, Any]:
@@ -46,8 +46,8 @@ def test_calibration_picks_the_best_point_within_the_budget() -> None:
 def test_mean_token_signal_is_the_geometric_mean_token_probability() -> None:
     import math
 
-    from agentslm.calls import CallSignals
     from agentslm.confidence import signal_values, step_confidence
+    from agentslm.step_types import CallSignals
 
     values = signal_values(CallSignals(first_choice_probability=0.9, mean_logprob=math.log(0.6)))
     assert values["mean_token"] == pytest.approx(0.6) and values["combined"] == pytest.approx(0.9)  # not in the minimum

@@ -3,7 +3,7 @@ from __future__ import annotations
 from agentslm.bench.bfcl_data import load_bfcl
 from agentslm.bench.gate import regate, sweep
 from agentslm.bench.systems import Gate
-from agentslm.calls import CallList, ToolCall
+from agentslm.step_types import CallList, ToolCall
 
 
 def test_gate_closes_the_list_at_the_first_unsure_call_and_merges_duplicates() -> None:

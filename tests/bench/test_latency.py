@@ -36,7 +36,7 @@ def test_a_warm_request_reuses_the_cached_prefix_and_is_compared_with_raw_llama(
 
 
 def test_latency_needs_a_llamacpp_model() -> None:
-    from tests.agents.test_planner import Fixed
+    from tests.roles.test_planner import Fixed
 
     with pytest.raises(TypeError, match=r"llama\.cpp"):
         measure_latency(Fixed("[]"))

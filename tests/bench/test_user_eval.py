@@ -8,9 +8,9 @@ import pytest
 
 from agentslm.bench.bfcl_checker import check_case
 from agentslm.bench.user_eval import bfcl_function, case_category, load_user_cases
-from agentslm.calls import ToolCall
 from agentslm.errors import UserError
 from agentslm.registry import ToolRegistry
+from agentslm.step_types import ToolCall
 
 registry = ToolRegistry()
 

@@ -136,7 +136,7 @@ def test_summarizer_view_switches_the_adapter_off_on_the_same_weights(
 ) -> None:
     """The shipped adapter is for planning: the summarizer's view decodes with the base weights (as embedded-base
     does), and switching back restores the adapter's outputs (the KV cache is not reused across the switch)."""
-    from agentslm.agents.summarizer import ResultForAnswer, Summarizer
+    from agentslm.roles.summarizer import ResultForAnswer, Summarizer
 
     result = ResultForAnswer(1, "get_weather(city='Paris')", '{"city": "Paris", "temperature": 18, "sky": "cloudy"}')
     msgs = Summarizer(embedded_model).messages("What's the weather in Paris?", [result])

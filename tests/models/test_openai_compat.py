@@ -13,11 +13,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from agentslm.agents.caller import Caller
+from agentslm.constraints.call_schema import calls_schema
 from agentslm.errors import ModelNotFoundError
 from agentslm.models import load_model
 from agentslm.models.openai_compat import OpenAICompatModel, RemoteAuthError, RemoteModelError
-from agentslm.schema.call import calls_schema
+from agentslm.roles.caller import Caller
 from tests.sample_tools import registry as sample_registry
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False}

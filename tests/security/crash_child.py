@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from agentslm import Agent, ToolCall, ToolRegistry
-from agentslm.agents.planner import PlannerPolicy
 from agentslm.registry import Tool
+from agentslm.roles.planner import PlannerPolicy
 from agentslm.testing import ScriptedModel
 
 

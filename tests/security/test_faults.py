@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 
 from agentslm import Agent, ToolRegistry
-from agentslm.agents.planner import PlannerPolicy
 from agentslm.audit import read_audit_log
 from agentslm.events import CallEvent, EscalationEvent, ResultEvent, VerdictEvent
 from agentslm.models.base import Model
 from agentslm.models.openai_compat import OpenAICompatModel
+from agentslm.roles.planner import PlannerPolicy
 from agentslm.router import RoutingPolicy
 from agentslm.testing import ScriptedModel
 from tests.test_router import PlanModel

@@ -362,9 +362,9 @@ def test_bounds_accept_every_real_schema(record_property: Any) -> None:
     import tempfile
 
     from agentslm.bench.bfcl_data import bfcl_data_dir
+    from agentslm.constraints.engines import check_schema_safe
+    from agentslm.constraints.normalize import normalize_bfcl_schema
     from agentslm.errors import MissingExtraError
-    from agentslm.schema.engines import check_schema_safe
-    from agentslm.schema.normalize import normalize_bfcl_schema
     from agentslm_tools import PACKS, PackContext, build_registry
 
     try:
@@ -399,7 +399,7 @@ def test_validation_never_fetches_a_remote_ref(keyword: str, ref_server: _RefSer
     import referencing.exceptions
 
     from agentslm import ToolCall, ToolRegistry
-    from agentslm.schema.validation import validate
+    from agentslm.constraints.validation import validate
     from agentslm.verify import Verifier
 
     registry = ToolRegistry()

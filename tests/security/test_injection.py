@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from agentslm import Agent, ToolCall
-from agentslm.agents.planner import PlannerPolicy
 from agentslm.events import ApprovalRequestEvent, CallEvent
 from agentslm.models.base import Message, Model
 from agentslm.registry import Tool
+from agentslm.roles.planner import PlannerPolicy
 from agentslm.testing import ScriptedModel
 from tests.security.conftest import SideEffects, injection_registry
 

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from agentslm import Agent, Budgets, ToolRegistry
-from agentslm.agents.planner import PlannerPolicy
+from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.errors import UserError
 from agentslm.models.base import Model
-from agentslm.schema.call import DecodeLimits
+from agentslm.roles.planner import PlannerPolicy
 from agentslm.testing import ScriptedModel
 from tests.sample_tools import registry as sample_registry
 
@@ -141,7 +141,7 @@ def test_tool_output_and_observation_budgets(record_property: Any) -> None:
 def test_argument_sizes_are_bounded_by_the_grammar(embedded_model: Model, record_property: Any) -> None:
     """Strings and arrays without bounds in the tool schema get `max_string_length` / `max_array_items` in the
     decoding grammar: sampling at temperature 1.5 cannot produce a longer value."""
-    from agentslm.schema.call import calls_schema
+    from agentslm.constraints.call_schema import calls_schema
 
     r = ToolRegistry()
 

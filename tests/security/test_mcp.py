@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from agentslm import Agent, ToolCall
-from agentslm.agents.planner import PlannerPolicy
 from agentslm.audit import read_audit_log
 from agentslm.mcp import McpToolset, connect_mcp
 from agentslm.registry import Tool
+from agentslm.roles.planner import PlannerPolicy
 from agentslm.testing import ScriptedModel
 from tests.mcp.conftest import FAULT_SERVER
 

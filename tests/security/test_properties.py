@@ -27,11 +27,11 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from agentslm import ToolCall, ToolRegistry
-from agentslm.agents.caller import RESPONSE_PREFIX, Caller, parse_call, parse_calls
+from agentslm.constraints.call_schema import DecodeLimits, bound_schema, call_schema
+from agentslm.constraints.engines import JSON_SEPARATORS
 from agentslm.models.base import Generation, Model
 from agentslm.registry import Tool
-from agentslm.schema.call import DecodeLimits, bound_schema, call_schema
-from agentslm.schema.engines import JSON_SEPARATORS
+from agentslm.roles.caller import RESPONSE_PREFIX, Caller, parse_call, parse_calls
 from agentslm.verify import Verifier
 
 FULL = os.environ.get("AGENTSLM_SECURITY_FULL") == "1"

@@ -17,14 +17,14 @@ import sys
 import time
 from pathlib import Path
 
-from agentslm.agents.caller import CALLS_PREFIX
-from agentslm.agents.planner import Planner, PlannerPolicy, empty_list_probability
+from agentslm.roles.caller import CALLS_PREFIX
+from agentslm.roles.planner import Planner, PlannerPolicy, empty_list_probability
 from agentslm.bench.bfcl_checker import check_case
 from agentslm.bench.bfcl_data import load_bfcl
 from agentslm.errors import UserError
 from agentslm.models import load_model
 from agentslm.registry import ToolRegistry
-from agentslm.schema.plan import plan_schema
+from agentslm.constraints.plan_schema import plan_schema
 
 
 def main() -> None:

@@ -12,11 +12,11 @@ import argparse
 import dataclasses
 import time
 
-from agentslm.agents.planner import Planner, PlannerPolicy
+from agentslm.roles.planner import Planner, PlannerPolicy
 from agentslm.bench.bfcl_data import load_bfcl
 from agentslm.bench.bfcl_run import score_output
 from agentslm.bench.systems import SystemOutput
-from agentslm.calls import ToolCall
+from agentslm.step_types import ToolCall
 from agentslm.models import load_model
 from agentslm.registry import ToolRegistry
 

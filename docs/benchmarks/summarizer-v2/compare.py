@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from agentslm.agents.summarizer import ResultForAnswer, Summarizer, cited_results, cut_repetition
+from agentslm.roles.summarizer import ResultForAnswer, Summarizer, cited_results, cut_repetition
 from agentslm.models import load_model
 
 HERE = Path(__file__).parent

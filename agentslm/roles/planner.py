@@ -1,0 +1,521 @@
+"""The planner: decides the next step of a run under a grammar with explicit outcomes.
+
+The model writes, after ``<tool_call>``, a JSON list under :func:`agentslm.constraints.plan_schema.plan_schema`
+(SmolLM2's own function-calling format): tasks ``1..k`` whose arguments may reference earlier
+results as ``"$N"``. The decision is read off that list and its probabilities:
+
+* ``plan`` — one or more tasks to run (independent ones run in parallel);
+* ``no_tool`` — the empty list on the first round: no available tool fits the request;
+* ``done`` — after observations, the list holds nothing not already run: time to answer;
+* ``ask`` — a task's values do not appear in the conversation (argument grounding): the agent
+  asks the user for them instead of guessing;
+* ``give_up`` — the output could not be used (budget ran out mid-list).
+
+A confidence gate closes the list early where the decoder started a further task with low
+probability (see :meth:`agentslm.step_types.CallList.gated`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agentslm.constraints.call_schema import DecodeLimits
+from agentslm.constraints.engines import JSON_SEPARATORS
+from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
+from agentslm.grounding import grounding_report
+from agentslm.models.base import Generation, LocalModel, Message, Model
+from agentslm.plan import REFERENCE, Plan, Task
+from agentslm.provenance import Sources, restrict_parameters
+from agentslm.registry import Effect, Tool
+from agentslm.roles.caller import CALLS_PREFIX, parse_calls, signals_from_generation
+from agentslm.roles.prompts import render_prompt, tools_json
+from agentslm.roles.request_scope import (
+    found_by_lookup,
+    name_words,
+    named_by,
+    pending_writes,
+    request_covered,
+    requested,
+    supported,
+    words,
+)
+from agentslm.step_types import CallSignals, ToolCall
+from agentslm.write_candidates import (
+    copies_a_result,
+    copy_parameters,
+    identifier_values,
+    refers_back,
+    stated_text,
+    text_parts,
+)
+
+__all__ = [
+    "AFTER_RESULTS_ROLE",
+    "Decision",
+    "Planner",
+    "PlannerPolicy",
+    "empty_list_probability",
+]
+
+AFTER_RESULTS_ROLE = "planner-after-results"
+"""The role name of planning rounds that follow results (:meth:`Model.for_role`): a model whose adapter was trained
+on first-round plans only (the embedded default's) plans them with its base weights."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlannerPolicy:
+    """How a decoded list becomes a decision."""
+
+    min_first: float = 0.0
+    """Make no call unless the decoder started the first task with at least this probability."""
+    min_more: float = 0.0
+    """Close the plan where the decoder started a further task with less probability. Off by default: on
+    BFCL live_* data this decision carries almost no signal (Youden J 0.03 at 0.67), and in agent runs
+    a 0.67 gate cut correct dependent second steps (``list_orders($1)`` after ``find_user``)."""
+    grounding: bool = True
+    """Ask the user instead of calling when a value does not appear in the conversation."""
+    drop_ungrounded_optional: bool = True
+    """With ``grounding``: an optional argument (not required by the schema) whose value does not appear in the
+    conversation is left out, so its default applies, instead of asking the user for it (e.g. a note's title the
+    model invented for "save a note: pay the rent")."""
+    max_tasks: int = 4
+    """Largest plan the grammar admits."""
+    stop_unrequested_effects: bool = True
+    """Side effects (write, destructive, external) the request did not ask for are not made. After results, a new
+    side-effecting call is kept only when the current request names its tool (:func:`named_by`: a word for its verb
+    and its object, "save ... note" for ``add_note``) and that tool has not run yet in this run; in the first round,
+    the list's first side-effecting call must be named or invoked (:func:`invoked_by`: the request starts with a word
+    for its verb or holds its object; "Order a large pizza" makes no stand-in note) and a further one named. The
+    models, once an email is sent, go on to add the addressee to the contacts, save the message as a note, or propose
+    ``delete_all_notes``; copying a result into such a write is no reason to make it."""
+    min_no_tool: float = 0.0
+    """Accept an empty first-round list ("no tool fits") only when the decoder chose it with at least this
+    probability. Below it, the planner decodes one call (the list may not be empty) over the tools the request
+    names (see :meth:`Planner._forced_call`); that call is then grounded like any other (a missing required value
+    is asked for). Where the request names no tool, the answer stays "no tool". 0 (off) for a model of unknown
+    calibration; the embedded default's adapter, which learned to answer ``[]`` so well that it refuses near-domain
+    requests ("Save a note: ..."), uses the threshold calibrated on BFCL live_* (docs/benchmarks/no-tool-calibration)."""
+    stop_when_covered: bool = True
+    """After a round whose calls all succeeded, answer without another planning round when the request is covered
+    (see :func:`request_covered`): every tool whose name shares a word with the request has run, and every value the
+    request states (numbers, quoted text, capitalised names) went into a call. The small models' round after results
+    mostly re-emits the call just made; skipping it takes 2 of the 5 model steps out of a single-call request
+    (docs/benchmarks/latency). A request that names another tool ("... and save it as a note") or holds an unused value
+    ("Paris and London") still gets its round after results."""
+    provenance: bool = True
+    """Identifier fields (emails, URLs, paths, ids, dates, times, phone numbers; see :mod:`agentslm.provenance`) admit
+    in the grammar only values the request or an earlier result holds, so the model copies instead of inventing; a
+    tool whose required identifier no source holds yet is left out of the grammar for this round (it runs after the
+    lookup that produces the value). When the request names such a tool and the round plans nothing else it needs,
+    the agent asks for the value. A call that still states an unsupported value (a free text with a number no source
+    holds, junk) waits for the results of a lookup planned in the same round, or is not made."""
+    finish_named_writes: bool = True
+    """When a round plans nothing new and the current request (no question) names a side-effecting tool with its verb
+    used as a verb (:func:`named_by`, :func:`verb_used`: "save ... in a note titled Q3") that has not run in this run
+    and can run now, the planner decodes one call of that tool (the grammar offers it alone; the prompt is unchanged)
+    with every string field limited to copies (:func:`agentslm.write_candidates.copy_parameters`) instead of stopping.
+    The small models, once the lookup or conversion is done, re-propose it or stop (0 of 16 dependent tasks on the
+    embedded default); the call then meets provenance and grounding like any other. Not after a round with a
+    failed call: a write made from an error is no completion."""
+    probe_more: bool = True
+    """After the decoded list, ask the model for one more task at a time (the list's text plus ``,`` as the
+    reply's start) while it proposes a new call whose values all appear in the request. Small models
+    that stop after one call then still plan independent calls together (run in parallel); a probed
+    call must be new, grounded in the request and use at least one value no earlier call used, so a
+    finished request usually yields a repeat and stops."""
+
+
+class Decision(BaseModel):
+    kind: Literal["plan", "no_tool", "done", "ask", "give_up"]
+    plan: Plan = Field(default_factory=Plan)
+    question: str = ""
+    missing: list[str] = Field(default_factory=list)
+    tool: str = ""
+    reason: str = ""
+    raw: str = ""
+    signals: CallSignals = Field(default_factory=CallSignals)
+    open_probabilities: list[float] = Field(default_factory=list)
+    escalation: dict[str, Any] | None = None
+    """Set by :class:`agentslm.router.RoutedPlanner` when the step went to the fallback model."""
+
+
+def _drop_ungrounded_optional(arguments: dict[str, Any], tool: Tool, source: str) -> dict[str, Any]:
+    """``arguments`` without the optional ones whose values do not appear in ``source`` (their defaults apply)."""
+    plain = {k: v for k, v in arguments.items() if not (isinstance(v, str) and REFERENCE.match(v))}
+    required = set(tool.parameters.get("required", []))
+    dropped = {m for m in grounding_report(plain, tool.parameters, source) if m not in required}
+    return {k: v for k, v in arguments.items() if k not in dropped}
+
+
+def _call_key(name: str, arguments: Any, tool: Tool | None = None) -> str:
+    """Identity of a call for the repeat check: arguments equal to their schema default count as absent
+    (``get_weather(city="Paris", unit="celsius")`` repeats ``get_weather(city="Paris")`` when celsius is the default)."""
+    if tool is not None and isinstance(arguments, dict):
+        props = tool.parameters.get("properties", {})
+        arguments = {
+            k: v
+            for k, v in arguments.items()
+            if not (isinstance(props.get(k), dict) and "default" in props[k] and props[k]["default"] == v)
+        }
+    return name + "\x00" + json.dumps(arguments, sort_keys=True, default=str)
+
+
+class Planner:
+    """Decodes plans on ``model`` (its own lock serialises calls)."""
+
+    def __init__(
+        self,
+        model: Model,
+        *,
+        policy: PlannerPolicy | None = None,
+        max_tokens: int = 384,
+        limits: DecodeLimits | None = None,
+        engine: str | None = None,
+    ) -> None:
+        self.model = model
+        self.policy = policy or PlannerPolicy(min_no_tool=model.no_tool_threshold)
+        self.after_results_model = model.for_role(AFTER_RESULTS_ROLE)
+        """The model for rounds after results: ``model`` itself, unless it holds weights for first plans only."""
+        self.max_tokens = max_tokens
+        self.limits = limits or DecodeLimits()
+        self.engine = engine
+
+    def messages(self, tools: Sequence[Tool], conversation: Sequence[Message]) -> list[Message]:
+        system = render_prompt("calls", tools_json=tools_json(list(tools)))
+        return [{"role": "system", "content": system}, *conversation]
+
+    def decide(  # noqa: C901 - complexity exception, issue 22
+        self,
+        tools: Sequence[Tool],
+        conversation: Sequence[Message],
+        *,
+        executed: Sequence[tuple[int, ToolCall, ToolCall]] = (),
+        next_id: int = 1,
+        round_failed: bool = False,
+        sources: Sources | None = None,
+    ) -> Decision:
+        """The next step for ``conversation`` (user turns, earlier calls and their results).
+
+        ``executed`` lists the calls already handled in this run as ``(task id, call as planned with
+        run-wide references, call as run)``; the plan's tasks are numbered from ``next_id`` and its
+        references point to run-wide task ids (a reference to a re-emitted earlier call points to that
+        call's task). ``round_failed``: a call of the previous round failed (the covered-request stop does not apply).
+        ``sources``: the requests and results values may be copied from (default: the conversation's user and tool
+        messages).
+        """
+        if not tools:
+            return Decision(kind="no_tool", reason="the agent has no tools")
+        if executed and self.policy.stop_when_covered and not round_failed:
+            requests = [m["content"] for m in conversation if m["role"] == "user"]
+            if requests and request_covered(requests[-1], tools, [actual for _, _, actual in executed]):
+                return Decision(kind="done", reason="the request is covered: the tools it names have run with its values")
+        sources = sources if sources is not None else Sources.from_conversation(conversation)
+        usable, blocked = self._grammar_tools(tools, sources)
+        schema = plan_schema(usable, self.limits, max_tasks=self.policy.max_tasks) if usable else {"type": "array", "maxItems": 0}
+        messages = self.messages(tools, conversation)
+        model = self.after_results_model if executed else self.model
+        if isinstance(model, LocalModel):
+            gen = model.generate(
+                messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
+            )
+        else:
+            gen = model.generate(messages, schema=schema, max_tokens=self.max_tokens)
+        listed = parse_calls(gen)
+        base = Decision(kind="give_up", raw=listed.raw, signals=listed.signals, open_probabilities=listed.open_probabilities)
+
+        def decision(kind: str, **fields: Any) -> Decision:
+            return base.model_copy(update={"kind": kind, **fields})
+
+        if listed.parse_error is not None:
+            return decision("give_up", reason=listed.parse_error)
+        gated = listed.gated(min_first=self.policy.min_first, min_more=self.policy.min_more, dedupe=False)
+        calls = list(gated.calls)
+        if self.policy.probe_more and calls and len(calls) == len(listed.calls) and usable:
+            calls += self._probe(usable, messages, conversation, calls, model)
+        if not listed.calls and not executed and self.policy.min_no_tool > 0 and usable:
+            p_empty = empty_list_probability(gen)
+            if p_empty is not None and p_empty < self.policy.min_no_tool:
+                forced = self._forced_call(usable, messages, conversation)
+                if forced is not None:
+                    calls = [forced]
+        by_name = {t.name: t for t in tools}
+        known: dict[str, int] = {}
+        for task_id, planned, actual in executed:
+            known.setdefault(_call_key(planned.name, planned.arguments, by_name.get(planned.name)), task_id)
+            known.setdefault(_call_key(actual.name, actual.arguments, by_name.get(actual.name)), task_id)
+        source = "\n".join(m["content"] for m in conversation)
+        fresh = self._numbered(calls, by_name, known, next_id, source)
+        if self.policy.stop_unrequested_effects:
+            fresh = requested(fresh, by_name, executed, conversation)
+        said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
+        named_blocked = {name: fields for name, fields in blocked.items() if name_words(name) & said}
+        if self.policy.provenance:
+            fresh = supported(fresh, by_name, sources, named_blocked, said)
+        lookup_for = [n for n, fields in named_blocked.items() if found_by_lookup(by_name[n], fields)]
+        if not fresh and self.policy.finish_named_writes and not round_failed and isinstance(model, LocalModel):
+            wrote, unlinked = self._finish_writes(usable, by_name, executed, conversation, sources, messages, model)
+            fresh = supported(self._numbered(wrote, by_name, known, next_id, source), by_name, sources, {}, said)
+            fresh = requested(fresh, by_name, executed, conversation)
+            lookup_for += unlinked
+        if not fresh and lookup_for and isinstance(model, LocalModel):  # look the value up first (e.g. an address)
+            reads = [t for t in usable if not t.effects - {Effect.READ}]
+            looked = self._lookup(reads, messages, conversation, model) if reads else []
+            fresh = supported(self._numbered(looked, by_name, known, next_id, source), by_name, sources, {}, said)
+        asked_for = [n for n in named_blocked if by_name[n].effects - {Effect.READ} and named_by(by_name[n], said)]
+        if not fresh and asked_for and not executed:  # "Create an event called Dentist": when? (not "no tool fits")
+            name, fields = asked_for[0], named_blocked[asked_for[0]]
+            question = f"To use {name} I need {', '.join(fields)}: which value should I use?"
+            return decision("ask", question=question, missing=list(fields), tool=name)
+        if not fresh:
+            if executed:
+                return decision("done", reason="no new call after the results")
+            reason = "the model chose no tool" if not listed.calls else "the model was unsure that any tool fits"
+            return decision("no_tool", reason=reason)
+        if self.policy.grounding:
+            grounded: list[dict[str, Any]] = []
+            ungrounded: set[int] = set()
+            first_missing: tuple[str, list[str]] | None = None
+            for item in fresh:
+                tool = by_name.get(item["name"])
+                plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+                missing = grounding_report(plain, tool.parameters, source) if tool is not None else []
+                refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
+                if missing or refs & ungrounded:  # a task that uses a dropped one's result is dropped too
+                    first_missing = first_missing or (item["name"], missing)
+                    ungrounded.add(item["id"])
+                    continue
+                grounded.append(item)
+            if first_missing is not None and not grounded:  # nothing can run without the user's answer
+                name, missing = first_missing
+                question = f"To use {name} I need {', '.join(missing)}: which value should I use?"
+                return decision("ask", question=question, missing=missing, tool=name)
+            fresh = grounded  # the rest is planned again once these results are in, if still wanted
+        plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
+        return decision("plan", plan=plan)
+
+    def _numbered(
+        self, calls: Sequence[ToolCall], by_name: dict[str, Tool], known: dict[str, int], next_id: int, source: str
+    ) -> list[dict[str, Any]]:
+        """The decoded calls that are new in this run, numbered from ``next_id``, references re-pointed to run-wide ids."""
+        position_ids: dict[int, int] = {}  # position in the decoded list -> run-wide task id
+        fresh: list[dict[str, Any]] = []
+        seen: dict[str, int] = {}
+        for position, call in enumerate(calls, 1):
+            arguments = _point(call.arguments, position_ids)
+            tool = by_name.get(call.name)
+            if self.policy.grounding and self.policy.drop_ungrounded_optional and tool is not None:
+                arguments = _drop_ungrounded_optional(arguments, tool, source)  # before the repeat check
+            key = _call_key(call.name, arguments, tool)
+            if key in known:
+                position_ids[position] = known[key]
+            elif key in seen:
+                position_ids[position] = seen[key]
+            else:
+                task_id = next_id + len(fresh)
+                position_ids[position] = seen[key] = task_id
+                fresh.append({"id": task_id, "name": call.name, "arguments": arguments})
+        return fresh
+
+    def _lookup(
+        self, reads: Sequence[Tool], messages: list[Message], conversation: Sequence[Message], model: LocalModel
+    ) -> list[ToolCall]:
+        """Read-only calls decoded with the list forced non-empty, when the tool the request wants needs a value no
+        source holds yet (an address, an id): "Email Ana ..." first looks Ana up. Kept only when every value appears
+        in the conversation; further lookups are probed as usual ("Email Ana and Ben")."""
+        source = "\n".join(m["content"] for m in conversation)
+        schema = plan_item_schema(reads, self.limits, position=1, max_tasks=self.policy.max_tasks)
+        gen = model.generate(
+            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX + "["
+        )
+        try:
+            item = json.loads(gen.text)
+        except json.JSONDecodeError:
+            return []
+        tool = {t.name: t for t in reads}.get(item.get("name", "")) if isinstance(item, dict) else None
+        if tool is None or not isinstance(item.get("arguments"), dict) or not item["arguments"]:
+            return []
+        if grounding_report(item["arguments"], tool.parameters, source):
+            return []
+        first = ToolCall(name=tool.name, arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))
+        more = self._probe(reads, messages, conversation, [first], model) if self.policy.probe_more else []
+        return [first, *more]
+
+    def _grammar_tools(self, tools: Sequence[Tool], sources: Sources) -> tuple[list[Tool], dict[str, list[str]]]:
+        """The tools as the grammar offers them this round (identifier fields limited to the sources' values; see
+        :attr:`PlannerPolicy.provenance`) and, for each tool left out, the required identifier fields no source holds."""
+        if not self.policy.provenance:
+            return list(tools), {}
+        usable: list[Tool] = []
+        blocked: dict[str, list[str]] = {}
+        for t in tools:
+            parameters, missing = restrict_parameters(t.parameters, sources)
+            if missing:
+                blocked[t.name] = missing
+            else:
+                usable.append(replace(t, parameters=parameters) if parameters != t.parameters else t)
+        return usable, blocked
+
+    def _forced_call(self, tools: Sequence[Tool], messages: list[Message], conversation: Sequence[Message]) -> ToolCall | None:
+        """One call decoded with the list forced non-empty (see ``min_no_tool``), or None without evidence.
+
+        Only tools the request names are offered in the grammar (the prompt stays as it was): a read-only tool
+        whose name shares a word with the request, or a tool with side effects whose every name word (four
+        letters or more) is in the request (``delete_all_notes`` needs "delete" and "note(s)"). The call then
+        meets the same grounding as any other: a required value the request does not hold makes the agent ask
+        for it ("What's the weather?" -> which city?), instead of answering that no tool fits."""
+        if not isinstance(self.model, LocalModel):
+            return None
+        said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
+        candidates = [t for t in tools if named_by(t, said)]
+        calls = self._one_call(candidates, messages, self.model) if candidates else []
+        return calls[0] if calls else None
+
+    def _finish_writes(
+        self,
+        usable: Sequence[Tool],
+        by_name: dict[str, Tool],
+        executed: Sequence[tuple[int, ToolCall, ToolCall]],
+        conversation: Sequence[Message],
+        sources: Sources,
+        messages: list[Message],
+        model: LocalModel,
+    ) -> tuple[list[ToolCall], list[str]]:
+        """The named writes the round did not plan (see ``finish_named_writes``), decoded with every string field
+        limited to copies (:func:`agentslm.write_candidates.copy_parameters`), and the named writes that wait for a
+        lookup (an address of a person no result mentions yet)."""
+        pending: list[Tool] = []
+        unlinked: list[str] = []
+        request = sources.requests[-1] if sources.requests else ""
+        parts, said = text_parts(request), words(request)
+        reads = [t for t in by_name.values() if not t.effects - {Effect.READ}]
+        for t in pending_writes(usable, executed, conversation):
+            asking = [p for p in parts if named_by(t, words(p))]  # "save it in a note titled Tokyo" is no note text
+            other = said - name_words(t.name)  # "convert ... and save": another step's result is the text
+            from_results = refers_back(request) or any(name_words(r.name) & other for r in reads)
+            parameters, missing = copy_parameters(
+                by_name[t.name].parameters, sources, skip_parts=asking, from_results=from_results
+            )
+            if not missing:
+                pending.append(replace(t, parameters=parameters))
+            elif found_by_lookup(t, missing):
+                unlinked.append(t.name)
+        if not pending:
+            return [], unlinked
+        wrote = self._one_call(pending, messages, model)  # the round's model: its prompt is already evaluated
+        if wrote and self.policy.probe_more:  # "Email Ana and Ben": one email each, to another address
+            first = {v for c in wrote for v in identifier_values(c.arguments, by_name[c.name].parameters)}
+            seen = "\n".join(m["content"] for m in conversation)  # its address comes from a result
+            more = self._probe(pending, messages, conversation, wrote, model, grounded_in=seen)
+            wrote += [c for c in more if set(identifier_values(c.arguments, by_name[c.name].parameters)) - first]
+        if stated_text(request):  # the request gives the text ("Save a note: call the plumber"): nothing to wait for
+            return wrote, unlinked
+        if executed:  # after results, a write is completed to carry what they brought: not the request alone
+            wrote = [c for c in wrote if copies_a_result(c.arguments, sources)]
+        elif sources.results and refers_back(sources.requests[-1]):  # "Save that in a note": an earlier turn's result
+            wrote = [c for c in wrote if copies_a_result(c.arguments, sources, this_run=False)]
+        return wrote, unlinked
+
+    def _one_call(self, tools: Sequence[Tool], messages: list[Message], model: LocalModel) -> list[ToolCall]:
+        """One call of ``tools``, decoded with the list forced non-empty; empty when the output is unusable."""
+        schema = plan_item_schema(tools, self.limits, position=1, max_tasks=self.policy.max_tasks)
+        gen = model.generate(
+            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX + "["
+        )
+        try:
+            item = json.loads(gen.text)
+        except json.JSONDecodeError:
+            return []
+        tool = {t.name: t for t in tools}.get(item.get("name", "")) if isinstance(item, dict) else None
+        if tool is None or not isinstance(item.get("arguments"), dict):
+            return []
+        return [ToolCall(name=tool.name, arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))]
+
+    def _probe(
+        self,
+        tools: Sequence[Tool],
+        messages: list[Message],
+        conversation: Sequence[Message],
+        calls: list[ToolCall],
+        model: Model,
+        *,
+        grounded_in: str | None = None,
+    ) -> list[ToolCall]:
+        """Further tasks ``model`` proposes when its list is continued with ``,`` (see ``probe_more``); their values
+        must be in the requests (or in ``grounded_in``)."""
+        if not isinstance(model, LocalModel):
+            return []
+        requests = "\n".join(m["content"] for m in conversation if m["role"] == "user")
+        said, source = words(requests), requests if grounded_in is None else grounded_in
+        by_name = {t.name: t for t in tools}
+        keys = {_call_key(c.name, c.arguments, by_name.get(c.name)) for c in calls}
+        extra: list[ToolCall] = []
+        while len(calls) + len(extra) < self.policy.max_tasks:
+            position = len(calls) + len(extra) + 1
+            so_far = [{"name": c.name, "arguments": c.arguments} for c in [*calls, *extra]]
+            prefix = (
+                CALLS_PREFIX
+                + json.dumps(so_far, separators=JSON_SEPARATORS, ensure_ascii=False)[:-1]
+                + JSON_SEPARATORS[0].rstrip()
+            )
+            schema = plan_item_schema(tools, self.limits, position=position, max_tasks=self.policy.max_tasks)
+            gen = model.generate(messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=prefix)
+            try:
+                item = json.loads(gen.text)
+            except json.JSONDecodeError:
+                break
+            tool = by_name.get(item.get("name", "")) if isinstance(item, dict) else None
+            if tool is None or _call_key(item["name"], item["arguments"], tool) in keys:
+                break
+            plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+            if not item["arguments"] or grounding_report(plain, tool.parameters, source, free_text=True):
+                break  # a probed call is kept only when the request states all of it, its text included
+            if tool.effects - {Effect.READ} and not named_by(tool, said):
+                break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
+            used = {_value_key(v) for c in [*calls, *extra] for v in c.arguments.values()}
+            if all(_value_key(v) in used for v in item["arguments"].values()):
+                break  # the same values again (e.g. another tool on the same city): not a new part of the request
+            keys.add(_call_key(item["name"], item["arguments"], tool))
+            extra.append(
+                ToolCall(name=item["name"], arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))
+            )
+        return extra
+
+
+def empty_list_probability(gen: Generation) -> float | None:
+    """Probability with which the decoder closed the list right after ``[`` (renormalised over the grammar's
+    choices), or None when the list is not empty or the token was forced."""
+    if not gen.text.replace(" ", "").startswith("[]"):
+        return None
+    position = 0
+    for tok in gen.tokens:
+        end = position + len(tok.text)
+        if position <= gen.text.index("]") < end:
+            if tok.forced or tok.constrained_logprob is None:
+                return None
+            return math.exp(tok.constrained_logprob)
+        position = end
+    return None
+
+
+def _value_key(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str).lower()
+
+
+def _point(value: Any, position_ids: dict[int, int]) -> Any:
+    """Re-point ``$N`` (a position in the decoded list) to run-wide task ids; unknown positions to ``$0``."""
+    if isinstance(value, str):
+        match = REFERENCE.match(value)
+        if match:
+            return f"${position_ids.get(int(match.group(1)), 0)}{match.group(2)}"
+        return value
+    if isinstance(value, dict):
+        return {k: _point(v, position_ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_point(v, position_ids) for v in value]
+    return value

@@ -1,0 +1,229 @@
+"""What a request asks for: the tools it names, the values it states, the side effects it allows.
+
+The planner's policy reads requests with these (see :class:`agentslm.roles.planner.PlannerPolicy`): a side effect
+is made only when the request names its tool (:func:`named_by`), a call whose values no source supports waits or is
+not made (:func:`supported`), and a request whose named tools have run with its values is covered
+(:func:`request_covered`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from agentslm.models.base import Message
+from agentslm.plan import REFERENCE
+from agentslm.provenance import Sources, argument_sources, field_kind
+from agentslm.registry import Effect, Tool
+from agentslm.step_types import ToolCall
+from agentslm.write_candidates import request_values
+
+__all__ = [
+    "found_by_lookup",
+    "invoked_by",
+    "name_words",
+    "named_by",
+    "pending_writes",
+    "request_covered",
+    "requested",
+    "supported",
+    "verb_used",
+    "words",
+]
+
+
+def name_words(text: str) -> set[str]:
+    """Words of four letters or more, plural s removed: ``delete_all_notes`` -> {delete, note}."""
+    words = re.findall(r"[a-z]{4,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower().replace("_", " "))
+    return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words}
+
+
+def request_covered(request: str, tools: Sequence[Tool], ran: Sequence[ToolCall]) -> bool:
+    """Whether calls ``ran`` cover ``request`` (see :attr:`PlannerPolicy.stop_when_covered`): no tool that has not run
+    shares a name word with the request, and every value the request states appears in a call's arguments."""
+    said = name_words(request)
+    names = {c.name for c in ran}
+    if any(name_words(t.name) & said for t in tools if t.name not in names):
+        return False
+    used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).lower()
+    return all(v.lower() in used for v in request_values(request))
+
+
+def requested(
+    fresh: list[dict[str, Any]],
+    by_name: dict[str, Tool],
+    executed: Sequence[tuple[int, ToolCall, ToolCall]],
+    conversation: Sequence[Message],
+) -> list[dict[str, Any]]:
+    """``fresh`` without the side-effecting calls the request did not ask for (``stop_unrequested_effects``), and
+    without the tasks that reference a dropped one.
+
+    After results (``executed``), a side-effecting call is kept only when the current request names its tool
+    (:func:`named_by`: "save ... note" names ``add_note``; "find my note" does not) and that tool has not run yet in
+    this run: copying a result into a new write is no reason by itself (the models, once an email is sent, go on to add
+    the addressee to the contacts or to save the message as a note). In the first round, the list's first
+    side-effecting call is the model's reading of the request when the request names or invokes its tool
+    (:func:`invoked_by`: "Order a large pizza" invokes no ``add_note``); a further one must be named ("send Ana an
+    email" does not ask to add Ana to the contacts)."""
+    requests = [m["content"] for m in conversation if m["role"] == "user"]
+    said = words(requests[-1] if requests else "")
+    ran = {actual.name for _, _, actual in executed}
+    dropped: set[int] = set()
+    kept: list[dict[str, Any]] = []
+    first_write = not executed
+    for item in fresh:
+        tool = by_name.get(item["name"])
+        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
+        if refs & dropped:
+            dropped.add(item["id"])
+            continue
+        if tool is not None and tool.effects - {Effect.READ}:
+            if not first_write and not (named_by(tool, said) and tool.name not in ran):
+                dropped.add(item["id"])
+                continue
+            if first_write and not (named_by(tool, said) or invoked_by(tool, requests[-1] if requests else "")):
+                dropped.add(item["id"])  # "Order a large pizza" -> add_note stands in for a tool nobody has
+                continue
+            first_write = False
+        kept.append(item)
+    return kept
+
+
+_LOOKUP_KINDS = frozenset({"email", "phone", "id", "url", "path"})
+
+
+def found_by_lookup(tool: Tool, fields: Sequence[str]) -> bool:
+    """Whether the missing identifiers of ``tool`` are of kinds a read-only tool can look up (addresses, numbers, ids,
+    links, paths), rather than values only the user can give (a date, a time)."""
+    props = tool.parameters.get("properties", {})
+    return bool(fields) and all(field_kind(f, props.get(f, {})) in _LOOKUP_KINDS for f in fields)
+
+
+def supported(
+    fresh: list[dict[str, Any]],
+    by_name: dict[str, Tool],
+    sources: Sources,
+    named_blocked: dict[str, list[str]],
+    said: set[str],
+) -> list[dict[str, Any]]:
+    """``fresh`` without the calls that cannot be made yet or at all (see :attr:`PlannerPolicy.provenance`).
+
+    A call with an unsupported value (an identifier no source holds, a free text with junk or a number no source
+    states) is not made this round: when the round's other calls bring results, the model plans it again with them
+    in view (a converted amount copied from the conversion's result). So is a side-effecting call that writes text of
+    its own (a free text, or words not copied from a source) in a round that also looks something up: "check the
+    weather in Lisbon and Porto and save it in a note" otherwise saves "Weather: " before the weather is known. While
+    the request names a tool that cannot run yet (a required identifier no source holds), side-effecting calls of
+    tools the request does not name are not made: they would stand in for it."""
+    kept: list[dict[str, Any]] = []
+    dropped: set[int] = set()
+    reads = any((t := by_name.get(item["name"])) is not None and not t.effects - {Effect.READ} for item in fresh)
+    for item in fresh:
+        tool = by_name.get(item["name"])
+        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
+        if refs & dropped or tool is None:
+            if tool is None:
+                kept.append(item)
+            else:
+                dropped.add(item["id"])
+            continue
+        plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+        found = argument_sources(plain, tool.parameters, sources, grounded=lambda value, spec: True)
+        bad = [name for name, src in found.items() if src.source == "unsupported"]
+        effects = bool(tool.effects - {Effect.READ})
+        written = [n for n, src in found.items() if src.source == "free_text" or src.detail == "words of the request"]
+        waits = effects and reads and bool(written)  # its text would be written before the round's lookups return
+        if bad or waits or (effects and named_blocked and not (name_words(tool.name) & said)):
+            dropped.add(item["id"])
+            continue
+        kept.append(item)
+    return kept
+
+
+_VERB_CLASSES: tuple[frozenset[str], ...] = (
+    frozenset({"add", "create", "save", "make", "new", "write", "store", "record", "put", "schedule", "book", "log", "jot"}),
+    frozenset({"send", "email", "mail", "message", "tell", "reply", "forward", "notify", "text", "share", "post"}),
+    frozenset({"delete", "remove", "erase", "clear", "cancel", "drop", "trash", "wipe"}),
+    frozenset({"update", "edit", "change", "rename", "move", "modify", "set", "replace"}),
+)
+"""Words a request uses for what a tool's leading verb does (``add_note``: "save a note", "put it in a note")."""
+
+
+def words(text: str) -> set[str]:
+    """Words of three letters or more, plural s removed (for verbs such as "add" and "put")."""
+    words = re.findall(r"[a-z]{3,}", re.sub(r"([a-z])([A-Z])", r"\1 \2", text).lower().replace("_", " "))
+    return {w[:-1] if w.endswith("s") and len(w) > 4 else w for w in words} | name_words(text)
+
+
+def _verb(tool: Tool) -> tuple[str, frozenset[str] | None]:
+    """The leading word of ``tool``'s name (``add_note`` -> "add") and the words a request uses for it (None: unknown)."""
+    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", tool.name).lower()) if p]
+    verb = parts[0] if parts else ""
+    return verb, next((c for c in _VERB_CLASSES if verb in c), None)
+
+
+def invoked_by(tool: Tool, request: str) -> bool:
+    """A looser reading than :func:`named_by` for the one write of a first round: the request starts with a word for
+    the tool's verb ("Remember: ..." is no such word; "Save ...", "Send ..." are), or a word of the request shares its
+    a stem of four letters or more with an object word of the tool's name ("Remind me ..." and ``add_reminder``). A question
+    ("What is Ben's phone number?") or another action ("Order a large pizza", "Play some music") invokes no note."""
+    first = re.findall(r"[a-z]+", request.lower())[:1]
+    verb, known = _verb(tool)
+    verbs = known or frozenset({verb})
+    if first and first[0] in verbs:
+        return True
+    objects = name_words(tool.name) - verbs
+    said = words(request)
+    return any(len(w) >= 4 and (o.startswith(w) or w.startswith(o)) for w in said for o in objects)
+
+
+def named_by(tool: Tool, said: set[str]) -> bool:
+    """Whether a request whose words are ``said`` (:func:`words`) names ``tool``.
+
+    A read-only tool: a word of its name is in the request. A tool with side effects and a known leading verb: its
+    object words are in the request together with a word for its verb ("save ... note" for ``add_note``, "email Ana"
+    for ``send_email``), or its verb is a sending verb and the request says it ("send Ben the password"); otherwise
+    every name word of four letters or more (``transfer_funds`` needs "transfer" and "fund(s)")."""
+    words = name_words(tool.name)
+    if not words:
+        return False
+    if not tool.effects - {Effect.READ}:
+        return bool(words & said)
+    verb, verbs = _verb(tool)
+    if verbs is None:
+        return words <= said
+    objects = words - {verb}
+    return (objects <= said and bool(verbs & said)) or (verbs is _VERB_CLASSES[1] and verb in said)
+
+
+def pending_writes(
+    tools: Sequence[Tool], executed: Sequence[tuple[int, ToolCall, ToolCall]], conversation: Sequence[Message]
+) -> list[Tool]:
+    """The side-effecting ``tools`` the current request names (:func:`named_by`) that have not run in this run
+    (``executed``: ``(task id, call as planned, call as run)``); none for a question."""
+    requests = [m["content"] for m in conversation if m["role"] == "user"]
+    request = requests[-1] if requests else ""
+    if request.rstrip().endswith("?"):  # a question asks to read ("What are the email addresses of Ana and Ben?")
+        return []
+    said = words(request)
+    ran = {actual.name for _, _, actual in executed}
+    return [t for t in tools if t.effects - {Effect.READ} and t.name not in ran and named_by(t, said) and verb_used(t, request)]
+
+
+def verb_used(tool: Tool, request: str) -> bool:
+    """Whether ``request`` uses a word for the verb of ``tool`` as a verb. A word that is the tool's object too ("email"
+    for ``send_email``) counts only where a clause starts with it and no address follows: "Email Ana: ...", "... and
+    email it to Ben", not "Add Gina to my contacts, email gina@rossi.it" (the address's label)."""
+    verb, known = _verb(tool)
+    verbs = known or frozenset({verb})
+    objects = name_words(tool.name) - {verb}
+    said = words(request)
+    if (verbs - objects) & said:
+        return True
+    for word in verbs & objects & said:
+        start = r"(?:^|[.!?:;,]\s*|\band\s+)(?:(?:now|then|please|also)\s+)?"
+        if re.search(start + word + r"\b(?!\s+[\w.+\-]+@)", request.strip(), re.IGNORECASE):
+            return True
+    return False
