@@ -43,6 +43,8 @@ class FunctionModel(Model):
         max_tokens: int = 512,
         temperature: float = 0.0,
         seed: int | None = None,
+        engine: str | None = None,
+        response_prefix: str = "",
     ) -> Generation:
         self.prompts.append(list(messages))
         self.schemas.append(schema)

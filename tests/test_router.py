@@ -39,6 +39,8 @@ class PlanModel(Model):
         max_tokens: int = 512,
         temperature: float = 0.0,
         seed: int | None = None,
+        engine: str | None = None,
+        response_prefix: str = "",
     ) -> Generation:
         self.calls += 1
         if schema is None:

@@ -94,6 +94,10 @@ class Model(ABC):
     """A chat model that can decode under a JSON Schema."""
 
     name: str = "model"
+    continues_reply: bool = False
+    """Whether :meth:`generate` places ``response_prefix`` at the start of the reply and decodes after it (local
+    backends). Without it the backend decodes the constrained part alone, and roles skip the steps that continue a
+    partly written reply (probing a plan for further calls, forcing a call)."""
     no_tool_threshold: float = 0.0
     """The planner's ``min_no_tool`` calibrated for this model (0: none; see :class:`~agentslm.roles.planner.PlannerPolicy`).
     A :class:`~agentslm.roles.planner.Planner` built without an explicit policy uses it."""
@@ -107,8 +111,15 @@ class Model(ABC):
         max_tokens: int = 512,
         temperature: float = 0.0,
         seed: int | None = None,
+        engine: str | None = None,
+        response_prefix: str = "",
     ) -> Generation:
-        """Generate the assistant's reply to ``messages``; under ``schema`` if given."""
+        """Generate the assistant's reply to ``messages``; under ``schema`` if given.
+
+        ``engine``: the constraint engine a local backend compiles ``schema`` with (None: the backend's measured
+        choice; a remote backend constrains on its server and has none). ``response_prefix``: the format's text
+        before the constrained output (e.g. ``<tool_call>[``), continued by backends that can
+        (:attr:`continues_reply`); it is never part of the returned text."""
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Prompt length of ``messages`` in tokens (approximate for remote models)."""
@@ -165,6 +176,39 @@ def _cycle_continuation(tokens: list[int]) -> int | None:
     return None
 
 
+@dataclass
+class _Decode:
+    """The running state of one :meth:`LocalModel.generate_tokens` call."""
+
+    max_tokens: int
+    reserve: int
+    """Closing mode starts when fewer tokens than this remain."""
+    rng: np.random.Generator
+    temperature: float
+    loop_guard: bool
+    fast_forward: bool
+    bitmask: NDArray[np.int32]
+    out: list[TokenLogprob] = field(default_factory=list)
+    loop_breaks: int = 0
+    closing: bool = False
+    constraint_seconds: float = 0.0
+
+
+def _constrained_choice(vals: NDArray[np.float32], j: int) -> tuple[float, float]:
+    """The chosen token's log-probability renormalised over the allowed tokens, and the top-1/top-2 margin
+    (1.0 when one token was allowed)."""
+    top = float(vals.max())
+    z = np.exp(vals - top)
+    c_lse = top + math.log(float(z.sum()))
+    c_lp = float(vals[j]) - c_lse
+    if vals.shape[0] < 2:
+        return c_lp, 1.0
+    best = int(np.argmax(z))
+    p1 = float(z[best])
+    z[best] = 0.0
+    return c_lp, (p1 - float(z.max())) / math.exp(c_lse - top)
+
+
 def _log_softmax_at(logits: NDArray[np.float32], token: int) -> float:
     m = float(logits.max())
     return float(logits[token]) - (m + math.log(float(np.exp(logits - m).sum())))
@@ -176,6 +220,7 @@ class LocalModel(Model):
     Calls are serialised per instance (llama.cpp contexts are not thread-safe).
     """
 
+    continues_reply = True
     vocab_size: int
     eos_token_ids: frozenset[int]
 
@@ -259,7 +304,7 @@ class LocalModel(Model):
         response_prefix: str = "",
     ) -> Generation:
         """Like :meth:`Model.generate`; ``response_prefix`` is text placed at the start of the reply
-        (not part of the returned text) before decoding starts."""
+        (not part of the returned text) before decoding starts; ``fast_forward``: batch the tokens the grammar forces."""
         matcher = self.engine(engine).compile(schema).matcher() if schema is not None else None
         prompt = self.chat_tokens(messages) + (self.text_tokens(response_prefix) if response_prefix else [])
         with self._lock:  # the stable-prefix note belongs to this prompt's evaluation
@@ -273,7 +318,7 @@ class LocalModel(Model):
                 fast_forward=self.fast_forward if fast_forward is None else fast_forward,
             )
 
-    def generate_tokens(  # noqa: C901 - complexity exception, issue 22
+    def generate_tokens(
         self,
         prompt: list[int],
         *,
@@ -304,117 +349,35 @@ class LocalModel(Model):
                 f"Prompt ({len(prompt)} tokens) + max_tokens ({max_tokens}) exceed the context ({self.context_length}).",
                 hint="shorten the prompt (fewer tools), lower max_tokens or load the model with a larger n_ctx.",
             )
-        rng = np.random.default_rng(seed)
+        state = _Decode(
+            max_tokens=max_tokens,
+            reserve=min(close_reserve, max_tokens // 3),
+            rng=np.random.default_rng(seed),
+            temperature=temperature,
+            loop_guard=loop_guard,
+            fast_forward=fast_forward,
+            bitmask=np.zeros((self.vocab_size + 31) // 32, dtype=np.int32),
+        )
         with self._lock:
             t0 = time.perf_counter()
             logits = self._prefill(prompt)
             reused = self._prefill_reused()
             t1 = time.perf_counter()
-            out: list[TokenLogprob] = []
-            bitmask = np.zeros((self.vocab_size + 31) // 32, dtype=np.int32)
-            t_constraint = 0.0
             steps = 0
-            loop_breaks = 0
-            closing = False
-            reserve = min(close_reserve, max_tokens // 3)
             finish: Literal["stop", "length"] = "length"
-            while len(out) < max_tokens:
-                if matcher is not None:
-                    tc = time.perf_counter()
-                    matcher.fill_bitmask(bitmask)
-                    allowed = np.unpackbits(bitmask.view(np.uint8), bitorder="little")[: logits.shape[0]].view(bool)
-                    idx = np.flatnonzero(allowed)
-                    n_allowed = int(idx.shape[0])
-                    if n_allowed == 0:
-                        raise GenerationError("The grammar allows no next token (dead end).", hint="report this schema as a bug.")
-                    vals = logits[idx]
-                    if loop_guard and n_allowed > 1:
-                        repeat = _cycle_continuation([t.token for t in out])
-                        if repeat is not None:
-                            hit = np.flatnonzero(idx == repeat)
-                            if hit.size:
-                                vals = vals.copy()
-                                vals[hit[0]] = -np.inf
-                                loop_breaks += 1
-                    if n_allowed > 1 and (loop_breaks >= 3 or len(out) >= max_tokens - reserve):
-                        # closing mode: prefer tokens that end the current value so the output completes
-                        vals = vals + self._closing_bonus()[idx]
-                        closing = True
-                    j = self._pick(vals, temperature, rng)
-                    token = int(idx[j])
-                    top = float(vals.max())
-                    z = np.exp(vals - top)
-                    c_lse = top + math.log(float(z.sum()))
-                    c_lp = float(vals[j]) - c_lse
-                    if n_allowed > 1:
-                        best = int(np.argmax(z))
-                        p1 = float(z[best])
-                        z[best] = 0.0
-                        margin = (p1 - float(z.max())) / math.exp(c_lse - top)
-                    else:
-                        margin = 1.0
-                    if not matcher.consume(token):
-                        raise GenerationError(f"The grammar refused token {token} it had allowed.")
-                    t_constraint += time.perf_counter() - tc
-                    out.append(
-                        TokenLogprob(
-                            token=token,
-                            text=self.token_text([token]),
-                            logprob=_log_softmax_at(logits, token),
-                            constrained_logprob=c_lp,
-                            margin=margin,
-                            n_allowed=n_allowed,
-                        )
-                    )
-                    if matcher.is_finished():
-                        finish = "stop"
-                        break
-                    feed = [token]
-                    if fast_forward:
-                        tc = time.perf_counter()
-                        forced = matcher.forced_tokens()[: max(0, max_tokens - len(out))]
-                        for f in forced:
-                            if not matcher.consume(f):
-                                raise GenerationError(f"The grammar refused forced token {f}.")
-                            out.append(
-                                TokenLogprob(
-                                    token=f,
-                                    text=self.token_text([f]),
-                                    logprob=None,
-                                    constrained_logprob=0.0,
-                                    margin=1.0,
-                                    n_allowed=1,
-                                )
-                            )
-                        t_constraint += time.perf_counter() - tc
-                        feed += forced
-                        if matcher.is_finished():
-                            finish = "stop"
-                            break
-                else:
-                    token = self._pick(logits, temperature, rng)
-                    if token in self.eos_token_ids:
-                        finish = "stop"
-                        break
-                    out.append(
-                        TokenLogprob(
-                            token=token,
-                            text=self.token_text([token]),
-                            logprob=_log_softmax_at(logits, token),
-                            constrained_logprob=None,
-                            margin=None,
-                            n_allowed=None,
-                        )
-                    )
-                    feed = [token]
-                if len(out) >= max_tokens:
+            while len(state.out) < max_tokens:
+                feed = self._free_step(logits, state) if matcher is None else self._constrained_step(logits, matcher, state)
+                if feed is None:
+                    finish = "stop"
+                    break
+                if len(state.out) >= max_tokens:
                     break
                 logits = self._step(feed)
                 steps += 1
             t2 = time.perf_counter()
-        text = self.token_text([t.token for t in out if t.token not in self.eos_token_ids])
+        out = state.out
         generation = Generation(
-            text=text,
+            text=self.token_text([t.token for t in out if t.token not in self.eos_token_ids]),
             tokens=out,
             prompt_tokens=len(prompt),
             cached_tokens=reused,
@@ -422,13 +385,110 @@ class LocalModel(Model):
             seconds=t2 - t0,
             prefill_seconds=t1 - t0,
             decode_seconds=t2 - t1,
-            constraint_seconds=t_constraint,
+            constraint_seconds=state.constraint_seconds,
             model_steps=steps,
-            loop_breaks=loop_breaks,
-            closed_early=closing,
+            loop_breaks=state.loop_breaks,
+            closed_early=state.closing,
         )
         record(generation, model=self.name, prompt=tuple(prompt))
         return generation
+
+    def _free_step(self, logits: NDArray[np.float32], state: _Decode) -> list[int] | None:
+        """One unconstrained token: the tokens to feed next, or None at end of output."""
+        token = self._pick(logits, state.temperature, state.rng)
+        if token in self.eos_token_ids:
+            return None
+        state.out.append(
+            TokenLogprob(
+                token=token,
+                text=self.token_text([token]),
+                logprob=_log_softmax_at(logits, token),
+                constrained_logprob=None,
+                margin=None,
+                n_allowed=None,
+            )
+        )
+        return [token]
+
+    def _constrained_step(self, logits: NDArray[np.float32], matcher: Matcher, state: _Decode) -> list[int] | None:
+        """One token from the grammar's mask (then the tokens it forces): the tokens to feed next, or None when
+        the grammar is finished."""
+        tc = time.perf_counter()
+        idx = self._allowed_tokens(matcher, state.bitmask, logits.shape[0])
+        vals = self._guided_logits(logits, idx, state)
+        j = self._pick(vals, state.temperature, state.rng)
+        token = int(idx[j])
+        c_lp, margin = _constrained_choice(vals, j)
+        if not matcher.consume(token):
+            raise GenerationError(f"The grammar refused token {token} it had allowed.")
+        state.constraint_seconds += time.perf_counter() - tc
+        state.out.append(
+            TokenLogprob(
+                token=token,
+                text=self.token_text([token]),
+                logprob=_log_softmax_at(logits, token),
+                constrained_logprob=c_lp,
+                margin=margin,
+                n_allowed=int(idx.shape[0]),
+            )
+        )
+        if matcher.is_finished():
+            return None
+        feed = [token]
+        if state.fast_forward:
+            feed += self._forced_tokens(matcher, state)
+            if matcher.is_finished():
+                return None
+        return feed
+
+    @staticmethod
+    def _allowed_tokens(matcher: Matcher, bitmask: NDArray[np.int32], n_logits: int) -> NDArray[np.intp]:
+        """The token ids the grammar allows next (never none: a dead end is a :class:`GenerationError`)."""
+        matcher.fill_bitmask(bitmask)
+        allowed = np.unpackbits(bitmask.view(np.uint8), bitorder="little")[:n_logits].view(bool)
+        idx = np.flatnonzero(allowed)
+        if idx.shape[0] == 0:
+            raise GenerationError("The grammar allows no next token (dead end).", hint="report this schema as a bug.")
+        return idx
+
+    def _guided_logits(self, logits: NDArray[np.float32], idx: NDArray[np.intp], state: _Decode) -> NDArray[np.float32]:
+        """The allowed tokens' logits, less the token that would continue a loop (loop guard), plus the closing
+        bonus in closing mode."""
+        vals = logits[idx]
+        n_allowed = int(idx.shape[0])
+        if state.loop_guard and n_allowed > 1:
+            repeat = _cycle_continuation([t.token for t in state.out])
+            if repeat is not None:
+                hit = np.flatnonzero(idx == repeat)
+                if hit.size:
+                    vals = vals.copy()
+                    vals[hit[0]] = -np.inf
+                    state.loop_breaks += 1
+        if n_allowed > 1 and (state.loop_breaks >= 3 or len(state.out) >= state.max_tokens - state.reserve):
+            # closing mode: prefer tokens that end the current value so the output completes
+            vals = vals + self._closing_bonus()[idx]
+            state.closing = True
+        return vals
+
+    def _forced_tokens(self, matcher: Matcher, state: _Decode) -> list[int]:
+        """Consume and record the tokens the grammar forces next (within the budget), fast-forwarded in one batch."""
+        tc = time.perf_counter()
+        forced = matcher.forced_tokens()[: max(0, state.max_tokens - len(state.out))]
+        for f in forced:
+            if not matcher.consume(f):
+                raise GenerationError(f"The grammar refused forced token {f}.")
+            state.out.append(
+                TokenLogprob(
+                    token=f,
+                    text=self.token_text([f]),
+                    logprob=None,
+                    constrained_logprob=0.0,
+                    margin=1.0,
+                    n_allowed=1,
+                )
+            )
+        state.constraint_seconds += time.perf_counter() - tc
+        return forced
 
     def _closing_bonus(self) -> NDArray[np.float32]:
         """Per-token logit bonus used in closing mode (computed once per model)."""

@@ -173,8 +173,13 @@ class OpenAICompatModel(Model):
         max_tokens: int = 512,
         temperature: float = 0.0,
         seed: int | None = None,
+        engine: str | None = None,
+        response_prefix: str = "",
     ) -> Generation:
-        """One chat completion; under ``schema`` the reply is JSON that validates against it (or an error)."""
+        """One chat completion; under ``schema`` the reply is JSON that validates against it (or an error).
+
+        The server constrains the reply (``engine`` does not apply) and writes it whole: ``response_prefix`` is not
+        sent (:attr:`continues_reply` is false)."""
         payload: dict[str, Any] = {
             "messages": [dict(m) for m in neutralize_control_text(messages)],
             "max_tokens": max_tokens,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentslm.constraints.call_schema import DecodeLimits, call_schema, calls_schema
-from agentslm.models.base import Generation, LocalModel, Message, Model
+from agentslm.models.base import Generation, Message, Model
 from agentslm.registry import Tool
 from agentslm.roles.prompts import render_prompt, tools_json
 from agentslm.step_types import CallList, CallSignals, ToolCall
@@ -50,12 +50,9 @@ class Caller:
         """Decode one call to one of ``tools``."""
         schema = call_schema(tools, self.limits)
         messages = self.messages(request, tools, context)
-        if isinstance(self.model, LocalModel):
-            gen = self.model.generate(
-                messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=RESPONSE_PREFIX
-            )
-        else:
-            gen = self.model.generate(messages, schema=schema, max_tokens=self.max_tokens)
+        gen = self.model.generate(
+            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=RESPONSE_PREFIX
+        )
         return parse_call(gen)
 
     def calls_messages(self, request: str, tools: Sequence[Tool], context: Sequence[Message] = ()) -> list[Message]:
@@ -67,12 +64,9 @@ class Caller:
         """Decode a list of 0..``max_calls`` calls to ``tools``; an empty list means that no tool fits."""
         schema = calls_schema(tools, self.limits, max_calls=max_calls)
         messages = self.calls_messages(request, tools, context)
-        if isinstance(self.model, LocalModel):
-            gen = self.model.generate(
-                messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
-            )
-        else:
-            gen = self.model.generate(messages, schema=schema, max_tokens=self.max_tokens)
+        gen = self.model.generate(
+            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
+        )
         return parse_calls(gen)
 
 

@@ -29,7 +29,7 @@ from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.constraints.engines import JSON_SEPARATORS
 from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
 from agentslm.grounding import grounding_report
-from agentslm.models.base import Generation, LocalModel, Message, Model
+from agentslm.models.base import Generation, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
 from agentslm.provenance import Sources, restrict_parameters
 from agentslm.registry import Effect, Tool
@@ -45,7 +45,7 @@ from agentslm.roles.request_scope import (
     supported,
     words,
 )
-from agentslm.step_types import CallSignals, ToolCall
+from agentslm.step_types import CallList, CallSignals, ToolCall
 from agentslm.write_candidates import (
     copies_a_result,
     copy_parameters,
@@ -145,6 +145,63 @@ class Decision(BaseModel):
     """Set by :class:`agentslm.router.RoutedPlanner` when the step went to the fallback model."""
 
 
+def _ask(name: str, fields: list[str]) -> dict[str, Any]:
+    """The fields of an ``ask`` decision for the values ``name`` lacks."""
+    question = f"To use {name} I need {', '.join(fields)}: which value should I use?"
+    return {"kind": "ask", "question": question, "missing": list(fields), "tool": name}
+
+
+def _grounded(
+    fresh: list[dict[str, Any]], by_name: dict[str, Tool], source: str
+) -> tuple[list[dict[str, Any]], tuple[str, list[str]] | None]:
+    """The tasks whose values all appear in ``source`` (a task that uses a dropped one's result is dropped too), and
+    the first dropped task's tool and missing fields. The rest is planned again once these results are in, if still
+    wanted."""
+    grounded: list[dict[str, Any]] = []
+    ungrounded: set[int] = set()
+    first_missing: tuple[str, list[str]] | None = None
+    for item in fresh:
+        tool = by_name.get(item["name"])
+        plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+        missing = grounding_report(plain, tool.parameters, source) if tool is not None else []
+        refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
+        if missing or refs & ungrounded:
+            first_missing = first_missing or (item["name"], missing)
+            ungrounded.add(item["id"])
+            continue
+        grounded.append(item)
+    return grounded, first_missing
+
+
+class _Round:
+    """What one planning round's steps share: the tools, the conversation, the calls handled so far (their keys, for
+    the repeat check) and the texts values may come from."""
+
+    def __init__(
+        self,
+        tools: Sequence[Tool],
+        usable: list[Tool],
+        conversation: Sequence[Message],
+        executed: Sequence[tuple[int, ToolCall, ToolCall]],
+        messages: list[Message],
+        model: Model,
+        sources: Sources,
+        next_id: int,
+    ) -> None:
+        self.usable, self.conversation, self.executed, self.messages = usable, conversation, executed, messages
+        self.model, self.sources, self.next_id = model, sources, next_id
+        self.by_name = {t.name: t for t in tools}
+        self.known: dict[str, int] = {}
+        for task_id, planned, actual in executed:
+            self.known.setdefault(_call_key(planned.name, planned.arguments, self.by_name.get(planned.name)), task_id)
+            self.known.setdefault(_call_key(actual.name, actual.arguments, self.by_name.get(actual.name)), task_id)
+        self.source = "\n".join(m["content"] for m in conversation)
+        self.said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
+
+    def numbered(self, planner: Planner, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+        return planner._numbered(calls, self.by_name, self.known, self.next_id, self.source)
+
+
 def _drop_ungrounded_optional(arguments: dict[str, Any], tool: Tool, source: str) -> dict[str, Any]:
     """``arguments`` without the optional ones whose values do not appear in ``source`` (their defaults apply)."""
     plain = {k: v for k, v in arguments.items() if not (isinstance(v, str) and REFERENCE.match(v))}
@@ -190,7 +247,7 @@ class Planner:
         system = render_prompt("calls", tools_json=tools_json(list(tools)))
         return [{"role": "system", "content": system}, *conversation]
 
-    def decide(  # noqa: C901 - complexity exception, issue 22
+    def decide(
         self,
         tools: Sequence[Tool],
         conversation: Sequence[Message],
@@ -220,84 +277,72 @@ class Planner:
         schema = plan_schema(usable, self.limits, max_tasks=self.policy.max_tasks) if usable else {"type": "array", "maxItems": 0}
         messages = self.messages(tools, conversation)
         model = self.after_results_model if executed else self.model
-        if isinstance(model, LocalModel):
-            gen = model.generate(
-                messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
-            )
-        else:
-            gen = model.generate(messages, schema=schema, max_tokens=self.max_tokens)
+        gen = model.generate(
+            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
+        )
         listed = parse_calls(gen)
         base = Decision(kind="give_up", raw=listed.raw, signals=listed.signals, open_probabilities=listed.open_probabilities)
-
-        def decision(kind: str, **fields: Any) -> Decision:
-            return base.model_copy(update={"kind": kind, **fields})
-
         if listed.parse_error is not None:
-            return decision("give_up", reason=listed.parse_error)
+            return base.model_copy(update={"reason": listed.parse_error})
+        rnd = _Round(tools, usable, conversation, executed, messages, model, sources, next_id)
+        fresh, asked_for = self._fresh(rnd, self._model_calls(rnd, listed, gen), blocked, round_failed)
+        if not fresh and asked_for and not executed:  # "Create an event called Dentist": when? (not "no tool fits")
+            name, fields = asked_for
+            return base.model_copy(update=_ask(name, fields))
+        if not fresh:
+            if executed:
+                return base.model_copy(update={"kind": "done", "reason": "no new call after the results"})
+            reason = "the model chose no tool" if not listed.calls else "the model was unsure that any tool fits"
+            return base.model_copy(update={"kind": "no_tool", "reason": reason})
+        if self.policy.grounding:
+            fresh, missing = _grounded(fresh, rnd.by_name, rnd.source)
+            if missing is not None and not fresh:  # nothing can run without the user's answer
+                return base.model_copy(update=_ask(*missing))
+        plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
+        return base.model_copy(update={"kind": "plan", "plan": plan})
+
+    def _model_calls(self, rnd: _Round, listed: CallList, gen: Generation) -> list[ToolCall]:
+        """The round's calls as the model proposes them: past the confidence gate, with further calls probed, or one
+        call forced when the model was unsure that none fits (``min_no_tool``)."""
+        usable, messages, conversation = rnd.usable, rnd.messages, rnd.conversation
         gated = listed.gated(min_first=self.policy.min_first, min_more=self.policy.min_more, dedupe=False)
         calls = list(gated.calls)
         if self.policy.probe_more and calls and len(calls) == len(listed.calls) and usable:
-            calls += self._probe(usable, messages, conversation, calls, model)
-        if not listed.calls and not executed and self.policy.min_no_tool > 0 and usable:
+            calls += self._probe(usable, messages, conversation, calls, rnd.model)
+        if not listed.calls and not rnd.executed and self.policy.min_no_tool > 0 and usable:
             p_empty = empty_list_probability(gen)
             if p_empty is not None and p_empty < self.policy.min_no_tool:
                 forced = self._forced_call(usable, messages, conversation)
                 if forced is not None:
                     calls = [forced]
-        by_name = {t.name: t for t in tools}
-        known: dict[str, int] = {}
-        for task_id, planned, actual in executed:
-            known.setdefault(_call_key(planned.name, planned.arguments, by_name.get(planned.name)), task_id)
-            known.setdefault(_call_key(actual.name, actual.arguments, by_name.get(actual.name)), task_id)
-        source = "\n".join(m["content"] for m in conversation)
-        fresh = self._numbered(calls, by_name, known, next_id, source)
+        return calls
+
+    def _fresh(
+        self, rnd: _Round, calls: list[ToolCall], blocked: dict[str, list[str]], round_failed: bool
+    ) -> tuple[list[dict[str, Any]], tuple[str, list[str]] | None]:
+        """The round's new tasks after the request and provenance rules (with the named write finished, or the value
+        it lacks looked up, when the model proposed nothing), and the first named write whose values are missing
+        (tool name and fields: what to ask for)."""
+        by_name, executed, conversation, sources, said = rnd.by_name, rnd.executed, rnd.conversation, rnd.sources, rnd.said
+        fresh = rnd.numbered(self, calls)
         if self.policy.stop_unrequested_effects:
             fresh = requested(fresh, by_name, executed, conversation)
-        said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
         named_blocked = {name: fields for name, fields in blocked.items() if name_words(name) & said}
         if self.policy.provenance:
             fresh = supported(fresh, by_name, sources, named_blocked, said)
         lookup_for = [n for n, fields in named_blocked.items() if found_by_lookup(by_name[n], fields)]
-        if not fresh and self.policy.finish_named_writes and not round_failed and isinstance(model, LocalModel):
-            wrote, unlinked = self._finish_writes(usable, by_name, executed, conversation, sources, messages, model)
-            fresh = supported(self._numbered(wrote, by_name, known, next_id, source), by_name, sources, {}, said)
+        model = rnd.model
+        if not fresh and self.policy.finish_named_writes and not round_failed and model.continues_reply:
+            wrote, unlinked = self._finish_writes(rnd.usable, by_name, executed, conversation, sources, rnd.messages, model)
+            fresh = supported(rnd.numbered(self, wrote), by_name, sources, {}, said)
             fresh = requested(fresh, by_name, executed, conversation)
             lookup_for += unlinked
-        if not fresh and lookup_for and isinstance(model, LocalModel):  # look the value up first (e.g. an address)
-            reads = [t for t in usable if not t.effects - {Effect.READ}]
-            looked = self._lookup(reads, messages, conversation, model) if reads else []
-            fresh = supported(self._numbered(looked, by_name, known, next_id, source), by_name, sources, {}, said)
+        if not fresh and lookup_for and model.continues_reply:  # look the value up first (e.g. an address)
+            reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
+            looked = self._lookup(reads, rnd.messages, conversation, model) if reads else []
+            fresh = supported(rnd.numbered(self, looked), by_name, sources, {}, said)
         asked_for = [n for n in named_blocked if by_name[n].effects - {Effect.READ} and named_by(by_name[n], said)]
-        if not fresh and asked_for and not executed:  # "Create an event called Dentist": when? (not "no tool fits")
-            name, fields = asked_for[0], named_blocked[asked_for[0]]
-            question = f"To use {name} I need {', '.join(fields)}: which value should I use?"
-            return decision("ask", question=question, missing=list(fields), tool=name)
-        if not fresh:
-            if executed:
-                return decision("done", reason="no new call after the results")
-            reason = "the model chose no tool" if not listed.calls else "the model was unsure that any tool fits"
-            return decision("no_tool", reason=reason)
-        if self.policy.grounding:
-            grounded: list[dict[str, Any]] = []
-            ungrounded: set[int] = set()
-            first_missing: tuple[str, list[str]] | None = None
-            for item in fresh:
-                tool = by_name.get(item["name"])
-                plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
-                missing = grounding_report(plain, tool.parameters, source) if tool is not None else []
-                refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
-                if missing or refs & ungrounded:  # a task that uses a dropped one's result is dropped too
-                    first_missing = first_missing or (item["name"], missing)
-                    ungrounded.add(item["id"])
-                    continue
-                grounded.append(item)
-            if first_missing is not None and not grounded:  # nothing can run without the user's answer
-                name, missing = first_missing
-                question = f"To use {name} I need {', '.join(missing)}: which value should I use?"
-                return decision("ask", question=question, missing=missing, tool=name)
-            fresh = grounded  # the rest is planned again once these results are in, if still wanted
-        plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
-        return decision("plan", plan=plan)
+        return fresh, ((asked_for[0], list(named_blocked[asked_for[0]])) if asked_for else None)
 
     def _numbered(
         self, calls: Sequence[ToolCall], by_name: dict[str, Tool], known: dict[str, int], next_id: int, source: str
@@ -323,7 +368,7 @@ class Planner:
         return fresh
 
     def _lookup(
-        self, reads: Sequence[Tool], messages: list[Message], conversation: Sequence[Message], model: LocalModel
+        self, reads: Sequence[Tool], messages: list[Message], conversation: Sequence[Message], model: Model
     ) -> list[ToolCall]:
         """Read-only calls decoded with the list forced non-empty, when the tool the request wants needs a value no
         source holds yet (an address, an id): "Email Ana ..." first looks Ana up. Kept only when every value appears
@@ -369,7 +414,7 @@ class Planner:
         letters or more) is in the request (``delete_all_notes`` needs "delete" and "note(s)"). The call then
         meets the same grounding as any other: a required value the request does not hold makes the agent ask
         for it ("What's the weather?" -> which city?), instead of answering that no tool fits."""
-        if not isinstance(self.model, LocalModel):
+        if not self.model.continues_reply:
             return None
         said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
         candidates = [t for t in tools if named_by(t, said)]
@@ -384,7 +429,7 @@ class Planner:
         conversation: Sequence[Message],
         sources: Sources,
         messages: list[Message],
-        model: LocalModel,
+        model: Model,
     ) -> tuple[list[ToolCall], list[str]]:
         """The named writes the round did not plan (see ``finish_named_writes``), decoded with every string field
         limited to copies (:func:`agentslm.write_candidates.copy_parameters`), and the named writes that wait for a
@@ -421,7 +466,7 @@ class Planner:
             wrote = [c for c in wrote if copies_a_result(c.arguments, sources, this_run=False)]
         return wrote, unlinked
 
-    def _one_call(self, tools: Sequence[Tool], messages: list[Message], model: LocalModel) -> list[ToolCall]:
+    def _one_call(self, tools: Sequence[Tool], messages: list[Message], model: Model) -> list[ToolCall]:
         """One call of ``tools``, decoded with the list forced non-empty; empty when the output is unusable."""
         schema = plan_item_schema(tools, self.limits, position=1, max_tasks=self.policy.max_tasks)
         gen = model.generate(
@@ -448,7 +493,7 @@ class Planner:
     ) -> list[ToolCall]:
         """Further tasks ``model`` proposes when its list is continued with ``,`` (see ``probe_more``); their values
         must be in the requests (or in ``grounded_in``)."""
-        if not isinstance(model, LocalModel):
+        if not model.continues_reply:
             return []
         requests = "\n".join(m["content"] for m in conversation if m["role"] == "user")
         said, source = words(requests), requests if grounded_in is None else grounded_in

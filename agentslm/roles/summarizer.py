@@ -11,7 +11,7 @@ from agentslm.models.base import Message, Model
 from agentslm.roles.answer_check import check_answer
 from agentslm.roles.prompts import render_prompt
 
-__all__ = ["ResultForAnswer", "Summarizer", "cited_results", "cut_repetition"]
+__all__ = ["ResultForAnswer", "Summarizer", "cited_results", "cut_repetition", "fit_results"]
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,20 @@ class ResultForAnswer:
     text: str
     """The tool's output as the model saw it."""
     ok: bool = True
+
+
+def fit_results(results: Sequence[ResultForAnswer], max_chars: int) -> list[ResultForAnswer]:
+    """``results`` with texts cut to an equal share of ``max_chars`` when together they are longer."""
+    if sum(len(r.text) for r in results) <= max_chars or not results:
+        return list(results)
+    share = max(80, max_chars // len(results))
+    out = []
+    for r in results:
+        if len(r.text) > share:
+            marker = f"…[cut {len(r.text) - share} of {len(r.text)} chars]"
+            r = ResultForAnswer(r.id, r.call, r.text[: max(0, share - len(marker))] + marker, r.ok)
+        out.append(r)
+    return out
 
 
 def _words(text: str) -> set[str]:

@@ -10,10 +10,10 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from agentslm.audit import AuditLog, AuditRecord
 from agentslm.events import (
@@ -38,7 +38,7 @@ from agentslm.plan import Plan, check_plan, levels, substitute
 from agentslm.provenance import ArgumentSource, Sources, argument_sources
 from agentslm.registry import Effect, Tool, ToolRegistry
 from agentslm.retrieval.select import Selection
-from agentslm.roles.summarizer import ResultForAnswer, Summarizer
+from agentslm.roles.summarizer import ResultForAnswer, Summarizer, fit_results
 from agentslm.run.types import Budgets, Session, Turn
 from agentslm.step_types import Observation, ToolCall
 from agentslm.usage import TokenMeter
@@ -65,22 +65,26 @@ class RunContext:
     """``select_tools(request, widen=False)``: the tools offered to the model."""
 
 
+_Approved = tuple[int, Tool, ToolCall, Any, list[Any], str | None]
+"""A call ready to run: (task id, tool, call, verified arguments or a replayed observation, checks, idempotency key)."""
+
+_Next = Literal["next", "break", "return"]
+"""After a round: plan another, stop planning and answer, or end the run (its answer already given)."""
+
+
+@dataclass
+class _Rounds:
+    """The planning rounds' running state."""
+
+    selection: Selection
+    failures: int = 0
+    steps: int = 0
+    failed: bool = False
+    """Whether the last round had an error (the planner is told)."""
+
+
 def _call_text(name: str, arguments: Mapping[str, Any]) -> str:
     return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in arguments.items()) + ")"
-
-
-def _fit(results: Sequence[ResultForAnswer], max_chars: int) -> list[ResultForAnswer]:
-    """``results`` with texts cut to an equal share of ``max_chars`` when together they are longer."""
-    if sum(len(r.text) for r in results) <= max_chars or not results:
-        return list(results)
-    share = max(80, max_chars // len(results))
-    out = []
-    for r in results:
-        if len(r.text) > share:
-            marker = f"…[cut {len(r.text) - share} of {len(r.text)} chars]"
-            r = ResultForAnswer(r.id, r.call, r.text[: max(0, share - len(marker))] + marker, r.ok)
-        out.append(r)
-    return out
 
 
 def _describe(exc: BaseException) -> str:
@@ -157,7 +161,7 @@ class RunState:
         if self.done_calls:
             listed = [{"name": c.name, "arguments": c.arguments} for c in self.done_calls]
             convo.append({"role": "assistant", "content": "<tool_call>" + json.dumps(listed) + "</tool_call>"})
-            shown = _fit(self.answers, self.ctx.budgets.max_observation_chars)
+            shown = fit_results(self.answers, self.ctx.budgets.max_observation_chars)
             convo.append({"role": "tool", "content": "\n".join(f"[{r.id}] {r.call} -> {r.text}" for r in shown)})
         return convo
 
@@ -208,98 +212,119 @@ class RunState:
             self.turn.answer = answer
             self.session.turns.append(self.turn)
 
-    def events(self) -> Iterator[AgentEvent]:  # noqa: C901 - complexity exception, issue 22
-        ctx = self.ctx
-        budgets = ctx.budgets
-        selection = ctx.select_tools(self.request)
-        tools = selection.tools
+    def events(self) -> Iterator[AgentEvent]:
+        """The run's events: planning rounds (each a decision, then its plan executed) until the planner is done,
+        concludes (no tool, ask), gives up too often or a budget ends the run; then the answer."""
+        selection = self.ctx.select_tools(self.request)
         if selection.active:
             yield self.emit(self.retrieval_event(selection))
-        failures = 0
-        steps = 0
-        failed = False
-        for round_no in range(1, budgets.max_rounds + 1):
-            if self.over_time():
-                yield self.emit(ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {budgets.max_seconds:g} s"))
+        rounds = _Rounds(selection=selection)
+        for round_no in range(1, self.ctx.budgets.max_rounds + 1):
+            stop = self._out_of_budget()
+            if stop is not None:
+                yield self.emit(stop)
                 break
-            if not self.tokens_left():
-                yield self.emit(
-                    ErrorEvent(
-                        run_id="",
-                        kind="budget",
-                        message=f"token budget of {budgets.max_generated_tokens} generated tokens reached",
-                    )
-                )
+            decision = yield from self._decide(rounds)
+            if decision is None:
                 break
-            try:
-                with self.meter.active():
-                    decision = ctx.planner.decide(
-                        tools,
-                        self.conversation(),
-                        executed=self.handled,
-                        next_id=self.next_task_id,
-                        round_failed=failed,
-                        sources=self.sources(),
-                    )
-            except Exception as exc:  # the model backend failed: the run stops here, nothing half-decoded runs
-                yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the planner's model failed: {_describe(exc)}"))
-                break
-            if decision.escalation is not None:
-                yield self.emit(EscalationEvent(run_id="", role="planner", **decision.escalation))
-            if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
-                selection = ctx.select_tools(self.request, widen=True)  # none of the retrieved tools fit: widen once
-                tools = selection.tools
-                yield self.emit(self.retrieval_event(selection))
-                continue
-            if decision.kind == "no_tool":
-                names = ", ".join(t.name for t in tools[:20]) or "none"
-                yield self.emit(NoToolEvent(run_id="", reason=decision.reason))
-                text = f"None of my tools can do that (available: {names})."
-                yield self.emit(AnswerEvent(run_id="", text=text))
-                self.finish("no_tool", text)
+            step = yield from self._follow(decision, rounds, round_no)
+            if step == "return":
                 return
-            if decision.kind == "ask":
-                yield self.emit(AskEvent(run_id="", question=decision.question, missing=decision.missing, tool=decision.tool))
-                self.finish("asked", decision.question)
-                return
-            if decision.kind == "done":
+            if step == "break":
                 break
-            if decision.kind == "give_up":
-                yield self.emit(
-                    ErrorEvent(run_id="", kind="give_up", message=f"the planner's output was unusable: {decision.reason}")
-                )
-                failures += 1
-                if failures > budgets.max_replans:
-                    self.finish("failed")
-                    return
-                continue
-            plan = decision.plan
-            self.next_task_id = max([self.next_task_id - 1, *(t.id for t in plan.tasks)]) + 1  # ids may skip dropped tasks
-            yield self.emit(
-                PlanEvent(
-                    run_id="",
-                    step=round_no,
-                    tasks=[PlannedTask(id=t.id, tool=t.tool, arguments=t.arguments, depends_on=t.depends_on) for t in plan.tasks],
-                    signals=decision.signals,
-                )
-            )
-            failed = False
-            for event in self.execute(plan, steps):
-                if isinstance(event, ErrorEvent):
-                    failed = True
-                    if event.kind in ("budget", "timeout"):
-                        yield event
-                        yield from self.answer()
-                        return
-                if isinstance(event, ResultEvent):
-                    steps += 1
-                yield event
-            if failed:
-                failures += 1
-                if failures > budgets.max_replans:
-                    yield self.emit(ErrorEvent(run_id="", kind="give_up", message="too many failed steps; stopping"))
-                    break
         yield from self.answer()
+
+    def _out_of_budget(self) -> ErrorEvent | None:
+        """The error that ends the run before another round: time or generated tokens spent."""
+        budgets = self.ctx.budgets
+        if self.over_time():
+            return ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {budgets.max_seconds:g} s")
+        if not self.tokens_left():
+            return ErrorEvent(
+                run_id="", kind="budget", message=f"token budget of {budgets.max_generated_tokens} generated tokens reached"
+            )
+        return None
+
+    def _decide(self, rounds: _Rounds) -> Generator[AgentEvent, None, Any]:
+        """The planner's decision for this round (None if its model failed: the run stops, nothing half-decoded runs)."""
+        try:
+            with self.meter.active():
+                decision = self.ctx.planner.decide(
+                    rounds.selection.tools,
+                    self.conversation(),
+                    executed=self.handled,
+                    next_id=self.next_task_id,
+                    round_failed=rounds.failed,
+                    sources=self.sources(),
+                )
+        except Exception as exc:
+            yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the planner's model failed: {_describe(exc)}"))
+            return None
+        if decision.escalation is not None:
+            yield self.emit(EscalationEvent(run_id="", role="planner", **decision.escalation))
+        return decision
+
+    def _follow(self, decision: Any, rounds: _Rounds, round_no: int) -> Generator[AgentEvent, None, _Next]:
+        """Act on one decision: widen the tool selection, conclude (no tool, ask), stop, count a give-up, or run the plan."""
+        ctx = self.ctx
+        selection = rounds.selection
+        if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
+            rounds.selection = ctx.select_tools(self.request, widen=True)  # none of the retrieved tools fit: widen once
+            yield self.emit(self.retrieval_event(rounds.selection))
+            return "next"
+        if decision.kind == "no_tool":
+            names = ", ".join(t.name for t in selection.tools[:20]) or "none"
+            yield self.emit(NoToolEvent(run_id="", reason=decision.reason))
+            text = f"None of my tools can do that (available: {names})."
+            yield self.emit(AnswerEvent(run_id="", text=text))
+            self.finish("no_tool", text)
+            return "return"
+        if decision.kind == "ask":
+            yield self.emit(AskEvent(run_id="", question=decision.question, missing=decision.missing, tool=decision.tool))
+            self.finish("asked", decision.question)
+            return "return"
+        if decision.kind == "done":
+            return "break"
+        if decision.kind == "give_up":
+            yield self.emit(
+                ErrorEvent(run_id="", kind="give_up", message=f"the planner's output was unusable: {decision.reason}")
+            )
+            rounds.failures += 1
+            if rounds.failures > ctx.budgets.max_replans:
+                self.finish("failed")
+                return "return"
+            return "next"
+        return (yield from self._run_plan(decision, rounds, round_no))
+
+    def _run_plan(self, decision: Any, rounds: _Rounds, round_no: int) -> Generator[AgentEvent, None, _Next]:
+        """Announce and execute a round's plan; a budget or time error ends the run with the answer so far."""
+        plan = decision.plan
+        self.next_task_id = max([self.next_task_id - 1, *(t.id for t in plan.tasks)]) + 1  # ids may skip dropped tasks
+        yield self.emit(
+            PlanEvent(
+                run_id="",
+                step=round_no,
+                tasks=[PlannedTask(id=t.id, tool=t.tool, arguments=t.arguments, depends_on=t.depends_on) for t in plan.tasks],
+                signals=decision.signals,
+            )
+        )
+        rounds.failed = False
+        for event in self.execute(plan, rounds.steps):
+            if isinstance(event, ErrorEvent):
+                rounds.failed = True
+                if event.kind in ("budget", "timeout"):
+                    yield event
+                    yield from self.answer()
+                    return "return"
+            if isinstance(event, ResultEvent):
+                rounds.steps += 1
+            yield event
+        if rounds.failed:
+            rounds.failures += 1
+            if rounds.failures > self.ctx.budgets.max_replans:
+                yield self.emit(ErrorEvent(run_id="", kind="give_up", message="too many failed steps; stopping"))
+                return "break"
+        return "next"
 
     def answer(self) -> Iterator[AgentEvent]:
         if not self.answers:
@@ -310,7 +335,7 @@ class RunState:
             yield self.emit(AnswerEvent(run_id="", text=text, cited=[r.id for r in self.answers]))
             self.finish("answered", text)
             return
-        shown = _fit(self.answers, self.ctx.budgets.max_observation_chars)
+        shown = fit_results(self.answers, self.ctx.budgets.max_observation_chars)
         listed = "; ".join(f"{r.call} -> {r.text}" for r in shown)
         replaced: list[str] = []
         if not self.tokens_left():  # the budget is spent: the results themselves are the answer
@@ -325,152 +350,153 @@ class RunState:
         yield self.emit(AnswerEvent(run_id="", text=text, cited=cited, replaced=replaced))
         self.finish("answered", text)
 
-    def execute(self, plan: Plan, steps_so_far: int) -> Iterator[AgentEvent]:  # noqa: C901 - complexity exception, issue 22
+    def execute(self, plan: Plan, steps_so_far: int) -> Iterator[AgentEvent]:
         """Check, verify and run a plan's tasks wave by wave; independent tasks run in parallel."""
+        checked = yield from self._checked(plan)
+        if checked is None:
+            return
+        steps = steps_so_far
+        failed_ids: set[int] = set()
+        for wave in levels(checked):
+            approved: list[_Approved] = []
+            for task in wave:
+                stop = self._stop_before(task, steps + len(approved))
+                if stop is not None:
+                    yield self.emit(stop)
+                    return
+                entry = yield from self._prepare(task, failed_ids)
+                if entry is not None:
+                    approved.append(entry)
+            yield from self.run_wave(approved, failed_ids)
+            steps += len(approved)
+
+    def _checked(self, plan: Plan) -> Generator[AgentEvent, None, Plan | None]:
+        """The plan less its bad tasks and the tasks that depend on them (None when the plan as a whole is bad)."""
         ctx = self.ctx
         earlier = {task_id: planned.name for task_id, planned, _ in self.handled if task_id in self.results}
         problems = check_plan(plan, ctx.registry, max_tasks=ctx.planner.policy.max_tasks, earlier=earlier)
         for p in problems:
             yield self.emit(ErrorEvent(run_id="", kind="bad_plan", message=p.message, task_id=p.task_id))
         if any(p.task_id is None for p in problems):
-            return
+            return None
         bad = {p.task_id for p in problems}
         for t in plan.tasks:  # tasks that depend on a bad task are dropped too
             if set(t.depends_on) & bad:
                 bad.add(t.id)
-        if bad:
-            plan = Plan(tasks=[t for t in plan.tasks if t.id not in bad])
-        steps = steps_so_far
-        failed_ids: set[int] = set()
-        for wave in levels(plan):
-            approved: list[tuple[int, Tool, ToolCall, Any, list[Any], str | None]] = []
-            for task in wave:
-                if self.over_time():
-                    yield self.emit(
-                        ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {ctx.budgets.max_seconds:g} s")
-                    )
-                    return
-                if steps + len(approved) >= ctx.budgets.max_steps:
-                    yield self.emit(
-                        ErrorEvent(
-                            run_id="",
-                            kind="budget",
-                            message=f"step budget of {ctx.budgets.max_steps} calls reached",
-                            task_id=task.id,
-                        )
-                    )
-                    return
-                if set(task.depends_on) & failed_ids:
-                    yield self.emit(
-                        ErrorEvent(
-                            run_id="", kind="reference", message=f"task {task.id} depends on a failed task", task_id=task.id
-                        )
-                    )
-                    continue
-                try:
-                    arguments = substitute(task.arguments, self.results)
-                except KeyError as exc:
-                    failed_ids.add(task.id)
-                    yield self.emit(ErrorEvent(run_id="", kind="reference", message=str(exc.args[0]), task_id=task.id))
-                    continue
-                call = ToolCall(name=task.tool, arguments=arguments)
-                tool = ctx.registry.get(task.tool)
-                provenance = self.provenance[task.id] = self.argument_sources(call, tool, task.arguments)
-                yield self.emit(CallEvent(run_id="", task_id=task.id, call=call, provenance=provenance))
-                unsupported = [
-                    f"{name} {src.detail}"
-                    for name, src in provenance.items()
-                    if src.source == "unsupported" and (src.identifier or src.detail.startswith("junk"))
-                ]
-                if unsupported:  # an invented identifier or junk text is never sent to a tool
-                    failed_ids.add(task.id)
-                    self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
-                    self.done_calls.append(call)
-                    message = "; ".join(unsupported)
-                    self.log(task.id, call, [], approved=False)
-                    self.answers.append(
-                        ResultForAnswer(
-                            id=task.id, call=_call_text(call.name, call.arguments), text="not run: " + message, ok=False
-                        )
-                    )
-                    yield self.emit(ErrorEvent(run_id="", kind="provenance", message=message, task_id=task.id))
-                    continue
-                key = self.call_key(call) if self.keyed(tool) else None
-                earlier_record = ctx.audit.lookup(key) if key is not None and ctx.audit is not None else None
-                if tool is not None and earlier_record is not None and earlier_record.phase == "done" and earlier_record.ok:
-                    replay = Observation(
-                        ok=True,
-                        text=earlier_record.output or "",
-                        value=_replayed_value(earlier_record.output or ""),
-                        replayed=True,
-                    )
-                    self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
-                    approved.append((task.id, tool, call, replay, [], None))
-                    continue
-                if earlier_record is not None and earlier_record.phase == "intent":
-                    failed_ids.add(task.id)
-                    self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
-                    self.done_calls.append(call)
-                    message = (
-                        f"{call.name} was started under this idempotency key (run {earlier_record.run_id}) but never "
-                        "finished: the process stopped while it ran, so whether it took effect is unknown. Not run "
-                        "again; check its effect, then retry with a new idempotency key if it should run."
-                    )
-                    self.answers.append(
-                        ResultForAnswer(
-                            id=task.id, call=_call_text(call.name, call.arguments), text="not run: " + message, ok=False
-                        )
-                    )
-                    yield self.emit(ErrorEvent(run_id="", kind="unknown_outcome", message=message, task_id=task.id))
-                    continue
-                self.approval_requests.clear()
-                verdict = self.verifier.verify(call)
-                for pending in self.approval_requests:
-                    yield self.emit(pending.model_copy(update={"task_id": task.id}))
-                self.approval_requests.clear()
-                yield self.emit(VerdictEvent(run_id="", task_id=task.id, tool=task.tool, verdict=verdict))
-                self.handled.append((task.id, ToolCall(name=task.tool, arguments=task.arguments), call))
-                if not verdict.approved or tool is None:
-                    failed_ids.add(task.id)
-                    self.log(task.id, call, verdict.checks, approved=False)
-                    self.done_calls.append(call)  # never proposed again in this run
-                    self.answers.append(
-                        ResultForAnswer(
-                            id=task.id,
-                            call=_call_text(call.name, call.arguments),
-                            text="not run: " + "; ".join(verdict.reasons),
-                            ok=False,
-                        )
-                    )
-                    yield self.emit(ErrorEvent(run_id="", kind="refused", message="; ".join(verdict.reasons), task_id=task.id))
-                    continue
-                if key is not None and ctx.audit is not None:  # intent first: a crash from here on is detectable
-                    ctx.audit.append(
-                        AuditRecord(
-                            run_id=self.run_id,
-                            task_id=task.id,
-                            tool=call.name,
-                            arguments=call.arguments,
-                            checks=verdict.checks,
-                            approved=True,
-                            executed=False,
-                            started=time.time(),
-                            idempotency_key=key,
-                            phase="intent",
-                            provenance=_dumped(self.provenance.get(task.id, {})),
-                        )
-                    )
-                approved.append((task.id, tool, call, verdict.arguments or {}, verdict.checks, key))
-            yield from self.run_wave(approved, failed_ids)
-            steps += len(approved)
+        return Plan(tasks=[t for t in plan.tasks if t.id not in bad]) if bad else plan
+
+    def _stop_before(self, task: Any, steps: int) -> ErrorEvent | None:
+        """The error that ends the run before ``task``: time, or the step budget."""
+        budgets = self.ctx.budgets
+        if self.over_time():
+            return ErrorEvent(run_id="", kind="timeout", message=f"the run exceeded {budgets.max_seconds:g} s")
+        if steps >= budgets.max_steps:
+            return ErrorEvent(
+                run_id="", kind="budget", message=f"step budget of {budgets.max_steps} calls reached", task_id=task.id
+            )
+        return None
+
+    def _not_run(self, task_id: int, call: ToolCall, message: str) -> None:
+        """Remember a call that was not run (never proposed again in this run) and why, for the answer."""
+        self.done_calls.append(call)
+        self.answers.append(
+            ResultForAnswer(id=task_id, call=_call_text(call.name, call.arguments), text="not run: " + message, ok=False)
+        )
+
+    def _prepare(self, task: Any, failed_ids: set[int]) -> Generator[AgentEvent, None, _Approved | None]:
+        """Resolve one task's references, check its values' provenance, replay it under its idempotency key or verify
+        it: the approved call, or None (its error emitted)."""
+        ctx = self.ctx
+        if set(task.depends_on) & failed_ids:
+            yield self.emit(
+                ErrorEvent(run_id="", kind="reference", message=f"task {task.id} depends on a failed task", task_id=task.id)
+            )
+            return None
+        try:
+            arguments = substitute(task.arguments, self.results)
+        except KeyError as exc:
+            failed_ids.add(task.id)
+            yield self.emit(ErrorEvent(run_id="", kind="reference", message=str(exc.args[0]), task_id=task.id))
+            return None
+        call = ToolCall(name=task.tool, arguments=arguments)
+        tool = ctx.registry.get(task.tool)
+        planned = ToolCall(name=task.tool, arguments=task.arguments)
+        provenance = self.provenance[task.id] = self.argument_sources(call, tool, task.arguments)
+        yield self.emit(CallEvent(run_id="", task_id=task.id, call=call, provenance=provenance))
+        unsupported = [
+            f"{name} {src.detail}"
+            for name, src in provenance.items()
+            if src.source == "unsupported" and (src.identifier or src.detail.startswith("junk"))
+        ]
+        if unsupported:  # an invented identifier or junk text is never sent to a tool
+            failed_ids.add(task.id)
+            self.handled.append((task.id, planned, call))
+            self.log(task.id, call, [], approved=False)
+            self._not_run(task.id, call, "; ".join(unsupported))
+            yield self.emit(ErrorEvent(run_id="", kind="provenance", message="; ".join(unsupported), task_id=task.id))
+            return None
+        key = self.call_key(call) if self.keyed(tool) else None
+        earlier_record = ctx.audit.lookup(key) if key is not None and ctx.audit is not None else None
+        if tool is not None and earlier_record is not None and earlier_record.phase == "done" and earlier_record.ok:
+            output = earlier_record.output or ""
+            replay = Observation(ok=True, text=output, value=_replayed_value(output), replayed=True)
+            self.handled.append((task.id, planned, call))
+            return (task.id, tool, call, replay, [], None)
+        if earlier_record is not None and earlier_record.phase == "intent":
+            failed_ids.add(task.id)
+            self.handled.append((task.id, planned, call))
+            message = (
+                f"{call.name} was started under this idempotency key (run {earlier_record.run_id}) but never "
+                "finished: the process stopped while it ran, so whether it took effect is unknown. Not run "
+                "again; check its effect, then retry with a new idempotency key if it should run."
+            )
+            self._not_run(task.id, call, message)
+            yield self.emit(ErrorEvent(run_id="", kind="unknown_outcome", message=message, task_id=task.id))
+            return None
+        return (yield from self._verified(task.id, planned, call, tool, key, failed_ids))
+
+    def _verified(
+        self, task_id: int, planned: ToolCall, call: ToolCall, tool: Tool | None, key: str | None, failed_ids: set[int]
+    ) -> Generator[AgentEvent, None, _Approved | None]:
+        """Verify a call (approval requests and the verdict emitted): the approved call, or None when refused. An
+        approved keyed call gets its audit ``intent`` record first, so a crash from here on is detectable."""
+        self.approval_requests.clear()
+        verdict = self.verifier.verify(call)
+        for pending in self.approval_requests:
+            yield self.emit(pending.model_copy(update={"task_id": task_id}))
+        self.approval_requests.clear()
+        yield self.emit(VerdictEvent(run_id="", task_id=task_id, tool=call.name, verdict=verdict))
+        self.handled.append((task_id, planned, call))
+        if not verdict.approved or tool is None:
+            failed_ids.add(task_id)
+            self.log(task_id, call, verdict.checks, approved=False)
+            self._not_run(task_id, call, "; ".join(verdict.reasons))
+            yield self.emit(ErrorEvent(run_id="", kind="refused", message="; ".join(verdict.reasons), task_id=task_id))
+            return None
+        audit = self.ctx.audit
+        if key is not None and audit is not None:
+            audit.append(
+                AuditRecord(
+                    run_id=self.run_id,
+                    task_id=task_id,
+                    tool=call.name,
+                    arguments=call.arguments,
+                    checks=verdict.checks,
+                    approved=True,
+                    executed=False,
+                    started=time.time(),
+                    idempotency_key=key,
+                    phase="intent",
+                    provenance=_dumped(self.provenance.get(task_id, {})),
+                )
+            )
+        return (task_id, tool, call, verdict.arguments or {}, verdict.checks, key)
 
     def keyed(self, tool: Tool | None) -> bool:
         """Whether calls of ``tool`` get an idempotency key in this run (side-effecting tools, when a key was given)."""
         return self.idempotency_key is not None and tool is not None and bool(tool.effects - {Effect.READ})
 
-    def run_wave(
-        self, approved: list[tuple[int, Tool, ToolCall, Any, list[Any], str | None]], failed_ids: set[int]
-    ) -> Iterator[AgentEvent]:
+    def run_wave(self, approved: list[_Approved], failed_ids: set[int]) -> Iterator[AgentEvent]:
         """Run approved calls in parallel; an ``Observation`` in place of the arguments is a replayed result."""
         if not approved:
             return
