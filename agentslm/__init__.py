@@ -8,8 +8,6 @@ from agentslm.audit import AuditLog, read_audit_log
 from agentslm.constraints import DecodeLimits, call_schema
 from agentslm.errors import (
     AgentslmError,
-    CallRefused,
-    ControlSignal,
     GenerationError,
     MissingExtraError,
     ModelNotFoundError,
@@ -37,10 +35,8 @@ __all__ = [
     "AuditLog",
     "Budgets",
     "CallList",
-    "CallRefused",
     "CallSignals",
     "Check",
-    "ControlSignal",
     "DecodeLimits",
     "Effect",
     "Executor",

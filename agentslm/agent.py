@@ -31,7 +31,7 @@ from agentslm.router import EscalationLog, RoutedPlanner, RoutingPolicy
 from agentslm.run.state import RunContext, RunState
 from agentslm.run.types import AgentRun, Budgets, Session, Turn, outcome
 from agentslm.step_types import ToolCall
-from agentslm.verify import Approver, Validator, Verifier
+from agentslm.verify import Approver, Validator
 
 __all__ = ["Agent", "AgentRun", "Budgets", "Session", "Turn"]
 
@@ -117,7 +117,6 @@ class Agent:
         self.approve = approve
         self.validators = validators
         self.allow = allow
-        self.verifier = Verifier(self.registry, approve=approve, validators=validators, allow=allow)
         self.executor = Executor(max_output_chars=max_output_chars)
         self.budgets = budgets or Budgets()
         self.audit = AuditLog(audit_log) if audit_log is not None else None

@@ -1,11 +1,10 @@
 """The error hierarchy of agentslm.
 
-Three kinds of failure are kept apart:
+Two kinds of failure are kept apart:
 
 * :class:`UserError` - a usage mistake (bad registration, unknown model path, a schema
   the grammar compiler cannot handle). The message says how to fix it.
 * :class:`RunError` - something failed while running (the model misbehaved, a budget ran out).
-* :class:`ControlSignal` - a control-flow signal (a call was denied); not a bug.
 
 Every error carries ``hint`` (how to fix it, when known) and ``retryable``.
 """
@@ -21,8 +20,6 @@ __all__ = [
     "SchemaCompileError",
     "RunError",
     "GenerationError",
-    "ControlSignal",
-    "CallRefused",
 ]
 
 
@@ -64,11 +61,3 @@ class GenerationError(RunError):
     """The model produced no valid output (budget exhausted, grammar dead end)."""
 
     retryable = True
-
-
-class ControlSignal(AgentslmError):
-    """Control flow, not a bug (e.g. a call was refused by the verifier)."""
-
-
-class CallRefused(ControlSignal):
-    """A tool call was refused by verification; it was not executed."""
