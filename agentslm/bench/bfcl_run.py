@@ -24,7 +24,7 @@ from agentslm.bench.bfcl_data import BfclCase
 from agentslm.bench.systems import System, SystemOutput
 from agentslm.errors import UserError
 from agentslm.models.base import Message
-from agentslm.registry import ToolRegistry
+from agentslm.registry import Tool, ToolRegistry
 from agentslm.roles.prompts import CALLS_PROMPT_VERSION
 from agentslm.step_types import ToolCall
 from agentslm.verify import Verifier
@@ -175,17 +175,8 @@ def read_records(out_dir: Path) -> list[dict[str, Any]]:
     return records
 
 
-def run_suite(
-    suite: Suite,
-    systems: Sequence[System],
-    *,
-    model_name: str,
-    load_seconds: float,
-    on_record: Callable[[dict[str, Any]], None] | None = None,
-) -> list[dict[str, Any]]:
-    """Run every case of every category through every system; returns the new records."""
-    out = Path(suite.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def _update_meta(out: Path, suite: Suite, systems: Sequence[System], model_name: str, load_seconds: float) -> None:
+    """Merge this run into the folder's ``meta.json`` (refusing another model's folder) and write it back."""
     meta_path = out / META_FILE
     meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     if meta and meta.get("model") != model_name:
@@ -210,6 +201,35 @@ def run_suite(
         }
     )
     meta_path.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+
+def _run_system(system: System, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
+    """One system's output on one case; a system that raises gives an output with no decodable calls."""
+    t0 = time.perf_counter()
+    try:
+        return system.run(messages, tools)
+    except Exception as exc:  # a system that fails on a case scores it as no decodable output
+        return SystemOutput(
+            calls=None,
+            raw=f"error: {type(exc).__name__}: {exc}",
+            seconds=time.perf_counter() - t0,
+            completion_tokens=0,
+            extra={"system_error": f"{type(exc).__name__}: {exc}"},
+        )
+
+
+def run_suite(
+    suite: Suite,
+    systems: Sequence[System],
+    *,
+    model_name: str,
+    load_seconds: float,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Run every case of every category through every system; returns the new records."""
+    out = Path(suite.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _update_meta(out, suite, systems, model_name, load_seconds)
     done = {(r["category"], r["id"], r["system"]) for r in read_records(out)}
     results = out / RESULTS_FILE
     if results.is_file() and results.stat().st_size and not results.read_bytes().endswith(b"\n"):
@@ -226,17 +246,7 @@ def run_suite(
                     if (category, case.id, system.name) in done:
                         continue
                     rss.reset()
-                    t0 = time.perf_counter()
-                    try:
-                        output = system.run(messages, tools)
-                    except Exception as exc:  # a system that fails on a case scores it as no decodable output
-                        output = SystemOutput(
-                            calls=None,
-                            raw=f"error: {type(exc).__name__}: {exc}",
-                            seconds=time.perf_counter() - t0,
-                            completion_tokens=0,
-                            extra={"system_error": f"{type(exc).__name__}: {exc}"},
-                        )
+                    output = _run_system(system, messages, tools)
                     record = {
                         "category": category,
                         "id": case.id,

@@ -240,7 +240,108 @@ def pool_prompt_tokens(model: LocalModel, pool: Sequence[Tool], request: str = "
     return model.count_tokens(Caller(model).calls_messages(request, list(pool), []))
 
 
-def measure_accuracy(  # noqa: C901 - complexity exception, issue 22
+_Setting = tuple[str, str, ToolRetriever | None, int | None]
+"""One accuracy setting: (retriever label, k label, retriever or None for the case's own tools, k or None)."""
+
+
+def _read_accuracy_records(path: Path, wanted: set[str]) -> tuple[list[dict[str, Any]], set[tuple[str, str, str]]]:
+    """The records of ``path`` for the cases in ``wanted``, with their (id, retriever, k) keys; torn lines are skipped."""
+    done: set[tuple[str, str, str]] = set()
+    records: list[dict[str, Any]] = []
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line (killed mid-write) is redone
+            if r.get("id") not in wanted:
+                continue  # another sample's case: kept in the file, not in this report
+            records.append(r)
+            done.add((r["id"], r["retriever"], str(r["k"])))
+    return records, done
+
+
+def _accuracy_settings(
+    retrievers: Sequence[ToolRetriever], ks: Sequence[int], agreed_ks: tuple[int, int] | None
+) -> list[_Setting]:
+    """The settings to score: the case's own tools, each retriever at each k, and the agreement settings."""
+    settings: list[_Setting] = [("case", "case", None, None)]
+    settings += [(r.name, str(k), r, k) for r in retrievers for k in ks]
+    if agreed_ks is not None:
+        settings += [(r.name, f"{agreed_ks[0]}/{agreed_ks[1]}", r, None) for r in retrievers if isinstance(r, HybridRetriever)]
+    return settings
+
+
+def _offered_tools(
+    rc: RetrievalCase,
+    setting: _Setting,
+    pool: Sequence[Tool],
+    ranked: dict[str, list[Tool]],
+    agreed: dict[str, bool],
+    agreed_ks: tuple[int, int] | None,
+) -> tuple[list[Tool], float]:
+    """The tools a setting offers for a case and the retrieval time (ms); rankings are cached in ``ranked``/``agreed``."""
+    _, _, retriever, k = setting
+    if retriever is None:
+        return list(ToolRegistry.from_bfcl(rc.case.functions)), 0.0
+    t0 = time.perf_counter()
+    if retriever.name not in ranked:
+        if isinstance(retriever, HybridRetriever):
+            ranking, agreed[retriever.name] = retriever.rank_agreed(rc.query, pool)
+        else:
+            ranking = retriever.rank(rc.query, pool)
+        ranked[retriever.name] = [t for t, _ in ranking]
+    retrieval_ms = 1000 * (time.perf_counter() - t0)
+    if k is None and agreed_ks is not None:  # the agreement setting
+        k = agreed_ks[0] if agreed[retriever.name] else agreed_ks[1]
+    return ranked[retriever.name][: k or 1], retrieval_ms
+
+
+def _run_offered(model: LocalModel, system: AgentslmSystem, messages: list[Message], tools: list[Tool]) -> SystemOutput:
+    """The system's output with the offered tools; a failure (e.g. over the context) is an output with no calls."""
+    t0 = time.perf_counter()
+    try:
+        return system.run(messages, tools)
+    except Exception as exc:  # e.g. the offered tools do not fit the context: no call, scored wrong
+        prompt = model.count_tokens(system.caller.calls_messages(messages[-1]["content"], tools, messages[:-1]))
+        return SystemOutput(
+            calls=None,
+            raw="",
+            seconds=time.perf_counter() - t0,
+            completion_tokens=0,
+            prompt_tokens=prompt,
+            extra={"error": f"{type(exc).__name__}: {exc}"},
+        )
+
+
+def _accuracy_record(
+    rc: RetrievalCase,
+    setting: _Setting,
+    tools: list[Tool],
+    output: SystemOutput,
+    agreed: dict[str, bool],
+    retrieval_ms: float,
+) -> dict[str, Any]:
+    """One JSONL record: the checker's verdict on the output of one case under one setting."""
+    label, k_label, _, _ = setting
+    verdict = check_case(rc.category, rc.case.functions, output.calls, rc.case.answer)
+    return {
+        "id": rc.case.id,
+        "category": rc.category,
+        "retriever": label,
+        "k": k_label,
+        "valid": verdict.valid,
+        "gold_offered": all(g in {t.name for t in tools} for g in rc.gold),
+        **({"agreed": agreed[label]} if label in agreed else {}),
+        "prompt_tokens": output.prompt_tokens,
+        "seconds": round(output.seconds, 4),
+        "retrieval_ms": round(retrieval_ms, 2),
+        "calls": None if output.calls is None else [{"name": c.name, "arguments": c.arguments} for c in output.calls],
+        **({"error": output.extra["error"]} if "error" in output.extra else {}),
+    }
+
+
+def measure_accuracy(
     model: LocalModel,
     retrievers: Sequence[ToolRetriever],
     pool: Sequence[Tool],
@@ -258,24 +359,9 @@ def measure_accuracy(  # noqa: C901 - complexity exception, issue 22
     """
     out.mkdir(parents=True, exist_ok=True)
     path = out / "accuracy.jsonl"
-    done: set[tuple[str, str, str]] = set()
-    records: list[dict[str, Any]] = []
-    wanted = {rc.case.id for rc in cases}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a torn last line (killed mid-write) is redone
-            if r.get("id") not in wanted:
-                continue  # another sample's case: kept in the file, not in this report
-            records.append(r)
-            done.add((r["id"], r["retriever"], str(r["k"])))
+    records, done = _read_accuracy_records(path, {rc.case.id for rc in cases})
     system = AgentslmSystem(model)
-    settings: list[tuple[str, str, ToolRetriever | None, int | None]] = [("case", "case", None, None)]
-    settings += [(r.name, str(k), r, k) for r in retrievers for k in ks]
-    if agreed_ks is not None:
-        settings += [(r.name, f"{agreed_ks[0]}/{agreed_ks[1]}", r, None) for r in retrievers if isinstance(r, HybridRetriever)]
+    settings = _accuracy_settings(retrievers, ks, agreed_ks)
     if path.is_file() and path.stat().st_size and not path.read_bytes().endswith(b"\n"):
         with path.open("a", encoding="utf-8") as fh:  # end a torn line so new records parse
             fh.write("\n")
@@ -283,53 +369,13 @@ def measure_accuracy(  # noqa: C901 - complexity exception, issue 22
         for rc in cases:
             ranked: dict[str, list[Tool]] = {}
             agreed: dict[str, bool] = {}
-            for label, k_label, retriever, k in settings:
-                if (rc.case.id, label, k_label) in done:
+            for setting in settings:
+                if (rc.case.id, setting[0], setting[1]) in done:
                     continue
-                if retriever is None:
-                    tools = list(ToolRegistry.from_bfcl(rc.case.functions))
-                    retrieval_ms = 0.0
-                else:
-                    t0 = time.perf_counter()
-                    if retriever.name not in ranked:
-                        if isinstance(retriever, HybridRetriever):
-                            ranking, agreed[retriever.name] = retriever.rank_agreed(rc.query, pool)
-                        else:
-                            ranking = retriever.rank(rc.query, pool)
-                        ranked[retriever.name] = [t for t, _ in ranking]
-                    retrieval_ms = 1000 * (time.perf_counter() - t0)
-                    if k is None and agreed_ks is not None:  # the agreement setting
-                        k = agreed_ks[0] if agreed[retriever.name] else agreed_ks[1]
-                    tools = ranked[retriever.name][: k or 1]
+                tools, retrieval_ms = _offered_tools(rc, setting, pool, ranked, agreed, agreed_ks)
                 messages: list[Message] = [{"role": m["role"], "content": m["content"]} for m in rc.case.messages]  # type: ignore[misc]
-                t0 = time.perf_counter()
-                try:
-                    output = system.run(messages, tools)
-                except Exception as exc:  # e.g. the offered tools do not fit the context: no call, scored wrong
-                    prompt = model.count_tokens(system.caller.calls_messages(messages[-1]["content"], tools, messages[:-1]))
-                    output = SystemOutput(
-                        calls=None,
-                        raw="",
-                        seconds=time.perf_counter() - t0,
-                        completion_tokens=0,
-                        prompt_tokens=prompt,
-                        extra={"error": f"{type(exc).__name__}: {exc}"},
-                    )
-                verdict = check_case(rc.category, rc.case.functions, output.calls, rc.case.answer)
-                record = {
-                    "id": rc.case.id,
-                    "category": rc.category,
-                    "retriever": label,
-                    "k": k_label,
-                    "valid": verdict.valid,
-                    "gold_offered": all(g in {t.name for t in tools} for g in rc.gold),
-                    **({"agreed": agreed[label]} if label in agreed else {}),
-                    "prompt_tokens": output.prompt_tokens,
-                    "seconds": round(output.seconds, 4),
-                    "retrieval_ms": round(retrieval_ms, 2),
-                    "calls": None if output.calls is None else [{"name": c.name, "arguments": c.arguments} for c in output.calls],
-                    **({"error": output.extra["error"]} if "error" in output.extra else {}),
-                }
+                output = _run_offered(model, system, messages, tools)
+                record = _accuracy_record(rc, setting, tools, output, agreed, retrieval_ms)
                 fh.write(json.dumps(record) + "\n")
                 fh.flush()
                 records.append(record)

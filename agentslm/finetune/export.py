@@ -44,6 +44,42 @@ def _permute(w: np.ndarray, n_head: int, n_head_kv: int | None = None) -> np.nda
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
+def _check_trained_on(trained_on: dict[str, Any], base_gguf: str | os.PathLike[str]) -> None:
+    """Refuse a base whose architecture or shape differs from the one the adapter was trained on (``trained_on``)."""
+    identity = base_identity(gguf_metadata(base_gguf))
+    compared = {"model_type": "architecture", "hidden_size": "embedding_length", "num_hidden_layers": "block_count"}
+    differing = [
+        f"{theirs}: trained {trained_on[ours]!r} vs base {identity[theirs]!r}"
+        for ours, theirs in compared.items()
+        if trained_on.get(ours) is not None and theirs in identity and trained_on[ours] != identity[theirs]
+    ]
+    if differing:
+        raise AdapterMismatchError(
+            f"The adapter was trained on another base model than {Path(base_gguf).name} (" + "; ".join(differing) + ").",
+            hint="export it with --base set to the GGUF of the model it was trained on.",
+        )
+
+
+def _lora_pairs(tensors: dict[str, np.ndarray], n_head: int, n_head_kv: int) -> dict[str, dict[str, np.ndarray]]:
+    """peft LoRA tensors as float32 ``{"A": ..., "B": ...}`` halves by llama.cpp tensor name (q/k ``lora_B`` permuted)."""
+    pairs: dict[str, dict[str, np.ndarray]] = {}
+    for key, value in tensors.items():
+        match = _KEY.search(key)
+        if match is None or match.group(2) not in _HF_TO_GGUF:
+            raise UserError(
+                f"Adapter tensor {key!r} has no llama.cpp counterpart.", hint="train with the default target modules."
+            )
+        layer, module, ab = match.groups()
+        name = f"blk.{layer}.{_HF_TO_GGUF[module]}.weight"
+        w = value.astype(np.float32)
+        if ab == "B" and module == "self_attn.q_proj":
+            w = _permute(w, n_head, n_head)
+        elif ab == "B" and module == "self_attn.k_proj":
+            w = _permute(w, n_head, n_head_kv)
+        pairs.setdefault(name, {})[ab] = w
+    return pairs
+
+
 def export_gguf_adapter(
     adapter_dir: str | os.PathLike[str],
     base_gguf: str | os.PathLike[str],
@@ -60,18 +96,7 @@ def export_gguf_adapter(
     from safetensors.numpy import load_file
 
     if trained_on:
-        identity = base_identity(gguf_metadata(base_gguf))
-        compared = {"model_type": "architecture", "hidden_size": "embedding_length", "num_hidden_layers": "block_count"}
-        differing = [
-            f"{theirs}: trained {trained_on[ours]!r} vs base {identity[theirs]!r}"
-            for ours, theirs in compared.items()
-            if trained_on.get(ours) is not None and theirs in identity and trained_on[ours] != identity[theirs]
-        ]
-        if differing:
-            raise AdapterMismatchError(
-                f"The adapter was trained on another base model than {Path(base_gguf).name} (" + "; ".join(differing) + ").",
-                hint="export it with --base set to the GGUF of the model it was trained on.",
-            )
+        _check_trained_on(trained_on, base_gguf)
 
     src = Path(adapter_dir)
     config_path, weights_path = src / "adapter_config.json", src / "adapter_model.safetensors"
@@ -88,21 +113,7 @@ def export_gguf_adapter(
     n_head = int(identity["head_count"])
     n_head_kv = int(identity.get("head_count_kv", n_head))
     tensors = load_file(str(weights_path))
-    pairs: dict[str, dict[str, np.ndarray]] = {}
-    for key, value in tensors.items():
-        match = _KEY.search(key)
-        if match is None or match.group(2) not in _HF_TO_GGUF:
-            raise UserError(
-                f"Adapter tensor {key!r} has no llama.cpp counterpart.", hint="train with the default target modules."
-            )
-        layer, module, ab = match.groups()
-        name = f"blk.{layer}.{_HF_TO_GGUF[module]}.weight"
-        w = value.astype(np.float32)
-        if ab == "B" and module == "self_attn.q_proj":
-            w = _permute(w, n_head, n_head)
-        elif ab == "B" and module == "self_attn.k_proj":
-            w = _permute(w, n_head, n_head_kv)
-        pairs.setdefault(name, {})[ab] = w
+    pairs = _lora_pairs(tensors, n_head, n_head_kv)
     if int(identity.get("block_count", 0)) and max(int(n.split(".")[1]) for n in pairs) >= int(identity["block_count"]):
         raise AdapterMismatchError(f"The adapter has more layers than {Path(base_gguf).name}.")
     out_path = Path(out)

@@ -188,6 +188,160 @@ def _evaluate(model: Any, rows: list[dict[str, Any]], spec: LoraConfigSpec, pad_
     return total / max(count, 1)
 
 
+@dataclass
+class _TrainState:
+    """What the training loop advances and a checkpoint saves."""
+
+    model: Any
+    params: list[Any]
+    optimizer: Any
+    scheduler: Any
+    rng: random.Random
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _lr_scheduler(optimizer: Any, spec: LoraConfigSpec, total: int) -> Any:
+    """Linear warmup over ``spec.warmup_steps``, then linear decay to zero at step ``total``."""
+    import torch
+
+    def schedule(step: int) -> float:
+        if step < spec.warmup_steps:
+            return (step + 1) / spec.warmup_steps
+        return max(0.0, (total - step) / max(1, total - spec.warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+
+
+def _load_checkpoint(ckpt: Path, state: _TrainState) -> None:
+    """Restore the optimizer, scheduler, step, loss history and RNG states of ``ckpt/state.pt`` into ``state``."""
+    import torch
+
+    saved = torch.load(ckpt / "state.pt", weights_only=False)
+    state.optimizer.load_state_dict(saved["optimizer"])
+    state.scheduler.load_state_dict(saved["scheduler"])
+    state.step = int(saved["step"])
+    state.history = saved["history"]
+    state.rng.setstate(saved["rng"])
+    torch.set_rng_state(saved["torch_rng"])
+
+
+def _save_checkpoint(where: Path, state: _TrainState) -> None:
+    """Write the adapter to ``where/adapter`` and the optimizer, scheduler, step, history and RNG to ``where/state.pt``."""
+    import torch
+
+    state.model.save_pretrained(str(where / "adapter"), save_embedding_layers=False)
+    torch.save(
+        {
+            "optimizer": state.optimizer.state_dict(),
+            "scheduler": state.scheduler.state_dict(),
+            "step": state.step,
+            "history": state.history,
+            "rng": state.rng.getstate(),
+            "torch_rng": torch.get_rng_state(),
+        },
+        where / "state.pt",
+    )
+
+
+def _optimizer_step(
+    state: _TrainState,
+    batches: list[list[dict[str, Any]]],
+    rows: list[dict[str, Any]],
+    spec: LoraConfigSpec,
+    pad_id: int,
+    device: str,
+) -> float:
+    """One optimizer step over ``spec.grad_accum`` batches popped from ``batches`` (refilled in place from ``rows``
+    when empty), with gradient clipping and a scheduler step; return the summed (accumulation-scaled) loss."""
+    import torch
+
+    state.optimizer.zero_grad(set_to_none=True)
+    loss_sum = 0.0
+    for _ in range(spec.grad_accum):
+        if not batches:
+            batches.extend(_batches(rows, spec.batch_size, state.rng))
+        loss = _loss(state.model, _collate(batches.pop(), pad_id, device), device, spec.bf16) / spec.grad_accum
+        loss.backward()
+        loss_sum += float(loss.detach())
+    torch.nn.utils.clip_grad_norm_(state.params, spec.max_grad_norm)
+    state.optimizer.step()
+    state.scheduler.step()
+    state.step += 1
+    return loss_sum
+
+
+def _run_steps(
+    state: _TrainState,
+    rows: list[dict[str, Any]],
+    val_rows: list[dict[str, Any]],
+    spec: LoraConfigSpec,
+    pad_id: int,
+    device: str,
+    ckpt: Path,
+    total: int,
+    t0: float,
+    loss_log: Any,
+    bar: Any,
+) -> tuple[float | None, bool]:
+    """Train until step ``total`` (or ``spec.max_seconds`` after ``t0``), logging each step to ``loss_log`` and
+    ``bar`` and checkpointing every ``spec.save_every`` steps; return the last validation loss and whether it
+    stopped early."""
+    batches: list[list[dict[str, Any]]] = []
+    running: float | None = None
+    last_val: float | None = None
+    while state.step < total:
+        if not batches:
+            batches = _batches(rows, spec.batch_size, state.rng)
+        loss_sum = _optimizer_step(state, batches, rows, spec, pad_id, device)
+        step = state.step
+        running = loss_sum if running is None else 0.9 * running + 0.1 * loss_sum
+        entry: dict[str, Any] = {
+            "step": step,
+            "loss": round(loss_sum, 5),
+            "lr": state.scheduler.get_last_lr()[0],
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        if val_rows and (step % spec.eval_every == 0 or step == total):
+            last_val = _evaluate(state.model, val_rows, spec, pad_id, device)
+            entry["val_loss"] = round(last_val, 5)
+        state.history.append(entry)
+        loss_log.write(json.dumps(entry) + "\n")
+        loss_log.flush()
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.3f}", **({"val": f"{last_val:.3f}"} if last_val is not None else {}))
+        if step % spec.save_every == 0 and step < total:
+            _save_checkpoint(ckpt, state)
+        if spec.max_seconds is not None and time.perf_counter() - t0 > spec.max_seconds and step < total:
+            return last_val, True
+    return last_val, False
+
+
+def _save_final_adapter(model: Any, out_dir: Path, spec: LoraConfigSpec) -> None:
+    """Write the trained adapter to ``out_dir/adapter`` (its tensors as float16 with ``spec.save_float16``)."""
+    model.save_pretrained(str(out_dir / "adapter"), save_embedding_layers=False)
+    if spec.save_float16:
+        from safetensors.torch import load_file, save_file
+
+        weights = out_dir / "adapter" / "adapter_model.safetensors"
+        save_file({k: v.half() for k, v in load_file(str(weights)).items()}, str(weights))
+
+
+def _base_config(model: Any) -> dict[str, Any]:
+    """The base model's architecture and shape, as recorded in ``training.json``."""
+    return {
+        k: getattr(model.config, k, None)
+        for k in (
+            "model_type",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "vocab_size",
+        )
+    }
+
+
 def train_lora(
     tokens: str | os.PathLike[str],
     base: str | os.PathLike[str],
@@ -230,106 +384,25 @@ def train_lora(
 
     steps_per_epoch = math.ceil(len(rows) / spec.batch_size / spec.grad_accum)
     total = spec.max_steps or max(1, math.ceil(steps_per_epoch * spec.epochs))
-
-    def schedule(step: int) -> float:
-        if step < spec.warmup_steps:
-            return (step + 1) / spec.warmup_steps
-        return max(0.0, (total - step) / max(1, total - spec.warmup_steps))
-
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    step = 0
-    history: list[dict[str, Any]] = []
-    rng = random.Random(spec.seed)
+    state = _TrainState(model, params, optimizer, _lr_scheduler(optimizer, spec, total), random.Random(spec.seed))
     if resume:
-        state = torch.load(ckpt / "state.pt", weights_only=False)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        step = int(state["step"])
-        history = state["history"]
-        rng.setstate(state["rng"])
-        torch.set_rng_state(state["torch_rng"])
-
-    def save(where: Path) -> None:
-        model.save_pretrained(str(where / "adapter"), save_embedding_layers=False)
-        torch.save(
-            {
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "step": step,
-                "history": history,
-                "rng": rng.getstate(),
-                "torch_rng": torch.get_rng_state(),
-            },
-            where / "state.pt",
-        )
+        _load_checkpoint(ckpt, state)
 
     t0 = time.perf_counter()
     loss_log = (out_dir / "loss.jsonl").open("a" if resume else "w", encoding="utf-8")
-    bar = tqdm(total=total, initial=step, disable=not progress, desc="lora", unit="step")
+    bar = tqdm(total=total, initial=state.step, disable=not progress, desc="lora", unit="step")
     try:
-        batches: list[list[dict[str, Any]]] = []
-        running: float | None = None
-        last_val: float | None = None
-        stopped_early = False
-        while step < total:
-            if not batches:
-                batches = _batches(rows, spec.batch_size, rng)
-            optimizer.zero_grad(set_to_none=True)
-            loss_sum = 0.0
-            for _ in range(spec.grad_accum):
-                if not batches:
-                    batches = _batches(rows, spec.batch_size, rng)
-                loss = _loss(model, _collate(batches.pop(), pad_id, device), device, spec.bf16) / spec.grad_accum
-                loss.backward()
-                loss_sum += float(loss.detach())
-            torch.nn.utils.clip_grad_norm_(params, spec.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            running = loss_sum if running is None else 0.9 * running + 0.1 * loss_sum
-            entry: dict[str, Any] = {
-                "step": step,
-                "loss": round(loss_sum, 5),
-                "lr": scheduler.get_last_lr()[0],
-                "seconds": round(time.perf_counter() - t0, 2),
-            }
-            if val_rows and (step % spec.eval_every == 0 or step == total):
-                last_val = _evaluate(model, val_rows, spec, pad_id, device)
-                entry["val_loss"] = round(last_val, 5)
-            history.append(entry)
-            loss_log.write(json.dumps(entry) + "\n")
-            loss_log.flush()
-            bar.update(1)
-            bar.set_postfix(loss=f"{running:.3f}", **({"val": f"{last_val:.3f}"} if last_val is not None else {}))
-            if step % spec.save_every == 0 and step < total:
-                save(ckpt)
-            if spec.max_seconds is not None and time.perf_counter() - t0 > spec.max_seconds and step < total:
-                stopped_early = True
-                break
+        last_val, stopped_early = _run_steps(state, rows, val_rows, spec, pad_id, device, ckpt, total, t0, loss_log, bar)
     finally:
         bar.close()
         loss_log.close()
     seconds = time.perf_counter() - t0
-    save(ckpt)
-    model.save_pretrained(str(out_dir / "adapter"), save_embedding_layers=False)
-    if spec.save_float16:
-        from safetensors.torch import load_file, save_file
-
-        weights = out_dir / "adapter" / "adapter_model.safetensors"
-        save_file({k: v.half() for k, v in load_file(str(weights)).items()}, str(weights))
+    _save_checkpoint(ckpt, state)
+    _save_final_adapter(model, out_dir, spec)
+    step, history = state.step, state.history
     meta = {
         "base": base_fingerprint(base),
-        "base_config": {
-            k: getattr(model.config, k, None)
-            for k in (
-                "model_type",
-                "hidden_size",
-                "num_hidden_layers",
-                "num_attention_heads",
-                "num_key_value_heads",
-                "vocab_size",
-            )
-        },
+        "base_config": _base_config(model),
         "spec": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(spec).items()},
         "device": device,
         "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,

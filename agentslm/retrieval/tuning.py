@@ -121,6 +121,28 @@ def requests_from_records(records: Iterable[TrainingRecord]) -> list[LabelledReq
     return out
 
 
+def _label_pairs(requests: Sequence[LabelledRequest], tools: Sequence[Tool]) -> tuple[list[tuple[int, int]], int]:
+    """(request index, tool index) for every labelled tool found in ``tools``, and the count of those not found.
+
+    Raises :class:`UserError` when no request names a tool of ``tools``.
+    """
+    index = {t.name: i for i, t in enumerate(tools)}
+    pairs: list[tuple[int, int]] = []
+    skipped = 0
+    for r, labelled in enumerate(requests):
+        for name in labelled.tools:
+            if name in index:
+                pairs.append((r, index[name]))
+            else:
+                skipped += 1
+    if not pairs:
+        raise UserError(
+            f"None of the {len(requests)} labelled requests names a tool of the registry ({len(tools)} tools).",
+            hint="pass the registry the requests were made against (--tools), or records whose calls use its tool names.",
+        )
+    return pairs, skipped
+
+
 def tune_query_adapter(
     requests: Sequence[LabelledRequest],
     tools: Sequence[Tool],
@@ -151,20 +173,7 @@ def tune_query_adapter(
         raise UserError("tune_query_adapter needs epochs >= 1, batch_size >= 1 and temperature > 0.")
     if request_vectors is not None and len(request_vectors) != len(requests):
         raise UserError(f"{len(request_vectors)} request vectors for {len(requests)} requests: give one row per request.")
-    index = {t.name: i for i, t in enumerate(tools)}
-    pairs: list[tuple[int, int]] = []
-    skipped = 0
-    for r, labelled in enumerate(requests):
-        for name in labelled.tools:
-            if name in index:
-                pairs.append((r, index[name]))
-            else:
-                skipped += 1
-    if not pairs:
-        raise UserError(
-            f"None of the {len(requests)} labelled requests names a tool of the registry ({len(tools)} tools).",
-            hint="pass the registry the requests were made against (--tools), or records whose calls use its tool names.",
-        )
+    pairs, skipped = _label_pairs(requests, tools)
     used = sorted({r for r, _ in pairs})
     tool_matrix = torch.tensor(retriever.index(tools))
     queries = torch.zeros((len(requests), tool_matrix.shape[1]))
