@@ -1,5 +1,5 @@
-"""The wheel carries the library, the tool packs (tools/agentslm_tools), the assistant's web assets and the
-embedded model's function-calling adapter."""
+"""The wheel carries the library, the tool packs (tools/agentslm_tools), the assistant's web assets, the
+embedded model's function-calling adapter, and the licence (Apache-2.0) with the NOTICE of what it ships."""
 
 from __future__ import annotations
 
@@ -26,3 +26,8 @@ def test_wheel_contents(tmp_path: Path) -> None:
     assert assets and assets <= names
     assert "agentslm/models/adapters/smollm2-135m-calls-A.gguf" in names  # the default configuration's adapter
     assert not any(n.startswith(("tests/", "tools/")) for n in names)
+    (dist_info,) = {n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")}
+    assert {f"{dist_info}/licenses/LICENSE", f"{dist_info}/licenses/NOTICE"} <= names
+    metadata = zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode()
+    assert "License-Expression: Apache-2.0" in metadata
+    assert "Apache License" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
