@@ -1,7 +1,11 @@
 """agentslm: reliable tool-using agents on small local language models.
 
-The public API is exactly ``__all__``.
+The public API is exactly ``__all__``. Logging goes to the standard ``logging`` module under ``agentslm.*`` (a
+run's status at INFO, each event at DEBUG); the library adds only a ``NullHandler``, so an application's own
+logging configuration decides what is shown.
 """
+
+import logging
 
 from agentslm.agent import Agent, AgentRun, Budgets, Session
 from agentslm.audit import AuditLog, read_audit_log
@@ -26,6 +30,9 @@ from agentslm.step_types import CallList, CallSignals, Check, Observation, ToolC
 from agentslm.verify import Verifier
 
 __version__ = "0.1.0"
+"""The package version (pyproject reads it from here: one source)."""
+
+logging.getLogger("agentslm").addHandler(logging.NullHandler())
 
 __all__ = [
     "Agent",

@@ -140,3 +140,49 @@ def test_bench_retrieval_cross_validation_options_are_checked_first(tmp_path) ->
         result = runner.invoke(app, base + extra)
         assert result.exit_code != 0 and message in str(result.exception), (extra, result.output)
     assert not any(tmp_path.iterdir())  # refused before any work
+
+
+def test_version_matches_the_installed_metadata() -> None:
+    from importlib.metadata import version
+
+    import agentslm
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"agentslm {agentslm.__version__}" == f"agentslm {version('agentslm')}"
+
+
+def test_run_answers_on_the_embedded_model_as_json() -> None:
+    result = runner.invoke(app, ["run", "--tools", "tests.sample_tools:registry", "--json", "What's the weather in Paris?"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["status"] == "answered" and "Paris" in data["answer"]
+    calls = [e["call"] for e in data["events"] if e["type"] == "call"]
+    assert [(c["name"], c["arguments"]) for c in calls] == [("get_weather", {"city": "Paris"})]
+
+
+def test_run_approval_on_the_terminal(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A call that needs approval is refused when nobody can be asked (stdin not a terminal), asked otherwise
+    (default no), and allowed by --yes."""
+    import io
+
+    from agentslm.cli.main import terminal_approver
+    from agentslm.registry import Effect, ToolRegistry
+    from agentslm.step_types import ToolCall
+
+    registry = ToolRegistry()
+
+    @registry.tool(effects=[Effect.DESTRUCTIVE])
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        return path
+
+    call, tool = ToolCall(name="delete_file", arguments={"path": "a.txt"}), registry["delete_file"]
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert terminal_approver(False)(call, tool) is False
+    assert terminal_approver(True)(call, tool) is True
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True, raising=False)
+    monkeypatch.setattr("typer.confirm", lambda *a, **k: k.get("default"))
+    assert terminal_approver(False)(call, tool) is False  # the default answer is no
+    monkeypatch.setattr("typer.confirm", lambda *a, **k: True)
+    assert terminal_approver(False)(call, tool) is True

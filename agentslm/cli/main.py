@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sys
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +22,40 @@ from agentslm.cli.common import (
     console,
 )
 from agentslm.errors import AgentslmError
+
+if TYPE_CHECKING:
+    from agentslm.registry import Tool
+    from agentslm.step_types import ToolCall
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from agentslm import __version__
+
+        print(f"agentslm {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option("--verbose", "-v", count=True, help="Log to stderr: -v a run's status and model loads, -vv every event."),
+    ] = 0,
+) -> None:
+    """agentslm: reliable tool-using agents on small local models."""
+    if verbose:
+        import logging
+
+        from rich.logging import RichHandler
+
+        handler = RichHandler(console=console.__class__(stderr=True), show_path=False, show_time=False)
+        logger = logging.getLogger("agentslm")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
 
 
 @app.command()
@@ -132,6 +168,51 @@ def call(
     data = result.model_dump(exclude=None if signals else {"signals"})
     print(json.dumps(data, indent=2, ensure_ascii=False))
     if result.parse_error:
+        raise typer.Exit(1)
+
+
+def terminal_approver(yes: bool) -> Callable[[ToolCall, Tool], bool]:
+    """``agentslm run``'s approval: asked on the terminal (default no); refused when stdin is not a terminal; every
+    call allowed with ``yes``."""
+
+    def approve(call: ToolCall, tool: Tool) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            console.print(f"[yellow]{call.name} needs approval; stdin is not a terminal: refused (pass --yes to allow)[/]")
+            return False
+        arguments = json.dumps(call.arguments, ensure_ascii=False)
+        return typer.confirm(f"Allow {call.name}({arguments})? ({', '.join(sorted(tool.effects))})", default=False, err=True)
+
+    return approve
+
+
+@app.command("run")
+def run_cmd(
+    request: Annotated[str, typer.Argument(help="The request, in plain words.")],
+    tools: Annotated[str, typer.Option(help="Your tools as 'module:attribute' (a ToolRegistry, a list or a factory).")],
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Approve every call that needs approval without asking.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run (status, answer, events) as JSON.")] = False,
+    audit_log: Annotated[str | None, typer.Option(help="Append executed and refused calls to this JSONL audit log.")] = None,
+) -> None:
+    """Run REQUEST with the full agent over your tools: plan, verify, ask before destructive or external calls (on the
+    terminal; refused when it is not interactive, unless --yes), run, answer. Exit status 0 when answered, 1 otherwise."""
+    from agentslm.agent import Agent
+    from agentslm.events import describe_event
+    from agentslm.run.types import outcome
+
+    agent = Agent(_load(model, threads), _load_registry(tools), approve=terminal_approver(yes), audit_log=audit_log)
+    events = []
+    for event in agent.stream(request):
+        events.append(event)
+        if not as_json:
+            console.print(describe_event(event), markup=False, highlight=False)
+    result = outcome(request, events)
+    if as_json:
+        print(result.model_dump_json(indent=2))
+    if result.status != "answered":
         raise typer.Exit(1)
 
 

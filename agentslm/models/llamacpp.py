@@ -6,6 +6,7 @@ would discard (:mod:`agentslm.models.prefix_cache`), so each role's stable syste
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from agentslm.errors import GenerationError, ModelNotFoundError, UserError
 from agentslm.models.base import LocalModel, Message, Model, neutralize_control_text
 from agentslm.models.cpu_buffers import ExtraBuffersDecision, decide_extra_buffers, llama_extra_buffers
 from agentslm.models.prefix_cache import PrefixCache, SavedPrefix, common_prefix
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["LlamaCppModel", "set_lora_adapter"]
 
@@ -128,6 +131,7 @@ class LlamaCppModel(LocalModel):
         self._stable_lengths: dict[str, int] = {}  # system message -> its token count in a prompt
         self.name = f"llamacpp:{model_path.name}" + (f"+lora:{Path(lora_path).name}" if lora_path else "")
         self.n_threads = threads
+        _log.info("loaded %s: n_ctx=%d, %d threads; %s", self.name, n_ctx, threads, self.extra_buffers.describe())
         self.vocab_size = self._llm.n_vocab()
         eos = {self._llm.token_eos()}
         for special in ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<end_of_turn>"):

@@ -13,6 +13,7 @@ at once with a message that says what to check.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import random
@@ -26,6 +27,8 @@ from agentslm.constraints.validation import validate
 from agentslm.errors import ModelNotFoundError, RunError, UserError
 from agentslm.models.base import Generation, Message, Model, TokenLogprob, neutralize_control_text
 from agentslm.usage import record
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["OpenAICompatModel", "RemoteAuthError", "RemoteModelError", "parse_openai_spec"]
 
@@ -161,6 +164,7 @@ class OpenAICompatModel(Model):
                         kind="status",
                         retryable=response.status_code in _TRANSIENT,
                     )
+            _log.warning("%s: transient failure (try %d), retrying in %.1f s", self.name, attempt + 1, delay)
             time.sleep(delay * (1 + random.random() * 0.25))
             delay *= 2
         raise AssertionError("unreachable")

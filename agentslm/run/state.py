@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from agentslm.events import (
     ResultEvent,
     RetrievalEvent,
     VerdictEvent,
+    describe_event,
 )
 from agentslm.execute import Executor
 from agentslm.grounding import is_grounded_number, is_grounded_string
@@ -43,6 +45,8 @@ from agentslm.run.types import Budgets, Session, Turn
 from agentslm.step_types import Observation, ToolCall
 from agentslm.usage import TokenMeter
 from agentslm.verify import Approver, Validator, Verifier
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["RunContext", "RunState"]
 
@@ -153,6 +157,8 @@ class RunState:
         event.run_id = self.run_id
         event.seq = self.seq
         self.seq += 1
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("run %s #%d %s", self.run_id, event.seq, describe_event(event))
         return event
 
     def conversation(self) -> list[Message]:
@@ -207,6 +213,14 @@ class RunState:
         if self.finished:
             return
         self.finished = True
+        _log.info(
+            "run %s %s: %d call(s) in %.1f s, %d generated tokens",
+            self.run_id,
+            status,
+            len(self.done_calls),
+            time.monotonic() - self.start,
+            self.meter.generated,
+        )
         if self.session is not None:
             self.turn.status = status
             self.turn.answer = answer
