@@ -43,6 +43,7 @@ from agentslm.roles.request_scope import (
     request_covered,
     requested,
     supported,
+    verb_used,
     words,
 )
 from agentslm.step_types import CallList, CallSignals, ToolCall
@@ -341,7 +342,12 @@ class Planner:
             reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
             looked = self._lookup(reads, rnd.messages, conversation, model) if reads else []
             fresh = supported(rnd.numbered(self, looked), by_name, sources, {}, said)
-        asked_for = [n for n in named_blocked if by_name[n].effects - {Effect.READ} and named_by(by_name[n], said)]
+        request = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
+        asked_for = [
+            n
+            for n in named_blocked
+            if by_name[n].effects - {Effect.READ} and named_by(by_name[n], said) and verb_used(by_name[n], request)
+        ]
         return fresh, ((asked_for[0], list(named_blocked[asked_for[0]])) if asked_for else None)
 
     def _numbered(

@@ -61,14 +61,16 @@ def requested(
     without the tasks that reference a dropped one.
 
     After results (``executed``), a side-effecting call is kept only when the current request names its tool
-    (:func:`named_by`: "save ... note" names ``add_note``; "find my note" does not) and that tool has not run yet in
-    this run: copying a result into a new write is no reason by itself (the models, once an email is sent, go on to add
+    (:func:`named_by`: "save ... note" names ``add_note``; "find my note" does not) with its verb used as a verb
+    (:func:`verb_used`: not "What are the email addresses ...?") and that tool has not run yet in this run: copying a result into a new write is no reason by itself (the models, once an email is sent, go on to add
     the addressee to the contacts or to save the message as a note). In the first round, the list's first
     side-effecting call is the model's reading of the request when the request names or invokes its tool
-    (:func:`invoked_by`: "Order a large pizza" invokes no ``add_note``); a further one must be named ("send Ana an
-    email" does not ask to add Ana to the contacts)."""
+    (:func:`invoked_by`: "Order a large pizza" invokes no ``add_note``); a further one must be named, its verb used as
+    a verb ("send Ana an email" does not ask to add Ana to the contacts; "Add Gina to my contacts, email
+    gina@rossi.it" asks for no email)."""
     requests = [m["content"] for m in conversation if m["role"] == "user"]
-    said = words(requests[-1] if requests else "")
+    request = requests[-1] if requests else ""
+    said = words(request)
     ran = {actual.name for _, _, actual in executed}
     dropped: set[int] = set()
     kept: list[dict[str, Any]] = []
@@ -80,10 +82,10 @@ def requested(
             dropped.add(item["id"])
             continue
         if tool is not None and tool.effects - {Effect.READ}:
-            if not first_write and not (named_by(tool, said) and tool.name not in ran):
-                dropped.add(item["id"])
+            if not first_write and not (named_by(tool, said) and verb_used(tool, request) and tool.name not in ran):
+                dropped.add(item["id"])  # "..., email gina@rossi.it" labels an address: it asks for no email
                 continue
-            if first_write and not (named_by(tool, said) or invoked_by(tool, requests[-1] if requests else "")):
+            if first_write and not (named_by(tool, said) or invoked_by(tool, request)):
                 dropped.add(item["id"])  # "Order a large pizza" -> add_note stands in for a tool nobody has
                 continue
             first_write = False

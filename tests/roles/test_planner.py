@@ -236,3 +236,24 @@ def test_a_write_is_finished_only_where_its_verb_is_used_as_a_verb() -> None:
     assert verb_used(email, "Email Ana: the meeting moved to 3pm.") and verb_used(email, "Read todo.txt and email it to Ben.")
     assert verb_used(email, "Tell David by email that the report is ready.")
     assert not verb_used(email, "Add Gina Rossi to my contacts, email gina.rossi@rossi.it.")  # the address's label
+
+
+def test_a_further_write_or_a_question_needs_its_verb_used_as_a_verb() -> None:
+    """An address's label ("..., email gina@rossi.it") or a question about addresses asks for no email: a planned
+    send_email is dropped in the first round (after the contact it asks to add) and after results."""
+    from agentslm.bench.task_world import World
+    from agentslm.roles.request_scope import requested
+    from agentslm.step_types import ToolCall
+
+    by_name = {x.name: x for x in World().registry()}
+    add = {"id": 1, "name": "add_contact", "arguments": {"name": "Gina Rossi", "email": "gina.rossi@rossi.it"}}
+    send = {"id": 2, "name": "send_email", "arguments": {"to": "gina.rossi@rossi.it", "subject": "Hi", "body": "Hi"}}
+    label = [{"role": "user", "content": "Add Gina Rossi to my contacts, email gina.rossi@rossi.it."}]
+    assert [f["name"] for f in requested([add, send], by_name, (), label)] == ["add_contact"]
+    ran = [
+        (1, ToolCall(name="find_contact", arguments={"name": "Ana"}), ToolCall(name="find_contact", arguments={"name": "Ana"}))
+    ]
+    question = [{"role": "user", "content": "What are the email addresses of Ana and Ben?"}]
+    assert requested([send], by_name, ran, question) == []
+    asked = [{"role": "user", "content": "Find Ana's address and email her: the meeting moved."}]
+    assert requested([send], by_name, ran, asked) == [send]  # the verb: kept
