@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from agentslm.audit import AuditLog
@@ -188,8 +188,24 @@ class Agent:
         return run
 
     async def arun(self, request: str, *, session: Session | None = None, idempotency_key: str | None = None) -> AgentRun:
-        """Like :meth:`run`, without blocking the event loop (the model runs in a worker thread)."""
-        return await asyncio.to_thread(self.run, request, session=session, idempotency_key=idempotency_key)
+        """Like :meth:`run`, for asyncio applications (see :meth:`astream`: async tools run on this event loop)."""
+        state = self._start(request, session, idempotency_key, loop=asyncio.get_running_loop())
+        events = [event async for event in _events_on_loop(state)]
+        run = outcome(request, events)
+        run.generated_tokens = state.meter.generated
+        run.prompt_tokens = state.meter.prompt
+        return run
+
+    async def astream(
+        self, request: str, *, session: Session | None = None, idempotency_key: str | None = None
+    ) -> AsyncIterator[AgentEvent]:
+        """Like :meth:`stream`, for asyncio applications: the events arrive as they happen without blocking the event
+        loop (the model steps run in a worker thread), and async tools are awaited on this event loop, so they can use
+        the application's clients (an ``httpx.AsyncClient``, a database pool). Leaving the loop early lets the run
+        finish its current step in the background."""
+        state = self._start(request, session, idempotency_key, loop=asyncio.get_running_loop())
+        async for event in _events_on_loop(state):
+            yield event
 
     def session(self) -> Session:
         """A new multi-turn session (pass it to :meth:`run` / :meth:`stream`)."""
@@ -200,7 +216,14 @@ class Agent:
         run = self._start(request, session, idempotency_key)
         yield from run.events()
 
-    def _start(self, request: str, session: Session | None, idempotency_key: str | None) -> RunState:
+    def _start(
+        self,
+        request: str,
+        session: Session | None,
+        idempotency_key: str | None,
+        *,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> RunState:
         if not isinstance(request, str) or not request.strip():
             raise UserError("The request is empty.", hint="pass the user's request as text.")
         limit = self.budgets.max_request_chars
@@ -225,5 +248,40 @@ class Agent:
             validators=self.validators,
             allow=self.allow,
             select_tools=self.select_tools,
+            loop=loop,
         )
         return RunState(context, request, session, idempotency_key)
+
+
+_END = object()
+
+
+async def _events_on_loop(state: RunState) -> AsyncIterator[AgentEvent]:
+    """``state``'s events, computed in a worker thread and handed to the running event loop one by one."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+
+    def hand(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop closed after the caller stopped listening: the run just finishes
+            pass
+
+    def work() -> None:
+        try:
+            for event in state.events():
+                hand(event)
+        except BaseException as exc:  # re-raised in the caller's task
+            hand(exc)
+        finally:
+            hand(_END)
+
+    worker = loop.run_in_executor(None, work)
+    try:
+        while (item := await queue.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if worker.done():
+            await worker

@@ -43,8 +43,12 @@ class Executor:
             raise ValueError("max_output_chars must be at least 16")
         self.max_output_chars = max_output_chars
 
-    def execute(self, tool: Tool, arguments: Mapping[str, Any]) -> Observation:
-        """Run ``tool`` with validated ``arguments``; never raises for tool failures."""
+    def execute(self, tool: Tool, arguments: Mapping[str, Any], *, loop: asyncio.AbstractEventLoop | None = None) -> Observation:
+        """Run ``tool`` with validated ``arguments``; never raises for tool failures.
+
+        An async tool is awaited on ``loop`` when it is given and running (the application's event loop, from
+        :meth:`~agentslm.agent.Agent.astream`: the tool may use clients bound to it), else in an event loop of its own;
+        either way it is cancelled on timeout."""
         start = time.perf_counter()
         if tool.fn is None:
             return Observation(ok=False, text=f"error: tool {tool.name!r} has no handler", error="NoHandler: spec-only tool")
@@ -52,15 +56,16 @@ class Executor:
         done = threading.Event()
         fn = tool.fn
 
+        def awaited(awaitable: Any) -> Any:
+            bounded = asyncio.wait_for(_as_coroutine(awaitable), tool.timeout)
+            if loop is not None and loop.is_running():
+                return asyncio.run_coroutine_threadsafe(bounded, loop).result()
+            return asyncio.run(bounded)
+
         def target() -> None:
             try:
-                if inspect.iscoroutinefunction(fn):
-                    outcome["value"] = asyncio.run(asyncio.wait_for(fn(**arguments), tool.timeout))
-                else:
-                    value = fn(**arguments)
-                    if inspect.isawaitable(value):
-                        value = asyncio.run(asyncio.wait_for(_as_coroutine(value), tool.timeout))
-                    outcome["value"] = value
+                value = fn(**arguments)
+                outcome["value"] = awaited(value) if inspect.isawaitable(value) else value
             except BaseException as exc:
                 outcome["error"] = exc
             finally:

@@ -6,6 +6,7 @@ approval policy an :class:`~agentslm.agent.Agent` holds); ``Agent.run`` / ``stre
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -67,6 +68,8 @@ class RunContext:
     allow: Iterable[str] | None
     select_tools: Callable[..., Selection]
     """``select_tools(request, widen=False)``: the tools offered to the model."""
+    loop: asyncio.AbstractEventLoop | None = None
+    """The application's event loop async tools are awaited on (``Agent.astream``), or None: each gets its own."""
 
 
 _Approved = tuple[int, Tool, ToolCall, Any, list[Any], str | None]
@@ -520,7 +523,10 @@ class RunState:
             started = time.time()
             if isinstance(arguments, Observation):  # completed before under this idempotency key: not run again
                 return arguments, started, started
-            observation = ctx.executor.execute(tool, arguments)
+            if ctx.loop is not None:
+                observation = ctx.executor.execute(tool, arguments, loop=ctx.loop)
+            else:
+                observation = ctx.executor.execute(tool, arguments)
             return observation, started, time.time()
 
         with ThreadPoolExecutor(max_workers=max(1, min(ctx.budgets.max_parallel, len(approved)))) as pool:
