@@ -41,17 +41,46 @@ def _error(status: int, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=status)
 
 
-def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) -> Starlette:  # noqa: C901 - complexity exception, issue 22
+def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) -> Starlette:
     """The Starlette app serving ``assistant``.
 
     Writes (messages, approvals) must be ``application/json`` from the app's own origin, so another web page open
     in the same browser cannot send requests or approve calls (a cross-site JSON POST needs a CORS preflight that
     this server never grants); with ``allowed_hosts`` the ``Host`` header is checked too (DNS rebinding).
     """
+    handlers = _Handlers(assistant, allowed_hosts)
+    return Starlette(
+        routes=[
+            Route("/", handlers.index),
+            Route("/static/{name}", handlers.static),
+            Route("/api/state", handlers.state),
+            Route("/api/history", handlers.history),
+            Route("/api/messages", handlers.messages, methods=["POST"]),
+            Route("/api/approvals/{approval}", handlers.approvals, methods=["POST"]),
+            Route("/api/events", handlers.events),
+        ]
+    )
 
-    def refused(request: Request) -> Response | None:
+
+def _asset(name: str) -> Response:
+    item = STATIC / name
+    if "/" in name or name.startswith(".") or not item.is_file():
+        return JSONResponse({"error": "not found"}, status_code=404)
+    suffix = "." + name.rsplit(".", 1)[-1]
+    with resources.as_file(item) as path:
+        return FileResponse(path, media_type=_TYPES.get(suffix, "application/octet-stream"))
+
+
+class _Handlers:
+    """The route handlers of :func:`create_app`, over one assistant."""
+
+    def __init__(self, assistant: Assistant, allowed_hosts: list[str] | None) -> None:
+        self.assistant = assistant
+        self.allowed_hosts = allowed_hosts
+
+    def refused(self, request: Request) -> Response | None:
         host = request.headers.get("host", "")
-        if allowed_hosts is not None and host not in allowed_hosts:
+        if self.allowed_hosts is not None and host not in self.allowed_hosts:
             return JSONResponse({"error": f"unexpected Host header {host!r}"}, status_code=403)
         if request.method == "POST":
             origin = request.headers.get("origin")
@@ -61,36 +90,28 @@ def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) 
                 return JSONResponse({"error": "send Content-Type: application/json"}, status_code=415)
         return None
 
-    def asset(name: str) -> Response:
-        item = STATIC / name
-        if "/" in name or name.startswith(".") or not item.is_file():
-            return JSONResponse({"error": "not found"}, status_code=404)
-        suffix = "." + name.rsplit(".", 1)[-1]
-        with resources.as_file(item) as path:
-            return FileResponse(path, media_type=_TYPES.get(suffix, "application/octet-stream"))
+    async def index(self, _: Request) -> Response:
+        return _asset("index.html")
 
-    async def index(_: Request) -> Response:
-        return asset("index.html")
+    async def static(self, request: Request) -> Response:
+        return _asset(request.path_params["name"])
 
-    async def static(request: Request) -> Response:
-        return asset(request.path_params["name"])
-
-    async def state(request: Request) -> Response:
-        if (bad := refused(request)) is not None:
+    async def state(self, request: Request) -> Response:
+        if (bad := self.refused(request)) is not None:
             return bad
-        return JSONResponse(assistant.state())
+        return JSONResponse(self.assistant.state())
 
-    async def history(request: Request) -> Response:
-        if (bad := refused(request)) is not None:
+    async def history(self, request: Request) -> Response:
+        if (bad := self.refused(request)) is not None:
             return bad
         try:
-            turns = await asyncio.to_thread(assistant.history.turns)
+            turns = await asyncio.to_thread(self.assistant.history.turns)
         except AgentslmError as exc:
             return _error(503, exc)
         return JSONResponse({"turns": turns})
 
-    async def messages(request: Request) -> Response:
-        if (bad := refused(request)) is not None:
+    async def messages(self, request: Request) -> Response:
+        if (bad := self.refused(request)) is not None:
             return bad
         try:
             body: Any = await request.json()
@@ -100,18 +121,18 @@ def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) 
         if not isinstance(text, str):
             return JSONResponse({"error": 'send JSON: {"text": "..."}'}, status_code=400)
         try:
-            turn = await asyncio.to_thread(assistant.submit, text)
+            turn = await asyncio.to_thread(self.assistant.submit, text)
         except AssistantBusy as exc:
             return _error(409, exc)
         except UserError as exc:
-            too_long = text.strip() and len(text.strip()) > assistant.config.server.max_message_chars
+            too_long = text.strip() and len(text.strip()) > self.assistant.config.server.max_message_chars
             return _error(413 if too_long else 400, exc)
         except AgentslmError as exc:  # the history database is locked or damaged
             return _error(503, exc)
         return JSONResponse({"turn": turn}, status_code=202)
 
-    async def approvals(request: Request) -> Response:
-        if (bad := refused(request)) is not None:
+    async def approvals(self, request: Request) -> Response:
+        if (bad := self.refused(request)) is not None:
             return bad
         try:
             body: Any = await request.json()
@@ -120,43 +141,30 @@ def create_app(assistant: Assistant, *, allowed_hosts: list[str] | None = None) 
         if not isinstance(body, dict) or not isinstance(body.get("approve"), bool):
             return JSONResponse({"error": 'send JSON: {"approve": true} or {"approve": false}'}, status_code=400)
         try:
-            assistant.decide(request.path_params["approval"], body["approve"])
+            self.assistant.decide(request.path_params["approval"], body["approve"])
         except UserError as exc:
             return _error(404, exc)
         return JSONResponse({"ok": True})
 
-    async def events(request: Request) -> Response:
-        if (bad := refused(request)) is not None:
+    async def events(self, request: Request) -> Response:
+        if (bad := self.refused(request)) is not None:
             return bad
         header = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
         last = int(header) if header.isascii() and header.isdigit() else 0
-        if last > assistant.last_id():  # the server restarted: the client's ids are from before
+        if last > self.assistant.last_id():  # the server restarted: the client's ids are from before
             last = 0
+        return StreamingResponse(self._feed(request, last), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
-        async def feed() -> AsyncIterator[str]:
-            nonlocal last
-            yield f"retry: 1000\nevent: hello\ndata: {json.dumps(assistant.state())}\n\n"
-            while not await request.is_disconnected():
-                batch = await asyncio.to_thread(assistant.messages_after, last, 2.0)
-                if not batch:
-                    yield ": keep-alive\n\n"
-                for message in batch:
-                    last = message["id"]
-                    yield f"id: {last}\ndata: {json.dumps(message, default=str)}\n\n"
-
-        return StreamingResponse(feed(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-
-    return Starlette(
-        routes=[
-            Route("/", index),
-            Route("/static/{name}", static),
-            Route("/api/state", state),
-            Route("/api/history", history),
-            Route("/api/messages", messages, methods=["POST"]),
-            Route("/api/approvals/{approval}", approvals, methods=["POST"]),
-            Route("/api/events", events),
-        ]
-    )
+    async def _feed(self, request: Request, last: int) -> AsyncIterator[str]:
+        assistant = self.assistant
+        yield f"retry: 1000\nevent: hello\ndata: {json.dumps(assistant.state())}\n\n"
+        while not await request.is_disconnected():
+            batch = await asyncio.to_thread(assistant.messages_after, last, 2.0)
+            if not batch:
+                yield ": keep-alive\n\n"
+            for message in batch:
+                last = message["id"]
+                yield f"id: {last}\ndata: {json.dumps(message, default=str)}\n\n"
 
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

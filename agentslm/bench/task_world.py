@@ -87,9 +87,19 @@ class World:
     def _next_id(self, table: str) -> int:
         return max(self.state[table], default=0) + 1
 
-    def registry(self) -> ToolRegistry:  # noqa: C901 - complexity exception, issue 22 (one closure per tool)
+    def registry(self) -> ToolRegistry:
         """The thirteen tools, bound to this world."""
         reg = ToolRegistry()
+        self._register_contact_and_email_tools(reg)
+        self._register_note_tools(reg)
+        self._register_file_and_calendar_tools(reg)
+        self._register_lookup_tools(reg)
+        return reg
+
+    # The tools are registered in groups (one closure per tool over this world's state); the order of registration
+    # is the order the model sees them in, so the groups run in the order above.
+
+    def _register_contact_and_email_tools(self, reg: ToolRegistry) -> None:
         s = self.state
 
         @reg.tool
@@ -146,6 +156,9 @@ class World:
             words = [w for w in query.casefold().split() if len(w) > 2]
             return [{"id": i, **m} for i, m in s["inbox"].items() if any(w in " ".join(m.values()).casefold() for w in words)]
 
+    def _register_note_tools(self, reg: ToolRegistry) -> None:
+        s = self.state
+
         @reg.tool(effects=["write"])
         def add_note(
             title: Annotated[str, Field(min_length=1, max_length=80)],
@@ -186,6 +199,9 @@ class World:
                 raise LookupError(f"there is no note #{note_id}")
             del s["notes"][note_id]
             return f"note #{note_id} deleted"
+
+    def _register_file_and_calendar_tools(self, reg: ToolRegistry) -> None:
+        s = self.state
 
         @reg.tool
         def read_file(path: Annotated[str, Field(min_length=1, max_length=120)]) -> str:
@@ -238,6 +254,9 @@ class World:
             s["events"][i] = {"title": title, "date": date, "time": time}
             return f"event #{i} created"
 
+    def _register_lookup_tools(self, reg: ToolRegistry) -> None:
+        s = self.state
+
         @reg.tool
         def convert_currency(amount: float, from_currency: Currency, to_currency: Currency) -> float:
             """Convert an amount of money between currencies.
@@ -260,5 +279,3 @@ class World:
             if found is None:
                 raise LookupError(f"no weather data for {city!r}")
             return {"city": found[0], **found[1]}
-
-        return reg

@@ -21,6 +21,8 @@ from agentslm.registry import Effect, Tool, ToolRegistry
 from agentslm.verify import Verifier
 
 if TYPE_CHECKING:
+    import mcp_types as types
+
     from agentslm.agent import Agent
 
 __all__ = ["RUN_TASK", "build_server", "run_http", "run_stdio"]
@@ -76,7 +78,7 @@ def _annotations(tool: Tool) -> dict[str, Any]:
     }
 
 
-def build_server(  # noqa: C901 - complexity exception, issue 22
+def build_server(
     agent: Agent | None = None,
     registry: ToolRegistry | None = None,
     *,
@@ -93,9 +95,7 @@ def build_server(  # noqa: C901 - complexity exception, issue 22
             agent's calls of them: the MCP host is then responsible for consent.
         max_output_chars: bound on a served tool's result text.
     """
-    import mcp_types as types
     from mcp.server import Server
-    from mcp.shared.exceptions import MCPError
 
     if agent is None and registry is None:
         from agentslm.errors import UserError
@@ -118,8 +118,38 @@ def build_server(  # noqa: C901 - complexity exception, issue 22
         for tool in agent.registry:
             if not tool.requires_approval or approve_all:
                 agent_effects |= set(tool.effects)
+    handlers = _Handlers(agent, served, verifier, executor, agent_effects)
+    return Server(
+        name,
+        version=_version(),
+        instructions="agentslm: a small local model as a tool-using agent (run_task), and its verified tools.",
+        get_tool_input_schema=handlers.input_schema,
+        on_list_tools=handlers.on_list_tools,
+        on_call_tool=handlers.on_call_tool,
+    )
 
-    def listing() -> list[types.Tool]:
+
+class _Handlers:
+    """The MCP handlers of :func:`build_server`: what it serves, and how a call is verified and run."""
+
+    def __init__(
+        self,
+        agent: Agent | None,
+        served: dict[str, Tool],
+        verifier: Verifier,
+        executor: Executor,
+        agent_effects: set[Effect],
+    ) -> None:
+        self.agent = agent
+        self.served = served
+        self.verifier = verifier
+        self.executor = executor
+        self.agent_effects = agent_effects
+
+    def listing(self) -> list[types.Tool]:
+        import mcp_types as types
+
+        agent, agent_effects = self.agent, self.agent_effects
         tools: list[types.Tool] = []
         if agent is not None:
             names = ", ".join(agent.registry.names[:20]) or "none"
@@ -139,7 +169,7 @@ def build_server(  # noqa: C901 - complexity exception, issue 22
                     ),
                 )
             )
-        for tool in served.values():
+        for tool in self.served.values():
             tools.append(
                 types.Tool(
                     name=tool.name,
@@ -150,49 +180,50 @@ def build_server(  # noqa: C901 - complexity exception, issue 22
             )
         return tools
 
-    async def on_list_tools(ctx: Any, params: Any) -> types.ListToolsResult:
-        return types.ListToolsResult(tools=listing())
+    async def on_list_tools(self, ctx: Any, params: Any) -> types.ListToolsResult:
+        import mcp_types as types
 
-    def input_schema(tool_name: str) -> dict[str, Any] | None:
-        if tool_name == RUN_TASK and agent is not None:
+        return types.ListToolsResult(tools=self.listing())
+
+    def input_schema(self, tool_name: str) -> dict[str, Any] | None:
+        if tool_name == RUN_TASK and self.agent is not None:
             return _RUN_TASK_INPUT
-        tool = served.get(tool_name)
+        tool = self.served.get(tool_name)
         return tool.parameters if tool is not None else None
 
-    async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def on_call_tool(self, ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         import anyio
+        import mcp_types as types
+        from mcp.shared.exceptions import MCPError
 
         arguments = dict(params.arguments or {})
-        if params.name == RUN_TASK and agent is not None:
-            request = arguments.get("request")
-            if not isinstance(request, str) or not request.strip():
-                return _error("run_task needs a non-empty 'request' string.")
-            run = await anyio.to_thread.run_sync(agent.run, request)
-            structured = _run_summary(run)
-            text = run.answer or run.question or ("; ".join(structured["errors"]) or f"status: {run.status}")
-            return types.CallToolResult(
-                content=[types.TextContent(type="text", text=text)], structured_content=structured, is_error=False
-            )
-        tool = served.get(params.name)
+        if params.name == RUN_TASK and self.agent is not None:
+            return await self._run_task(self.agent, arguments)
+        tool = self.served.get(params.name)
         if tool is None:
             raise MCPError(code=types.INVALID_PARAMS, message=f"Unknown tool: {params.name}")
         from agentslm.step_types import ToolCall
 
-        verdict = verifier.verify(ToolCall(name=tool.name, arguments=arguments))
+        verdict = self.verifier.verify(ToolCall(name=tool.name, arguments=arguments))
         if not verdict.approved:
             failed = next(c for c in verdict.checks if not c.ok)
             return _error(f"refused by agentslm's verifier ({failed.stage}): {failed.reason}")
-        observation = await anyio.to_thread.run_sync(executor.execute, tool, verdict.arguments or arguments)
+        observation = await anyio.to_thread.run_sync(self.executor.execute, tool, verdict.arguments or arguments)
         return types.CallToolResult(content=[types.TextContent(type="text", text=observation.text)], is_error=not observation.ok)
 
-    return Server(
-        name,
-        version=_version(),
-        instructions="agentslm: a small local model as a tool-using agent (run_task), and its verified tools.",
-        get_tool_input_schema=input_schema,
-        on_list_tools=on_list_tools,
-        on_call_tool=on_call_tool,
-    )
+    async def _run_task(self, agent: Agent, arguments: dict[str, Any]) -> types.CallToolResult:
+        import anyio
+        import mcp_types as types
+
+        request = arguments.get("request")
+        if not isinstance(request, str) or not request.strip():
+            return _error("run_task needs a non-empty 'request' string.")
+        run = await anyio.to_thread.run_sync(agent.run, request)
+        structured = _run_summary(run)
+        text = run.answer or run.question or ("; ".join(structured["errors"]) or f"status: {run.status}")
+        return types.CallToolResult(
+            content=[types.TextContent(type="text", text=text)], structured_content=structured, is_error=False
+        )
 
 
 def _snake(key: str) -> str:
