@@ -17,7 +17,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from agentslm.audit import AuditLog, AuditRecord
+from agentslm.audit import AuditLog
 from agentslm.events import (
     AgentEvent,
     AnswerEvent,
@@ -42,6 +42,7 @@ from agentslm.provenance import ArgumentSource, Sources, argument_sources
 from agentslm.registry import Effect, Tool, ToolRegistry
 from agentslm.retrieval.select import Selection
 from agentslm.roles.summarizer import ResultForAnswer, Summarizer, fit_results
+from agentslm.run.audit_records import call_record, intent_record, replayed
 from agentslm.run.types import Budgets, Session, Turn
 from agentslm.step_types import Observation, ToolCall
 from agentslm.usage import TokenMeter
@@ -96,17 +97,6 @@ def _call_text(name: str, arguments: Mapping[str, Any]) -> str:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
-
-
-def _dumped(provenance: Mapping[str, ArgumentSource]) -> dict[str, Any]:
-    return {k: v.model_dump(exclude_defaults=True) for k, v in provenance.items()}
-
-
-def _replayed_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 class RunState:
@@ -455,8 +445,7 @@ class RunState:
         key = self.call_key(call) if self.keyed(tool) else None
         earlier_record = ctx.audit.lookup(key) if key is not None and ctx.audit is not None else None
         if tool is not None and earlier_record is not None and earlier_record.phase == "done" and earlier_record.ok:
-            output = earlier_record.output or ""
-            replay = Observation(ok=True, text=output, value=_replayed_value(output), replayed=True)
+            replay = replayed(earlier_record)
             self.handled.append((task.id, planned, call))
             return (task.id, tool, call, replay, [], None)
         if earlier_record is not None and earlier_record.phase == "intent":
@@ -492,21 +481,7 @@ class RunState:
             return None
         audit = self.ctx.audit
         if key is not None and audit is not None:
-            audit.append(
-                AuditRecord(
-                    run_id=self.run_id,
-                    task_id=task_id,
-                    tool=call.name,
-                    arguments=call.arguments,
-                    checks=verdict.checks,
-                    approved=True,
-                    executed=False,
-                    started=time.time(),
-                    idempotency_key=key,
-                    phase="intent",
-                    provenance=_dumped(self.provenance.get(task_id, {})),
-                )
-            )
+            audit.append(intent_record(self.run_id, task_id, call, verdict.checks, key, self.provenance.get(task_id, {})))
         return (task_id, tool, call, verdict.arguments or {}, verdict.checks, key)
 
     def keyed(self, tool: Tool | None) -> bool:
@@ -588,22 +563,16 @@ class RunState:
         if self.ctx.audit is None:
             return
         self.ctx.audit.append(
-            AuditRecord(
-                run_id=self.run_id,
-                task_id=task_id,
-                tool=call.name,
-                arguments=call.arguments,
-                checks=checks,
+            call_record(
+                self.run_id,
+                task_id,
+                call,
+                checks,
+                self.provenance.get(task_id, {}),
                 approved=approved,
-                executed=observation is not None,
-                ok=observation.ok if observation else None,
-                error=observation.error if observation else None,
+                observation=observation,
                 started=started,
                 finished=finished,
-                output_chars=len(observation.text) if observation else 0,
-                idempotency_key=key,
-                phase="done" if key is not None else None,
-                output=observation.text if key is not None and observation is not None else None,
-                provenance=_dumped(self.provenance.get(task_id, {})),
+                key=key,
             )
         )
