@@ -337,7 +337,8 @@ def bench_compare(
     after: Annotated[Path, typer.Argument(help="Another results folder (e.g. with --lora).")],
     system: Annotated[str, typer.Option(help="System to compare.")] = "agentslm",
 ) -> None:
-    """Per-category accuracy and latency of two results folders side by side (cases both ran)."""
+    """Per-category accuracy and latency of two results folders side by side (cases both ran), and how many cases
+    gave the same output (calls, raw text, verdict, error): a behaviour-preserving change must keep every one."""
     from agentslm.bench.bfcl_run import read_records
     from agentslm.bench.report import summarize_records
 
@@ -346,8 +347,21 @@ def bench_compare(
         raise UserError(f"Both folders need {system} records.", hint="run `agentslm bench bfcl` into each first.")
     shared = {(r["category"], r["id"]) for r in runs[0]} & {(r["category"], r["id"]) for r in runs[1]}
     rows = [{r["category"]: r for r in summarize_records([x for x in run if (x["category"], x["id"]) in shared])} for run in runs]
+    outputs = [{(r["category"], r["id"]): _case_output(r) for r in run if (r["category"], r["id"]) in shared} for run in runs]
+    same = {category: 0 for category in rows[0]}
+    for key, output in outputs[0].items():
+        same[key[0]] += output == outputs[1][key]
     table = Table(title=f"{system}: {before} -> {after}")
-    for col in ("category", "cases", "accuracy before", "accuracy after", "change", "p50 s before/after", "p95 s before/after"):
+    for col in (
+        "category",
+        "cases",
+        "accuracy before",
+        "accuracy after",
+        "change",
+        "same output",
+        "p50 s before/after",
+        "p95 s before/after",
+    ):
         table.add_column(col)
     for category in sorted(rows[0]):
         a, b = rows[0][category], rows[1][category]
@@ -357,10 +371,17 @@ def bench_compare(
             f"{100 * a['accuracy']:.1f}%",
             f"{100 * b['accuracy']:.1f}%",
             f"{100 * (b['accuracy'] - a['accuracy']):+.1f}",
+            f"{same[category]}/{a['cases']}",
             f"{a['p50_s']:.2f} / {b['p50_s']:.2f}",
             f"{a['p95_s']:.2f} / {b['p95_s']:.2f}",
         )
     console.print(table)
+    console.print(f"same output in {sum(same.values())} of {len(shared)} cases")
+
+
+def _case_output(record: dict[str, Any]) -> tuple[Any, ...]:
+    """What a case's system produced and how it was scored (timings and memory left out)."""
+    return (record["valid"], record["calls"], record["raw"], record["error"], record.get("verifier"))
 
 
 @bench_app.command("fallback")
