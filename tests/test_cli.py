@@ -186,3 +186,21 @@ def test_run_approval_on_the_terminal(monkeypatch) -> None:  # type: ignore[no-u
     assert terminal_approver(False)(call, tool) is False  # the default answer is no
     monkeypatch.setattr("typer.confirm", lambda *a, **k: True)
     assert terminal_approver(False)(call, tool) is True
+
+
+def test_bench_compare_counts_cases_with_the_same_output(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import shutil
+    from pathlib import Path
+
+    before = Path("docs/benchmarks/refactor-check/before-4315aa7")
+    changed = tmp_path / "changed"
+    shutil.copytree(before, changed)
+    rows = [json.loads(line) for line in (changed / "results.jsonl").read_text().splitlines()]
+    first = next(r for r in rows if r["system"] == "agentslm")
+    first["raw"] += " "  # one case's output differs; its score does not
+    (changed / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    same = runner.invoke(app, ["bench", "compare", str(before), str(before)], env={"COLUMNS": "200"})
+    assert same.exit_code == 0, same.output
+    assert "same output in 30 of 30 cases" in same.output
+    differs = runner.invoke(app, ["bench", "compare", str(before), str(changed)], env={"COLUMNS": "200"})
+    assert "same output in 29 of 30 cases" in differs.output
