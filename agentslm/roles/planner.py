@@ -380,20 +380,13 @@ class Planner:
         source holds yet (an address, an id): "Email Ana ..." first looks Ana up. Kept only when every value appears
         in the conversation; further lookups are probed as usual ("Email Ana and Ben")."""
         source = "\n".join(m["content"] for m in conversation)
-        schema = plan_item_schema(reads, self.limits, position=1, max_tasks=self.policy.max_tasks)
-        gen = model.generate(
-            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX + "["
-        )
-        try:
-            item = json.loads(gen.text)
-        except json.JSONDecodeError:
+        calls = self._one_call(reads, messages, model)
+        if not calls or not calls[0].arguments:
             return []
-        tool = {t.name: t for t in reads}.get(item.get("name", "")) if isinstance(item, dict) else None
-        if tool is None or not isinstance(item.get("arguments"), dict) or not item["arguments"]:
+        first = calls[0]
+        tool = next(t for t in reads if t.name == first.name)
+        if grounding_report(first.arguments, tool.parameters, source):
             return []
-        if grounding_report(item["arguments"], tool.parameters, source):
-            return []
-        first = ToolCall(name=tool.name, arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))
         more = self._probe(reads, messages, conversation, [first], model) if self.policy.probe_more else []
         return [first, *more]
 
