@@ -7,6 +7,7 @@ records already written. ``meta.json`` holds the model, its load time, the machi
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -115,8 +116,13 @@ def machine_description() -> dict[str, Any]:
     }
 
 
+@functools.cache
 def git_commit() -> str | None:
-    """The agentslm checkout's commit (``+dirty`` with uncommitted changes), or None outside a git checkout."""
+    """The agentslm checkout's commit (``+dirty`` with uncommitted changes), or None outside a git checkout.
+
+    Read once per process: a benchmark records the commit it started on (``agentslm bench`` reads it before
+    any model loads), not one made while it ran.
+    """
     import subprocess
 
     root = Path(__file__).resolve().parents[2]

@@ -20,6 +20,16 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
+
+
+@bench_app.callback()
+def _bench_start() -> None:
+    """Benchmarks that print figures (each records the git commit it started on)."""
+    from agentslm.bench.bfcl_run import git_commit
+
+    git_commit()  # read now and kept: commits made while a benchmark runs are not the code that ran
+
+
 console = Console()
 
 ModelOpt = Annotated[
