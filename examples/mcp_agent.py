@@ -21,7 +21,9 @@ from pathlib import Path
 
 from agentslm import Agent, Tool, ToolCall, describe_event
 
-FILESYSTEM = Path(__file__).resolve().parent.parent / "tests" / "mcp" / "peers" / "node_modules" / ".bin" / "mcp-server-filesystem"
+FILESYSTEM = (
+    Path(__file__).resolve().parent.parent / "tests" / "mcp" / "peers" / "node_modules" / ".bin" / "mcp-server-filesystem"
+)
 
 
 def ask(call: ToolCall, tool: Tool) -> bool:

@@ -31,3 +31,22 @@ def test_wheel_contents(tmp_path: Path) -> None:
     metadata = zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode()
     assert "License-Expression: Apache-2.0" in metadata
     assert "Apache License" in (ROOT / "LICENSE").read_text() and "Version 2.0" in (ROOT / "LICENSE").read_text()
+
+
+def test_core_installs_alone_and_runs_an_agent(tmp_path: Path) -> None:
+    """`pip install agentslm` without extras: a fresh venv gets the core only, and a full agent run (scripted model)
+    works there without numpy, llama.cpp, MCP, outlines or torch; the default model names the extra it needs."""
+    from agentslm.bench.install_size import HEAVY_MODULES, measure_install
+
+    result = measure_install((), workdir=tmp_path)
+    assert "smoke" in result, result.get("smoke_error")
+    smoke = result["smoke"]
+    assert smoke["status"] == "answered" and smoke["calls"] == ["get_weather"]
+    assert smoke["results"] == ["18 C, cloudy in Paris"]
+    assert smoke["verifier_refuses_bad_type"] is True
+    assert smoke["heavy_imported"] == []
+    assert smoke["default_model"].startswith("MissingExtraError: pip install 'agentslm[llamacpp]'")
+    installed = {p.lower().replace("_", "-") for p in result["packages"]}
+    assert "agentslm" in installed
+    assert not installed & {"numpy", "llama-cpp-python", "mcp", "outlines", "torch", "transformers", "rank-bm25"}
+    assert {m.replace("_", "-") for m in HEAVY_MODULES} & installed == set()

@@ -18,7 +18,7 @@ import numpy as np
 
 from agentslm.bench.bfcl_data import BfclCase
 from agentslm.constraints.call_schema import call_schema
-from agentslm.models.base import LocalModel, _log_softmax_at
+from agentslm.models.local import LocalModel, _log_softmax_at
 from agentslm.registry import ToolRegistry
 from agentslm.roles.caller import RESPONSE_PREFIX, Caller
 

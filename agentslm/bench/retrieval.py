@@ -25,7 +25,8 @@ from agentslm.bench.bfcl_checker import check_case
 from agentslm.bench.bfcl_data import BfclCase, load_bfcl
 from agentslm.bench.systems import AgentslmSystem, SystemOutput
 from agentslm.errors import UserError
-from agentslm.models.base import LocalModel, Message
+from agentslm.models.base import Message
+from agentslm.models.local import LocalModel
 from agentslm.registry import Tool, ToolRegistry
 from agentslm.retrieval.retrievers import EmbeddingRetriever, HybridRetriever, LexicalRetriever, ToolRetriever
 from agentslm.retrieval.tuning import LabelledRequest, QueryAdapter

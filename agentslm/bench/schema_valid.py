@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentslm.bench.bfcl_data import BfclCase
-from agentslm.models.base import LocalModel
+from agentslm.models.local import LocalModel
 from agentslm.registry import ToolRegistry
 from agentslm.roles.caller import RESPONSE_PREFIX, Caller
 from agentslm.step_types import ToolCall

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agentslm.errors import UserError
-from agentslm.models.base import LocalModel, Message, Model
+from agentslm.models.base import Message, Model
+from agentslm.models.local import LocalModel
 from agentslm.registry import Tool
 from agentslm.roles.caller import CALLS_PREFIX, Caller
 from agentslm.step_types import ToolCall

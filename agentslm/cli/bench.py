@@ -252,3 +252,50 @@ def bench_overhead(
             f"{g:.2f} ms/tok with grammar, ratio {g / f:.3f}; schema-valid {sum(r.valid for r in grows)}/{len(grows)}; "
             f"converter rejected {len(failed)} schemas"
         )
+
+
+@bench_app.command("install")
+def bench_install(
+    extra: Annotated[
+        list[str] | None,
+        typer.Option("--extra", "-e", help="Measure an install with these extras (repeatable); default: the core alone."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the figures (JSON) here.")] = None,
+) -> None:
+    """Build the wheel, install it (core alone, or with --extra) into a fresh venv: time, size, and a scripted agent run
+    there (the run must not import numpy, llama.cpp, MCP, outlines, torch or transformers for the core)."""
+    from datetime import UTC, datetime
+
+    from agentslm.bench.bfcl_run import machine_description
+    from agentslm.bench.install_size import measure_install
+
+    extras = list(extra or [])
+    result = measure_install(extras)
+    table = Table(title=f"agentslm install: {'[' + ','.join(extras) + ']' if extras else 'core alone'}")
+    for col in ("pip install (s)", "added to the venv (MiB)", "whole venv (MiB)", "wheel (MiB)", "packages", "agent run"):
+        table.add_column(col)
+    smoke = result.get("smoke")
+    run_text = f"{smoke['status']}; heavy modules imported: {smoke['heavy_imported'] or 'none'}" if smoke else "FAILED"
+    table.add_row(
+        str(result["install_seconds"]),
+        str(result["added_mib"]),
+        str(result["venv_mib"]),
+        str(result["wheel_mib"]),
+        str(len(result["packages"])),
+        run_text,
+    )
+    console.print(table)
+    if not smoke:
+        console.print(result["smoke_error"], highlight=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "command": "agentslm " + " ".join(sys.argv[1:]),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_description(),
+            **result,
+        }
+        out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        console.print(f"written: {out}")
+    if not smoke:
+        raise typer.Exit(1)

@@ -20,10 +20,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any, Protocol
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agentslm.constraints.bounds import (
     DEFAULT_BOUNDS,
@@ -34,6 +31,10 @@ from agentslm.constraints.bounds import (
     resolve_local_ref,
 )
 from agentslm.errors import SchemaCompileError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "JSON_SEPARATORS",

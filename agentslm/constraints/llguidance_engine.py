@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from agentslm.constraints.engines import JSON_SEPARATORS, CompiledConstraint, ConstraintEngine, Matcher
 from agentslm.errors import SchemaCompileError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = ["LLGuidanceEngine"]
 

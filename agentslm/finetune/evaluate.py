@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentslm.models.base import LocalModel
+from agentslm.models.local import LocalModel
 from agentslm.records import TrainingRecord
 from agentslm.registry import ToolRegistry
 from agentslm.roles.caller import Caller

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentslm.constraints.engines import JSON_SEPARATORS
-from agentslm.models.base import LocalModel, Message
+from agentslm.models.base import Message
+from agentslm.models.local import LocalModel
 from agentslm.records import DatasetError, TrainingRecord
 from agentslm.registry import Tool, ToolRegistry
 from agentslm.roles.caller import CALLS_PREFIX, RESPONSE_PREFIX

@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeVar
 
 import anyio
 
-from agentslm.errors import RunError, UserError
+from agentslm.errors import MissingExtraError, RunError, UserError
 
 __all__ = ["McpConnection", "McpError", "ServerSpec", "describe_server"]
 
@@ -106,8 +106,10 @@ class McpConnection:
                 return self
             try:
                 import mcp  # noqa: F401
-            except ImportError as exc:  # pragma: no cover - mcp is a core dependency
-                raise UserError("The MCP SDK is not installed.", hint="pip install 'mcp>=2,<3'") from exc
+            except ImportError as exc:
+                raise MissingExtraError(
+                    "MCP servers need the MCP SDK (mcp), which is not installed.", hint="pip install 'agentslm[mcp]'"
+                ) from exc
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(target=self._loop.run_forever, name=f"agentslm-mcp-{self.name[:40]}", daemon=True)
             self._thread.start()

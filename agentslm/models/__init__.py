@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentslm.errors import ModelNotFoundError, UserError
-from agentslm.models.base import Generation, LocalModel, Message, Model, TokenLogprob
+from agentslm.errors import MissingExtraError, ModelNotFoundError, UserError
+from agentslm.models.base import Generation, Message, Model, TokenLogprob
 from agentslm.models.embedded import embedded_adapter_path, embedded_model_path
+
+if TYPE_CHECKING:
+    from agentslm.models.local import LocalModel
 
 EMBEDDED_NO_TOOL_THRESHOLD = 0.85
 """The default configuration's ``min_no_tool``: with the shipped adapter, an empty plan chosen with p < 0.85 is
@@ -33,6 +36,15 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    # LocalModel needs numpy, which the core install leaves out (it comes with the llamacpp and hf extras)
+    if name == "LocalModel":
+        from agentslm.models.local import LocalModel
+
+        return LocalModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: Any) -> Model:
     """Load a model from a spec string (see the module docstring); a :class:`Model` passes through."""
     if isinstance(spec, Model):
@@ -47,8 +59,7 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
     if not sep or backend not in ("llamacpp", "transformers", "embedded"):
         backend, rest = (text, "") if text in ("embedded", "embedded-base") else ("auto", text)
     if backend in ("embedded", "embedded-base") or (backend == "llamacpp" and not rest):
-        from agentslm.models.llamacpp import LlamaCppModel
-
+        LlamaCppModel = _llamacpp_model_class()
         if backend != "embedded-base" and options.get("lora_path") is None:  # the default configuration: base + adapter
             options["lora_path"] = embedded_adapter_path()
             options.setdefault("lora_roles", ("planner", "caller"))  # trained on plans: summaries use the base weights
@@ -71,9 +82,22 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
                 "'llamacpp:PATH', 'transformers:PATH', or nothing for the embedded SmolLM2.",
             )
     if backend == "llamacpp":
-        from agentslm.models.llamacpp import LlamaCppModel
-
-        return LlamaCppModel(path, **options)
+        return _llamacpp_model_class()(path, **options)
     from agentslm.models.transformers import TransformersModel
 
     return TransformersModel(path, **options)
+
+
+def _llamacpp_model_class() -> Any:
+    """``LlamaCppModel``, or a :class:`MissingExtraError` saying which extra brings llama.cpp."""
+    try:
+        import llama_cpp  # noqa: F401
+        import numpy  # noqa: F401
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"llama.cpp models (the embedded SmolLM2 included) need llama-cpp-python and numpy ({exc.name} is not installed).",
+            hint="pip install 'agentslm[llamacpp]', or pass model='openai:http://HOST:PORT/v1#MODEL' or your own Model.",
+        ) from exc
+    from agentslm.models.llamacpp import LlamaCppModel
+
+    return LlamaCppModel

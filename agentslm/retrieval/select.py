@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from agentslm.errors import UserError
+from agentslm.errors import MissingExtraError, UserError
 from agentslm.registry import Tool
-from agentslm.retrieval.retrievers import HybridRetriever, ToolRetriever, make_retriever
-from agentslm.retrieval.tuning import QueryAdapter
+
+if TYPE_CHECKING:  # the retrievers need numpy and rank-bm25 (extra ``retrieval``); imported on first use
+    from agentslm.retrieval.retrievers import ToolRetriever
+    from agentslm.retrieval.tuning import QueryAdapter
 
 __all__ = ["RetrievalPolicy", "Selection", "ToolSelector"]
 
@@ -77,6 +80,14 @@ class ToolSelector:
     def retriever(self) -> ToolRetriever:
         if self._retriever is None:
             assert isinstance(self.policy.retriever, str)
+            try:
+                from agentslm.retrieval.retrievers import make_retriever
+            except ImportError as exc:
+                raise MissingExtraError(
+                    f"This registry has more than {self.policy.min_tools} tools, so the agent narrows them with a "
+                    f"retriever, and retrieval needs numpy and rank-bm25 ({exc.name} is not installed).",
+                    hint="pip install 'agentslm[retrieval]', or offer every tool: Agent(..., retrieval=None).",
+                ) from exc
             self._retriever = make_retriever(self.policy.retriever, adapter=self.policy.adapter)
         return self._retriever
 
@@ -86,8 +97,9 @@ class ToolSelector:
             return Selection(tools=list(tools), active=False)
         k = self.policy.widen_k if widen else self.policy.k
         agreed: bool | None = None
-        if self.policy.k_agreed is not None and not widen and isinstance(self.retriever, HybridRetriever):
-            ranking, agreed = self.retriever.rank_agreed(request, tools)
+        retriever = self.retriever
+        if self.policy.k_agreed is not None and not widen and hasattr(retriever, "rank_agreed"):  # a HybridRetriever
+            ranking, agreed = retriever.rank_agreed(request, tools)
             ranked = ranking[: self.policy.k_agreed if agreed else k]
         else:
             ranked = self.retriever.rank(request, tools)[:k]

@@ -168,7 +168,7 @@ def tune_query_adapter(
     try:
         import torch
     except ImportError as exc:  # pragma: no cover - sentence-transformers depends on torch
-        raise MissingExtraError("Tuning the retriever needs torch.", hint="pip install 'agentslm[retrieval]'") from exc
+        raise MissingExtraError("Tuning the retriever needs torch.", hint="pip install 'agentslm[embeddings]'") from exc
     if epochs < 1 or batch_size < 1 or temperature <= 0:
         raise UserError("tune_query_adapter needs epochs >= 1, batch_size >= 1 and temperature > 0.")
     if request_vectors is not None and len(request_vectors) != len(requests):

@@ -83,7 +83,7 @@ def test_prompt_prefix_is_reused(embedded_model: LlamaCppModel) -> None:
 
 
 def test_cycle_detection() -> None:
-    from agentslm.models.base import _cycle_continuation
+    from agentslm.models.local import _cycle_continuation
 
     assert _cycle_continuation([1, 5, 5, 5, 5]) == 5
     assert _cycle_continuation([1, 5, 5, 5]) is None
