@@ -16,10 +16,12 @@ test can check what the agent asked. They carry no token probabilities (the conf
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from agentslm.models.base import Generation, Message, Model
+from agentslm.usage import record
 
 __all__ = ["FunctionModel", "ScriptedModel"]
 
@@ -48,7 +50,11 @@ class FunctionModel(Model):
     ) -> Generation:
         self.prompts.append(list(messages))
         self.schemas.append(schema)
-        return Generation(text=self.function(messages, schema))
+        started = time.perf_counter()
+        generation = Generation(text=self.function(messages, schema))
+        generation.seconds = time.perf_counter() - started
+        record(generation, model=self.name, provider="agentslm.testing")  # counted and traced like a real step
+        return generation
 
 
 class ScriptedModel(FunctionModel):

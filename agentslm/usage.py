@@ -15,6 +15,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from agentslm.telemetry import RunSpan, model_step_span
+
 if TYPE_CHECKING:
     from agentslm.models.base import Generation
 
@@ -22,6 +24,7 @@ __all__ = ["ModelStep", "TokenMeter", "record", "recording_steps"]
 
 _ACTIVE: ContextVar[TokenMeter | None] = ContextVar("agentslm_token_meter", default=None)
 _STEPS: ContextVar[list[ModelStep] | None] = ContextVar("agentslm_model_steps", default=None)
+_ROLE: ContextVar[str] = ContextVar("agentslm_model_role", default="")
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,11 @@ def recording_steps() -> Iterator[list[ModelStep]]:
 
 
 class TokenMeter:
-    """Tokens generated and prompt tokens evaluated by the model steps of one run."""
+    """Tokens generated and prompt tokens evaluated by the model steps of one run; with ``trace`` (the run's
+    OpenTelemetry span), each step is also recorded as a ``chat`` span under it."""
 
-    def __init__(self) -> None:
+    def __init__(self, trace: RunSpan | None = None) -> None:
+        self.trace = trace
         self.generated = 0
         self.prompt = 0
         self.generations = 0
@@ -63,21 +68,28 @@ class TokenMeter:
             self.generations += 1
 
     @contextmanager
-    def active(self) -> Iterator[TokenMeter]:
-        """Count the generations made inside this block (in this thread / task)."""
+    def active(self, role: str = "") -> Iterator[TokenMeter]:
+        """Count the generations made inside this block (in this thread / task); ``role`` (planner, summarizer)
+        names the steps in traces."""
         token = _ACTIVE.set(self)
+        role_token = _ROLE.set(role)
         try:
             yield self
         finally:
+            _ROLE.reset(role_token)
             _ACTIVE.reset(token)
 
 
-def record(generation: Generation, *, model: str = "", prompt: tuple[int, ...] = ()) -> None:
-    """Count ``generation`` on the meter active in this context, if any, and add it to the steps being recorded
-    (called by the model backends)."""
+def record(generation: Generation, *, model: str = "", prompt: tuple[int, ...] = (), provider: str = "") -> None:
+    """Count ``generation`` on the meter active in this context, if any, trace it under the meter's run, and add it
+    to the steps being recorded (called by the model backends; ``provider``: llama.cpp, transformers, openai)."""
     meter = _ACTIVE.get()
     if meter is not None:
         meter.add(generation)
+        if meter.trace is not None:
+            model_step_span(
+                generation, model=model or "model", provider=provider or "agentslm", role=_ROLE.get(), parent=meter.trace
+            )
     steps = _STEPS.get()
     if steps is not None:
         steps.append(ModelStep(model=model, prompt=prompt, generation=generation))

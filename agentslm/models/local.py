@@ -252,7 +252,7 @@ class LocalModel(Model):
             loop_breaks=state.loop_breaks,
             closed_early=state.closing,
         )
-        record(generation, model=self.name, prompt=tuple(prompt))
+        record(generation, model=self.name, prompt=tuple(prompt), provider=self.provider)
         return generation
 
     def _free_step(self, logits: NDArray[np.float32], state: _Decode) -> list[int] | None:

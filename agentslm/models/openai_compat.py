@@ -78,6 +78,8 @@ class OpenAICompatModel(Model):
         logprobs: ask for token log-probabilities (confidence signals) when the server supports them.
     """
 
+    provider = "openai"
+
     def __init__(
         self,
         base_url: str,
@@ -213,7 +215,7 @@ class OpenAICompatModel(Model):
                 seconds=time.perf_counter() - t0,
                 reported_completion_tokens=int(usage["completion_tokens"]) if "completion_tokens" in usage else None,
             )
-            record(generation)
+            record(generation, model=self.model or self.name, provider=self.provider)
             if schema is None:
                 return generation
             try:

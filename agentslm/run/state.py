@@ -45,6 +45,7 @@ from agentslm.roles.summarizer import ResultForAnswer, Summarizer, fit_results
 from agentslm.run.audit_records import call_record, intent_record, replayed
 from agentslm.run.types import Budgets, Session, Turn
 from agentslm.step_types import Observation, ToolCall
+from agentslm.telemetry import start_run_span, tool_failed, tool_span
 from agentslm.usage import TokenMeter
 from agentslm.verify import Approver, Validator, Verifier
 
@@ -95,6 +96,12 @@ def _call_text(name: str, arguments: Mapping[str, Any]) -> str:
     return f"{name}(" + ", ".join(f"{k}={v!r}" for k, v in arguments.items()) + ")"
 
 
+def _model_name(planner: Any) -> str:
+    """The planner's model name (a routed planner's small model), for the run's trace."""
+    inner = getattr(planner, "small", planner)
+    return str(getattr(getattr(inner, "model", None), "name", "model"))
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
@@ -109,8 +116,10 @@ class RunState:
         self.session = session
         self.idempotency_key = idempotency_key
         self.key_counts: dict[str, int] = {}
-        self.meter = TokenMeter()
         self.run_id = uuid.uuid4().hex[:12]
+        self.trace = start_run_span(self.run_id, model=_model_name(ctx.planner))
+        """The run's OpenTelemetry span (None without opentelemetry): model steps and tool calls are its children."""
+        self.meter = TokenMeter(self.trace)
         self.seq = 0
         self.start = time.monotonic()
         self.results: dict[int, Any] = {}
@@ -152,6 +161,11 @@ class RunState:
         self.seq += 1
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("run %s #%d %s", self.run_id, event.seq, describe_event(event))
+        if self.trace is not None and isinstance(event, ErrorEvent | EscalationEvent | AskEvent):
+            self.trace.event(
+                f"agentslm.{event.type}",
+                {k: v for k, v in event.model_dump(mode="json").items() if isinstance(v, str | int | float | bool)},
+            )
         return event
 
     def conversation(self) -> list[Message]:
@@ -206,6 +220,8 @@ class RunState:
         if self.finished:
             return
         self.finished = True
+        if self.trace is not None:
+            self.trace.end(status, input_tokens=self.meter.prompt, output_tokens=self.meter.generated, calls=len(self.done_calls))
         _log.info(
             "run %s %s: %d call(s) in %.1f s, %d generated tokens",
             self.run_id,
@@ -222,6 +238,19 @@ class RunState:
     def events(self) -> Iterator[AgentEvent]:
         """The run's events: planning rounds (each a decision, then its plan executed) until the planner is done,
         concludes (no tool, ask), gives up too often or a budget ends the run; then the answer."""
+        status = "abandoned"  # the consumer stopped reading before the run finished
+        try:
+            yield from self._events()
+        except Exception:
+            status = "error"
+            raise
+        finally:
+            if self.trace is not None:
+                self.trace.end(
+                    status, input_tokens=self.meter.prompt, output_tokens=self.meter.generated, calls=len(self.done_calls)
+                )
+
+    def _events(self) -> Iterator[AgentEvent]:
         selection = self.ctx.select_tools(self.request)
         if selection.active:
             yield self.emit(self.retrieval_event(selection))
@@ -255,7 +284,7 @@ class RunState:
     def _decide(self, rounds: _Rounds) -> Generator[AgentEvent, None, Any]:
         """The planner's decision for this round (None if its model failed: the run stops, nothing half-decoded runs)."""
         try:
-            with self.meter.active():
+            with self.meter.active("planner"):
                 decision = self.ctx.planner.decide(
                     rounds.selection.tools,
                     self.conversation(),
@@ -349,7 +378,7 @@ class RunState:
             text, cited = listed, [r.id for r in shown]
         else:
             try:
-                with self.meter.active():
+                with self.meter.active("summarizer"):
                     text, cited, replaced = self.ctx.summarizer.checked_answer(self.request, shown)
             except Exception as exc:
                 yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the summarizer's model failed: {_describe(exc)}"))
@@ -494,19 +523,23 @@ class RunState:
             return
         ctx = self.ctx
 
-        def work(tool: Tool, arguments: Any) -> tuple[Observation, float, float]:
+        def work(task_id: int, tool: Tool, arguments: Any) -> tuple[Observation, float, float]:
             started = time.time()
             if isinstance(arguments, Observation):  # completed before under this idempotency key: not run again
                 return arguments, started, started
-            if ctx.loop is not None:
-                observation = ctx.executor.execute(tool, arguments, loop=ctx.loop)
-            else:
-                observation = ctx.executor.execute(tool, arguments)
+            effects = sorted(e.value for e in tool.effects)
+            with tool_span(tool.name, call_id=f"{self.run_id}-{task_id}", effects=effects, parent=self.trace) as span:
+                if ctx.loop is not None:
+                    observation = ctx.executor.execute(tool, arguments, loop=ctx.loop)
+                else:
+                    observation = ctx.executor.execute(tool, arguments)
+                if not observation.ok:
+                    tool_failed(span, observation.error or observation.text)
             return observation, started, time.time()
 
         with ThreadPoolExecutor(max_workers=max(1, min(ctx.budgets.max_parallel, len(approved)))) as pool:
             futures = {
-                pool.submit(work, tool, args): (task_id, tool, call, checks, key)
+                pool.submit(work, task_id, tool, args): (task_id, tool, call, checks, key)
                 for task_id, tool, call, args, checks, key in approved
             }
             pending = set(futures)
