@@ -15,9 +15,10 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from agentslm.errors import AgentslmError, UserError
@@ -153,18 +154,17 @@ class _Handlers:
         last = int(header) if header.isascii() and header.isdigit() else 0
         if last > self.assistant.last_id():  # the server restarted: the client's ids are from before
             last = 0
-        return StreamingResponse(self._feed(request, last), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        # sse-starlette: the event-stream framing, keep-alive pings, and ending the feed when the client goes away
+        return EventSourceResponse(self._feed(last), ping=15, headers={"Cache-Control": "no-cache"})
 
-    async def _feed(self, request: Request, last: int) -> AsyncIterator[str]:
+    async def _feed(self, last: int) -> AsyncIterator[ServerSentEvent]:
         assistant = self.assistant
-        yield f"retry: 1000\nevent: hello\ndata: {json.dumps(assistant.state())}\n\n"
-        while not await request.is_disconnected():
+        yield ServerSentEvent(event="hello", data=json.dumps(assistant.state()), retry=1000)
+        while True:
             batch = await asyncio.to_thread(assistant.messages_after, last, 2.0)
-            if not batch:
-                yield ": keep-alive\n\n"
             for message in batch:
                 last = message["id"]
-                yield f"id: {last}\ndata: {json.dumps(message, default=str)}\n\n"
+                yield ServerSentEvent(id=str(last), data=json.dumps(message, default=str))
 
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -20,6 +20,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from agentslm.bench.bfcl_checker import check_case
 from agentslm.bench.bfcl_data import BfclCase
 from agentslm.bench.systems import System, SystemOutput
@@ -57,14 +59,8 @@ class RssSampler:
 
     @staticmethod
     def current_kib() -> int:
-        try:
-            with open("/proc/self/statm", encoding="ascii") as fh:
-                pages = int(fh.read().split()[1])
-            return pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
-        except (OSError, ValueError):  # not Linux: fall back to the lifetime peak
-            import resource
-
-            return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        """The process's resident memory now (psutil: Linux, macOS, Windows)."""
+        return int(psutil.Process().memory_info().rss // 1024)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
@@ -95,11 +91,7 @@ def machine_description() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    mem_gib = None
-    try:
-        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    except (ValueError, OSError):
-        pass
+    mem_gib = round(psutil.virtual_memory().total / 2**30, 1)
     from agentslm.models.cpu_buffers import decide_extra_buffers
 
     return {

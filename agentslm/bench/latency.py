@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 __all__ = ["SCENARIOS", "Scenario", "measure_latency", "percentile"]
 
 
@@ -61,10 +63,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return float(psutil.Process().memory_info().rss) / 2**20
 
 
 def _peak_rss_mb() -> float:

@@ -218,3 +218,68 @@ def test_one_assistant_per_data_folder(tmp_path: Path) -> None:
         make(tmp_path, [])
     first.close()
     make(tmp_path, [])  # free again
+
+
+def _sse_messages(lines: Iterator[str]) -> Iterator[dict[str, str]]:
+    """Server-Sent Events from a response's lines: each a dict of its fields (``event``, ``id``, ``data``...)."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if not line:
+            if fields:
+                yield fields
+            fields = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(":")
+            fields[name] = value.removeprefix(" ")
+
+
+def test_the_event_feed_streams_a_turn_over_sse_and_resumes_after_an_id(tmp_path: Path) -> None:
+    """A real server (uvicorn): the feed opens with ``hello`` (the state, a retry hint), then one SSE message per
+    published message with its id; ``Last-Event-ID`` resumes after that id."""
+    import json
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from agentslm.assistant.web import free_port
+
+    assistant, _ = make(tmp_path, [[call("add_note", text="buy milk")]])
+    port = free_port()
+    app = create_app(assistant, allowed_hosts=[f"127.0.0.1:{port}"])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        base = f"http://127.0.0.1:{port}"
+        seen: list[dict[str, str]] = []
+        with httpx.Client(base_url=base, timeout=20) as client, client.stream("GET", "/api/events") as feed:
+            assert feed.headers["content-type"].startswith("text/event-stream")
+            messages = _sse_messages(feed.iter_lines())
+            hello = next(messages)
+            assert hello["event"] == "hello" and hello["retry"] == "1000" and "busy" in json.loads(hello["data"])
+            posted = client.post("/api/messages", json={"text": "Save a note: buy milk"}, headers={"Origin": base})
+            assert posted.status_code == 202
+            for message in messages:
+                seen.append(message)
+                if json.loads(message["data"])["kind"] == "done":
+                    break
+        kinds = [json.loads(m["data"])["kind"] for m in seen]
+        assert kinds[0] == "turn" and kinds[-1] == "done" and "event" in kinds
+        assert [int(m["id"]) for m in seen] == sorted(int(m["id"]) for m in seen)
+        assert note_count(tmp_path) == 1
+        # resume after the turn's first message: the rest of the turn comes again, nothing before it
+        with (
+            httpx.Client(base_url=base, timeout=20) as client,
+            client.stream("GET", "/api/events", headers={"Last-Event-ID": seen[0]["id"]}) as feed,
+        ):
+            messages = _sse_messages(feed.iter_lines())
+            assert next(messages)["event"] == "hello"
+            again = [next(messages) for _ in seen[1:]]
+        assert [m["id"] for m in again] == [m["id"] for m in seen[1:]]
+    finally:
+        server.should_exit = True
+        thread.join(10)
