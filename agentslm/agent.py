@@ -55,7 +55,9 @@ class Agent:
             for :func:`~agentslm.models.load_model` (default: the embedded SmolLM2-135M on llama.cpp).
         tools: a :class:`ToolRegistry`, a connected toolset (``agentslm.mcp.connect_mcp(...)``: closed by
             :meth:`close`), or an iterable of tools, typed functions and toolsets.
-        planner, caller, summarizer: per-role models (default: ``model``).
+        planner: the planner's model (default: ``model``).
+        caller: the caller's model (default: ``model``).
+        summarizer: the summarizer's model (default: ``model``).
         approve: approval callback for tools that require it (default deny). It sees the exact arguments.
         validators: custom verification checks (all tools, or a mapping per tool name).
         allow: optional allow-list of tool names that may run.

@@ -411,8 +411,10 @@ def connect_mcp(
         namespace: prefix of the tool names (default: derived from the server's name; ``""`` for none).
         trusted: trust the server's tool annotations (default: untrusted, see :func:`mcp_effects`).
         timeout: per-call timeout in seconds.
-        include / exclude: server tool names to keep / drop.
-        env / cwd: environment additions and working directory of a stdio server.
+        include: server tool names to keep (default: all).
+        exclude: server tool names to drop.
+        env: environment additions for a stdio server.
+        cwd: working directory of a stdio server.
         headers: HTTP headers (e.g. authorization) for a URL server.
         mode: ``"auto"`` (stateless 2026-07-28 protocol, falling back to ``initialize``) or ``"legacy"``.
         bind: argument values fixed for every tool that has them (e.g. ``{"repo_path": "/src/app"}`` for a git
