@@ -1,9 +1,9 @@
 """A live connection to one MCP server, usable from synchronous code.
 
 ``mcp.Client`` is async and must be entered and left in one task. agentslm runs tools from
-worker threads (see :mod:`agentslm.execute`), so each connection owns a background thread
-with its own event loop: the client lives in one task there, and calls from any thread are
-submitted to that loop and waited for with a timeout. A server that exits or hangs fails its
+worker threads (see :mod:`agentslm.execute`), so each connection owns an anyio blocking portal
+(an event loop in a background thread): the client lives in one task there, and calls from any
+thread are submitted through the portal and waited for with a timeout. A server that exits or hangs fails its
 calls promptly with :class:`McpError`; the agent keeps running.
 
 Servers are given as a URL (streamable HTTP), a command line or argv list (stdio), an
@@ -23,9 +23,11 @@ import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import AbstractContextManager
 from typing import Any, Literal, TypeVar
 
 import anyio
+from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from agentslm.errors import MissingExtraError, RunError, UserError
 
@@ -87,8 +89,8 @@ class McpConnection:
         self._headers = dict(headers or {})
         self._mode = mode
         self._connect_timeout = connect_timeout
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        self._portal: BlockingPortal | None = None
+        self._portal_cm: AbstractContextManager[BlockingPortal] | None = None
         self._client: Any = None
         self._closing: asyncio.Event | None = None
         self._main: Future[None] | None = None
@@ -102,7 +104,7 @@ class McpConnection:
     def open(self) -> McpConnection:
         """Start the server (stdio) or connect (HTTP) and complete the protocol handshake."""
         with self._lock:
-            if self._thread is not None:
+            if self._portal is not None:
                 return self
             try:
                 import mcp  # noqa: F401
@@ -110,11 +112,10 @@ class McpConnection:
                 raise MissingExtraError(
                     "MCP servers need the MCP SDK (mcp), which is not installed.", hint="pip install 'agentslm[mcp]'"
                 ) from exc
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name=f"agentslm-mcp-{self.name[:40]}", daemon=True)
-            self._thread.start()
+            self._portal_cm = start_blocking_portal(name=f"agentslm-mcp-{self.name[:40]}")
+            self._portal = self._portal_cm.__enter__()
             ready: Future[None] = Future()
-            self._main = asyncio.run_coroutine_threadsafe(self._hold(ready), self._loop)
+            self._main = self._portal.start_task_soon(self._hold, ready)
         try:
             ready.result(self._connect_timeout)
         except FutureTimeout:
@@ -139,11 +140,12 @@ class McpConnection:
 
     def close(self) -> None:
         """Disconnect (a stdio server process is terminated). Safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
+        portal, portal_cm = self._portal, self._portal_cm
+        if portal is None or portal_cm is None:
             return
-        if self._closing is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._closing.set)
+        if self._closing is not None:
+            with contextlib.suppress(Exception):  # the portal already stopped
+                portal.call(self._closing.set)
         if self._main is not None:
             try:
                 self._main.result(5)
@@ -154,12 +156,10 @@ class McpConnection:
                 self._main.cancel()
             except BaseException:  # a failed shutdown leaves nothing to do
                 pass
-        if not loop.is_closed():
-            loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        if not thread.is_alive():
-            loop.close()
-        self._loop = self._thread = None
+        with contextlib.suppress(Exception):
+            portal.call(portal.stop, True)  # cancel what is left; the SDK's shielded stdio shutdown still runs
+        portal_cm.__exit__(None, None, None)  # waits for the portal's thread
+        self._portal = self._portal_cm = None
         self._dead = self._dead or "the connection was closed"
         if self._stderr is not None:
             self._stderr.close()
@@ -174,20 +174,22 @@ class McpConnection:
 
     def _cancel(self) -> None:
         """Cancel the client task through its anyio scope, so the SDK's shielded process shutdown still runs."""
-        if self._loop is not None and self._scope is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._scope.cancel)
+        if self._portal is not None and self._scope is not None:
+            with contextlib.suppress(Exception):  # the portal already stopped
+                self._portal.call(self._scope.cancel)
 
     @property
     def alive(self) -> bool:
         """True while the server is connected."""
-        return self._thread is not None and self._dead is None
+        return self._portal is not None and self._dead is None
 
     # -- calls -------------------------------------------------------------------------------
     def run(self, make: Any, timeout: float | None, what: str) -> Any:
         """Run ``make(client)`` (a coroutine factory) on the connection's loop; wait ``timeout`` seconds."""
-        if self._dead is not None or self._loop is None:
+        portal = self._portal
+        if self._dead is not None or portal is None:
             raise McpError(f"MCP server {self.name!r} is not connected ({self._dead or 'not opened'}); {what} was not sent.")
-        future = asyncio.run_coroutine_threadsafe(self._guarded(make, timeout), self._loop)
+        future = portal.start_task_soon(self._guarded, make, timeout)
         try:
             return future.result(None if timeout is None else timeout + 5)
         except FutureTimeout:
