@@ -6,7 +6,8 @@ Spec: ``openai:BASE_URL#MODEL`` (e.g. ``openai:http://127.0.0.1:8080/v1#qwen``);
 Under a JSON Schema the request asks for ``response_format: {"type": "json_schema", ...}`` (or llama-cpp-python's
 ``{"type": "json_object", "schema": ...}`` when the server rejects the former) and *always* validates the reply itself: a server that ignores the format, returns malformed JSON or
 JSON that breaks the schema gets up to ``max_attempts`` tries, then :class:`RemoteModelError`. Transient failures
-(connection errors, timeouts, 408/409/429/5xx) are retried with exponential backoff; 401/403/404 and other 4xx fail
+(connection errors, timeouts, 408/409/429/5xx) are retried with exponential backoff, or after the server's
+``Retry-After`` when it sends one (at most 30 s); 401/403/404 and other 4xx fail
 at once with a message that says what to check.
 """
 
@@ -19,6 +20,8 @@ import os
 import random
 import time
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import jsonschema
@@ -30,7 +33,7 @@ from agentslm.usage import record
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["OpenAICompatModel", "RemoteAuthError", "RemoteModelError", "parse_openai_spec"]
+__all__ = ["OpenAICompatModel", "RemoteAuthError", "RemoteModelError", "parse_openai_spec", "retry_after"]
 
 
 class RemoteModelError(RunError):
@@ -59,6 +62,26 @@ def parse_openai_spec(spec: str) -> tuple[str, str]:
             f"OpenAI-compatible spec {spec!r} needs an http(s) base URL.", hint="e.g. openai:http://127.0.0.1:8080/v1#qwen"
         )
     return url.rstrip("/"), model
+
+
+def retry_after(value: str | None, *, cap: float = 30.0) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date), at most ``cap``; None if absent
+    or unreadable (then the backoff schedule applies)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), cap)
 
 
 class OpenAICompatModel(Model):
@@ -115,6 +138,7 @@ class OpenAICompatModel(Model):
         delay = 0.5
         for attempt in range(self.max_retries + 1):
             last = attempt == self.max_retries
+            asked: float | None = None  # the server's Retry-After, when it sent one
             try:
                 response = self._client.post("/chat/completions", json=payload)
             except httpx.TimeoutException:
@@ -166,8 +190,10 @@ class OpenAICompatModel(Model):
                         kind="status",
                         retryable=response.status_code in _TRANSIENT,
                     )
-            _log.warning("%s: transient failure (try %d), retrying in %.1f s", self.name, attempt + 1, delay)
-            time.sleep(delay * (1 + random.random() * 0.25))
+                asked = retry_after(response.headers.get("retry-after"))
+            wait = asked if asked is not None else delay * (1 + random.random() * 0.25)
+            _log.warning("%s: transient failure (try %d), retrying in %.1f s", self.name, attempt + 1, wait)
+            time.sleep(wait)
             delay *= 2
         raise AssertionError("unreachable")
 

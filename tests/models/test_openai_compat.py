@@ -16,7 +16,7 @@ import pytest
 from agentslm.constraints.call_schema import calls_schema
 from agentslm.errors import ModelNotFoundError
 from agentslm.models import load_model
-from agentslm.models.openai_compat import OpenAICompatModel, RemoteAuthError, RemoteModelError
+from agentslm.models.openai_compat import OpenAICompatModel, RemoteAuthError, RemoteModelError, retry_after
 from agentslm.roles.caller import Caller
 from tests.sample_tools import registry as sample_registry
 
@@ -44,6 +44,8 @@ class _Script:
         self.body: Any = None
         self.delay = 0.0
         self.hits = 0
+        self.headers: dict[str, str] = {}
+        self.times: list[float] = []
 
 
 @pytest.fixture()
@@ -53,11 +55,14 @@ def fake() -> Iterator[tuple[_Script, str]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             script.hits += 1
+            script.times.append(time.monotonic())
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             time.sleep(script.delay)
             body = script.body if isinstance(script.body, str) else json.dumps(script.body)
             self.send_response(script.status)
             self.send_header("Content-Type", "application/json")
+            for name, value in script.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body.encode())
 
@@ -118,6 +123,26 @@ def test_transient_error_then_success(fake: tuple[_Script, str]) -> None:
     threading.Thread(target=recover).start()
     gen = _model(url, max_retries=3).generate([{"role": "user", "content": "x"}], schema=SCHEMA)
     assert json.loads(gen.text) == {"city": "Oslo"} and script.hits >= 2
+
+
+def test_retry_after_is_honoured(fake: tuple[_Script, str]) -> None:
+    """A 429 with ``Retry-After: 1`` is retried after a second, not after the 0.5 s backoff."""
+    script, url = fake
+    script.status, script.body, script.headers = 429, {"error": "slow down"}, {"Retry-After": "1"}
+    with pytest.raises(RemoteModelError, match="HTTP 429"):
+        _model(url, max_retries=1).generate([{"role": "user", "content": "x"}])
+    assert script.hits == 2 and 0.95 <= script.times[1] - script.times[0] < 3
+
+
+def test_retry_after_values() -> None:
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    assert retry_after("2") == 2.0 and retry_after("0") == 0.0 and retry_after("-5") == 0.0
+    assert retry_after("3600") == 30.0  # capped
+    assert retry_after(None) is None and retry_after("") is None and retry_after("soon") is None and retry_after("nan") is None
+    later = retry_after(format_datetime(datetime.now(UTC) + timedelta(seconds=10), usegmt=True))
+    assert later is not None and 8 <= later <= 10
 
 
 def test_malformed_and_schema_invalid_output_is_retried_then_refused(fake: tuple[_Script, str]) -> None:
