@@ -204,3 +204,28 @@ def test_bench_compare_counts_cases_with_the_same_output(tmp_path) -> None:  # t
     assert "same output in 30 of 30 cases" in same.output
     differs = runner.invoke(app, ["bench", "compare", str(before), str(changed)], env={"COLUMNS": "200"})
     assert "same output in 29 of 30 cases" in differs.output
+
+
+def test_demo_json_reports_each_request_with_its_events() -> None:
+    result = runner.invoke(app, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["handled"] == data["of"] == len(data["requests"]) == 4
+    assert "+lora:smollm2-135m-calls-A" in data["model"] and data["llama_extra_buffers"]["reason"]
+    for request in data["requests"]:
+        assert request["handled"] and request["problem"] is None
+        assert request["events"][-1]["type"] == "answer"
+    kinds = [e.get("kind") for r in data["requests"] for e in r["events"] if e["type"] == "error"]
+    assert "refused" in kinds
+
+
+def test_doctor_json_names_the_cpu_decision_and_the_embedded_files() -> None:
+    result = runner.invoke(app, ["doctor", "--json", "--no-load"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"agentslm", "python", "cpu", "llama_extra_buffers", "packages", "embedded"}
+    assert data["cpu"]["cpus"] >= 1 and isinstance(data["cpu"]["amx_flags"], list)
+    if data["llama_extra_buffers"]["source"] == "auto":  # no override in the environment: off exactly on AMX CPUs
+        assert data["llama_extra_buffers"]["enabled"] == (not data["cpu"]["amx_flags"])
+    assert data["embedded"]["model"].endswith(".gguf") and data["embedded"]["adapter"].endswith(".gguf")
+    assert data["packages"]["llama-cpp-python"] != "not installed"

@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -59,7 +59,11 @@ def _root(
 
 
 @app.command()
-def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
+def demo(
+    model: ModelOpt = None,
+    threads: ThreadsOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the session (events, judgement per request) as JSON.")] = False,
+) -> None:
     """A short scripted session on the embedded model: each call, its verdict and its result."""
     from agentslm.agent import Agent
     from agentslm.demo import DEMO_REQUESTS, demo_registry, judge_demo_request
@@ -68,6 +72,10 @@ def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
     t0 = time.perf_counter()
     loaded = _load(model, threads)
     agent = Agent(loaded, demo_registry())
+    load_seconds = time.perf_counter() - t0
+    if as_json:
+        _demo_json(agent, loaded, load_seconds)
+        return
     console.print(
         f"[bold]agentslm demo[/] on {loaded.name} (loaded in {time.perf_counter() - t0:.1f}s); "
         f"tools: {', '.join(agent.registry.names)}"
@@ -105,11 +113,50 @@ def demo(model: ModelOpt = None, threads: ThreadsOpt = None) -> None:
     )
 
 
+def _demo_json(agent: Any, loaded: Any, load_seconds: float) -> None:
+    """``agentslm demo --json``: the same session, printed as one JSON object; exit 1 if a request was missed."""
+    from agentslm.demo import DEMO_REQUESTS, judge_demo_request
+
+    t0 = time.perf_counter()
+    requests = []
+    for request in DEMO_REQUESTS:
+        events = list(agent.stream(request))
+        problem = judge_demo_request(request, events)
+        requests.append(
+            {
+                "request": request,
+                "handled": problem is None,
+                "problem": problem,
+                "events": [event.model_dump(mode="json") for event in events],
+            }
+        )
+    decision = getattr(loaded, "extra_buffers", None)
+    handled = sum(1 for r in requests if r["handled"])
+    print(
+        json.dumps(
+            {
+                "model": loaded.name,
+                "load_seconds": round(load_seconds, 2),
+                "seconds": round(time.perf_counter() - t0, 2),
+                "llama_extra_buffers": decision.as_dict() if decision is not None else None,
+                "handled": handled,
+                "of": len(requests),
+                "requests": requests,
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    )
+    if handled < len(requests):
+        raise typer.Exit(1)
+
+
 @app.command()
 def doctor(
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
     load: Annotated[bool, typer.Option(help="Load the model and decode a few tokens.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """This machine as agentslm sees it: CPU, llama.cpp's extra-buffer decision, the default model and adapter."""
     from importlib.metadata import version as dist_version
@@ -137,19 +184,40 @@ def doctor(
         rows.append(("embedded adapter", str(embedded_adapter_path())))
     except AgentslmError as exc:
         rows.append(("embedded model", f"missing: {exc}"))
-    for key, value in rows:
-        console.print(f"[bold]{key:>24}[/]  {value}", highlight=False)
+    report: dict[str, Any] = {
+        "agentslm": rows[0][1],
+        "python": rows[1][1],
+        "cpu": {"model": cpu.model, "machine": cpu.machine, "cpus": os.cpu_count(), "amx_flags": sorted(cpu.flags & AMX_FLAGS)},
+        "llama_extra_buffers": decision.as_dict(),
+        "packages": {name: value for name, value in rows[5:7]},
+        "embedded": {name.removeprefix("embedded "): value for name, value in rows[7:]},
+    }
+    if not as_json:
+        for key, value in rows:
+            console.print(f"[bold]{key:>24}[/]  {value}", highlight=False)
     if load:
         t0 = time.perf_counter()
         loaded = _load(model, threads)
         load_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         gen = loaded.generate([{"role": "user", "content": "Say hello."}], max_tokens=8)
+        report["model"] = {
+            "name": loaded.name,
+            "load_seconds": round(load_s, 3),
+            "tokens": len(gen.tokens),
+            "decode_seconds": round(time.perf_counter() - t1, 3),
+            "text": gen.text,
+        }
+        if as_json:
+            print(json.dumps(report, indent=2, ensure_ascii=False))
+            return
         console.print(
             f"[bold]{'model':>24}[/]  {loaded.name}: loaded in {load_s:.2f} s, decoded {len(gen.tokens)} tokens "
             f"in {time.perf_counter() - t1:.2f} s ({gen.text!r})",
             highlight=False,
         )
+    elif as_json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
 @app.command()

@@ -36,6 +36,7 @@ def mcp_tools(
     namespace: NamespaceOpt = None,
     grammar: Annotated[bool, typer.Option(help="Compile each tool's call grammar on the model's engine.")] = True,
     model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tools as JSON instead of a table.")] = False,
 ) -> None:
     """List an MCP server's tools: effects, whether calls need approval, and whether each grammar compiles."""
     from agentslm.mcp import connect_mcp, grammar_report
@@ -44,6 +45,23 @@ def mcp_tools(
     try:
         report = grammar_report(toolset.tools, _load(model, None)) if grammar else {}
         conn = toolset.connection
+        failed = [name for name, problem in report.items() if problem]
+        if as_json:
+            listed = [
+                {
+                    "name": t.name,
+                    "effects": sorted(e.value for e in t.effects),
+                    "requires_approval": t.requires_approval,
+                    "why": t.effect_reason,
+                    "grammar": None if not grammar else (report.get(t.name) or "ok"),
+                }
+                for t in toolset.tools
+            ]
+            server_info = {"name": conn.server_name or conn.name, "protocol": conn.protocol_version}
+            print(json.dumps({"server": server_info, "tools": listed, "skipped": dict(toolset.skipped)}, indent=2))
+            if failed:
+                raise typer.Exit(1)
+            return
         console.print(f"[bold]{conn.server_name or conn.name}[/] (protocol {conn.protocol_version}), {len(toolset.tools)} tools")
         table = Table("tool", "effects", "approval", "why", "grammar")
         for t in toolset.tools:
@@ -54,7 +72,6 @@ def mcp_tools(
         console.print(table)
         for remote, reason in toolset.skipped.items():
             console.print(f"[yellow]skipped[/] {remote}: {reason}")
-        failed = [name for name, problem in report.items() if problem]
         if failed:
             console.print(f"[red]{len(failed)} tool grammars do not compile[/]: {', '.join(failed)}")
             raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,18 @@ def test_mcp_tools_lists_effects_and_grammars() -> None:
     assert done.returncode == 0, done.stderr
     assert "time.get_current_time" in done.stdout and "time.convert_time" in done.stdout
     assert "annotated read-only" in done.stdout and "│ ok" in done.stdout
+
+
+def test_mcp_tools_json() -> None:
+    done = subprocess.run(
+        [AGENTSLM, "mcp", "tools", TIME_SERVER, "--json", "--no-grammar"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["server"]["protocol"]
+    tools = {t["name"]: t for t in data["tools"]}
+    assert set(tools) == {"time.get_current_time", "time.convert_time"}
+    assert tools["time.get_current_time"]["effects"] == ["read"] and tools["time.get_current_time"]["grammar"] is None
 
 
 def test_mcp_run_makes_a_verified_call() -> None:
