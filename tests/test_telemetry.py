@@ -145,3 +145,41 @@ def test_embedded_model_steps_are_traced_with_their_token_counts(spans: InMemory
     )
     assert root_attributes["agentslm.run.status"] == run.status
     assert len(_by_name(finished, "execute_tool get_weather")) == len(run.results)
+
+
+def test_astream_nests_its_run_under_the_applications_async_span(spans: InMemorySpanExporter) -> None:
+    """In an asyncio application the run's span is a child of the span current in the calling task, although the
+    model steps run in a worker thread; async tools are awaited on the application's loop inside their span."""
+    import asyncio
+
+    registry = ToolRegistry()
+
+    @registry.tool
+    async def get_weather(city: str) -> str:
+        """The weather in a city."""
+        await asyncio.sleep(0)
+        return f"cloudy in {city}"
+
+    model = ScriptedModel(
+        plans=[[{"name": "get_weather", "arguments": {"city": "Oslo"}}, {"name": "get_weather", "arguments": {"city": "Rome"}}]],
+        answers=["Cloudy in Oslo and Rome."],
+    )
+    agent = Agent(model, registry)
+
+    async def main() -> int:
+        with trace.get_tracer("app").start_as_current_span("async handler") as app:
+            async for _ in agent.astream("Weather in Oslo and Rome?"):
+                pass
+            return app.get_span_context().span_id
+
+    app_span = asyncio.run(main())
+    finished = spans.get_finished_spans()
+    (root,) = _by_name(finished, "invoke_agent")
+    assert root.parent is not None and root.parent.span_id == app_span
+    assert dict(root.attributes or {})["agentslm.run.status"] == "answered"
+    tools = _by_name(finished, "execute_tool get_weather")
+    assert len(tools) == 2 and all(t.parent is not None and t.parent.span_id == root.context.span_id for t in tools)
+    assert {dict(t.attributes or {})["gen_ai.tool.call.id"] for t in tools} == {
+        f"{dict(root.attributes or {})['agentslm.run.id']}-1",
+        f"{dict(root.attributes or {})['agentslm.run.id']}-2",
+    }
