@@ -122,7 +122,7 @@ def strict_problems(
     ]
     text = "\n".join(seen)
     invented = [f"{c['name']}: {i}" for c in calls if c["ran"] for i in invented_in(c["arguments"], text)]
-    junk = [f"{c['name']}: {j}" for c in calls if c["ran"] for j in junk_in(c["arguments"])]
+    junk = [f"{c['name']}: {j}" for c in calls if c["ran"] for j in junk_in(c["arguments"], text)]
     return [{"name": c["name"], "arguments": c["arguments"]} for c in unrequested], invented, junk
 
 

@@ -53,16 +53,26 @@ _PLACEHOLDERS = re.compile(
 )
 
 
-def junk_in(arguments: dict[str, Any]) -> list[str]:
-    """Junk values in ``arguments``: repeated text, placeholder text, a string over 600 characters in a short field."""
+def junk_in(arguments: dict[str, Any], seen: str = "") -> list[str]:
+    """Junk values in ``arguments``: repeated text, placeholder text, a string over 120 characters in a short field.
+    A value copied from ``seen`` (the request, earlier results) is what the user or a tool said, whatever it looks like
+    (``bob@example.com`` in "Email bob@example.com ..."), so it is never junk; a placeholder the model wrote is."""
     found: list[str] = []
+    low = seen.casefold()
     for key, value in arguments.items():
         for text in _strings(value):
+            if low and text.strip() and text.strip().casefold() in low:
+                continue
             words = re.findall(r"\w+", text.casefold())
             grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
             if any(grams.count(g) >= 3 for g in set(grams)) or re.search(r"(.)\1{9,}", text):
                 found.append(f"{key}: repeated text")
-            elif _PLACEHOLDERS.search(text) or _norm(text) in ("string", "text", "value", "..."):
+            elif any(m.group(0).casefold() not in low for m in _PLACEHOLDERS.finditer(text)) or _norm(text) in (
+                "string",
+                "text",
+                "value",
+                "...",
+            ):
                 found.append(f"{key}: placeholder text")
             elif key in ("title", "subject", "name") and len(text) > 120:
                 found.append(f"{key}: {len(text)} characters")

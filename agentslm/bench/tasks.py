@@ -172,7 +172,7 @@ def check_case(case: dict[str, Any], runs: Sequence[AgentRun], before: dict[str,
         for event in r.events:
             if isinstance(event, CallEvent) and event.task_id in ran:
                 invented += [f"{event.call.name}: {i}" for i in invented_in(event.call.arguments, seen)]
-                junk += [f"{event.call.name}: {j}" for j in junk_in(event.call.arguments)]
+                junk += [f"{event.call.name}: {j}" for j in junk_in(event.call.arguments, seen)]
             if isinstance(event, ResultEvent):
                 seen += "\n" + event.observation.text
     reasons += [f"invented identifier {i}" for i in invented] + [f"junk {j}" for j in junk]

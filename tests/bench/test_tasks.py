@@ -89,6 +89,16 @@ def test_identifier_and_junk_detectors() -> None:
     assert invented_in({"to": "bob@y.io", "note_id": 7}, "mail bob@x.io, note 4") == ["bob@y.io", "note_id=7"]
     assert invented_in({"path": "reports/q4.txt"}, "read reports/q3.txt") == ["reports/q4.txt"]
     assert junk_in({"title": "Paris " * 30}) and junk_in({"text": "Lorem ipsum"}) and not junk_in({"text": "buy milk"})
+    # what the user wrote is never junk, however it looks; the same value made up by the model is
+    request = "Email bob@example.com with subject Lunch and say see you at noon"
+    assert junk_in({"to": "bob@example.com", "subject": "Lunch"}, request) == []
+    assert junk_in({"to": "bob@example.com"}) == ["to: placeholder text"]
+    # another address at the request's domain is not placeholder text but an identifier no source holds
+    assert junk_in({"to": "ana@example.com"}, request) == [] and invented_in({"to": "ana@example.com"}, request) == [
+        "ana@example.com"
+    ]
+    assert junk_in({"body": "Hi <name>, see you at noon"}, request) == ["body: placeholder text"]
+    assert junk_in({"text": "ha ha ha ha ha ha ha ha ha"}, "write ha ha ha ha ha ha ha ha ha in a note") == []
 
 
 def test_state_changes() -> None:
