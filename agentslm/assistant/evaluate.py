@@ -246,6 +246,7 @@ def write_report(results: list[dict[str, Any]], out: Path, meta: dict[str, Any])
         "",
         f"Command: `{meta.get('command', '')}` · {meta.get('date', '')} · {meta.get('machine', '')}",
         "",
+        *(_provenance_line(meta) or []),
         f"**Handled, strict (every expected call ran with matching arguments; no unrequested approval prompt, side "
         f"effect, invented identifier or junk value): {_rate(results, 'passed')}**; handled by the earlier lenient "
         f"definition (expected calls ran, no unrequested approval prompt): {_rate(results, 'lenient')}; unrequested "
@@ -287,4 +288,15 @@ def write_report(results: list[dict[str, Any]], out: Path, meta: dict[str, Any])
         lines.append(f"| {r['id']} | {r['request']} | {outcome} | {made or '-'} | {r['seconds']:.1f} |".replace("\n", " "))
     text = "\n".join(lines) + "\n"
     (out / "report.md").write_text(text, encoding="utf-8")
+    (out / "meta.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
     return text
+
+
+def _provenance_line(meta: dict[str, Any]) -> list[str] | None:
+    """The report's line naming the code, CPU and llama.cpp buffer decision a run was measured with (absent for a
+    rescore, which runs no model)."""
+    if "git_commit" not in meta:
+        return None
+    buffers = meta.get("llama_extra_buffers") or {}
+    decision = f"{'on' if buffers.get('enabled') else 'off'} ({buffers.get('reason', '?')})" if buffers else "?"
+    return [f"Commit `{meta['git_commit']}` · CPU {meta.get('cpu', '?')} · llama.cpp extra buffers {decision}", ""]

@@ -135,7 +135,9 @@ def bench_assistant(
         from agentslm.assistant.evaluate import rescore_strict
 
         earlier = [json.loads(line) for line in rescore.read_text(encoding="utf-8").splitlines() if line.strip()]
+        earlier_meta = rescore.with_name("meta.json")
         meta = {
+            "rescored_run": json.loads(earlier_meta.read_text(encoding="utf-8")) if earlier_meta.exists() else None,
             "model": f"rescored {rescore}",
             "command": "agentslm " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
             "date": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -58,6 +58,12 @@ def test_report(tmp_path: Path) -> None:
     assert "side effect, invented identifier or junk value): 1/2 (50 %)" in text
     assert "| notes | 1/2 (50 %) | 1/2 (50 %) |" in text and "missed (answered)" in text
     assert len((tmp_path / "results.jsonl").read_text().splitlines()) == 2
+    assert "Commit `" not in text and json.loads((tmp_path / "meta.json").read_text()) == {"model": "m", "command": "c"}
+    buffers = {"enabled": False, "reason": "the CPU has AMX"}
+    meta = {"model": "m", "command": "c", "git_commit": "abc1234", "cpu": "Intel Xeon", "llama_extra_buffers": buffers}
+    text = write_report(results, tmp_path / "run", meta)
+    assert "Commit `abc1234` · CPU Intel Xeon · llama.cpp extra buffers off (the CPU has AMX)" in text
+    assert json.loads((tmp_path / "run" / "meta.json").read_text())["git_commit"] == "abc1234"
 
 
 def test_example_config_loads() -> None:
