@@ -94,12 +94,17 @@ def _accuracy_matrix(rows: list[dict[str, Any]], policy_off: dict[str, float] | 
     return out
 
 
-def _ratios(rows: list[dict[str, Any]], base: str = "agentslm") -> str:
+def _ratios(rows: list[dict[str, Any]], base: str = "agentslm", *, commands: int = 1) -> str:
     categories = list(dict.fromkeys(r["category"] for r in rows))
     systems = [s for s in dict.fromkeys(r["system"] for r in rows) if s != base]
     if not systems or not any(r["system"] == base for r in rows):
         return ""
-    out = f"p50 latency of each system divided by {base}'s, same cases, same run:\n\n"
+    when = (
+        "same run"
+        if commands <= 1
+        else f"results written by {commands} commands (above): systems from different commands ran at different times"
+    )
+    out = f"p50 latency of each system divided by {base}'s, same cases, {when}:\n\n"
     out += "| system | " + " | ".join(categories) + " |\n|---|" + "--:|" * len(categories) + "\n"
     for system in systems:
         cells = []
@@ -195,7 +200,7 @@ def write_report(results_dir: str | Path, out_dir: str | Path | None = None, *, 
         _accuracy_matrix(rows, meta.get("agentslm_policy_off")),
         "## All figures\n",
         _table(rows),
-        _ratios(rows),
+        _ratios(rows, commands=len(meta.get("commands") or [])),
     ]
     overhead = meta.get("overhead")
     if overhead:
