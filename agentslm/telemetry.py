@@ -17,7 +17,7 @@ tool arguments and results are not recorded (the conventions make content opt-in
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
@@ -129,7 +129,7 @@ def model_step_span(generation: Generation, *, model: str, provider: str, role: 
 
 
 @contextmanager
-def tool_span(name: str, *, call_id: str, effects: list[str], parent: RunSpan | None) -> Iterator[Any]:
+def tool_span(name: str, *, call_id: str, effects: Iterable[str], parent: RunSpan | None) -> Iterator[Any]:
     """A span around one tool call; the caller marks a failed call with :func:`tool_failed`. Yields None without
     opentelemetry or outside a traced run."""
     tracer = _tracer()
@@ -143,7 +143,7 @@ def tool_span(name: str, *, call_id: str, effects: list[str], parent: RunSpan | 
         "gen_ai.tool.name": name,
         "gen_ai.tool.call.id": call_id,
         "gen_ai.tool.type": "function",
-        "agentslm.tool.effects": effects,
+        "agentslm.tool.effects": sorted(str(e) for e in effects),
     }
     span = tracer.start_span(f"execute_tool {name}", context=parent.context, kind=SpanKind.INTERNAL, attributes=attributes)
     try:

@@ -172,25 +172,29 @@ def doctor(
         ("AMX flags", ", ".join(sorted(cpu.flags & AMX_FLAGS)) or "none"),
         ("llama.cpp extra buffers", f"{'on' if decision.enabled else 'off'} ({decision.source}: {decision.reason})"),
     ]
+    packages: dict[str, str] = {}
     for name in ("llama-cpp-python", "llguidance"):
         try:
-            rows.append((name, dist_version(name)))
+            packages[name] = dist_version(name)
         except Exception:
-            rows.append((name, "not installed"))
+            packages[name] = "not installed"
+    embedded: dict[str, str] = {}
     try:
         from agentslm.models import embedded_adapter_path, embedded_model_path
 
-        rows.append(("embedded model", str(embedded_model_path())))
-        rows.append(("embedded adapter", str(embedded_adapter_path())))
+        embedded["model"] = str(embedded_model_path())
+        embedded["adapter"] = str(embedded_adapter_path())
     except AgentslmError as exc:
-        rows.append(("embedded model", f"missing: {exc}"))
+        embedded.setdefault("model", f"missing: {exc}")
+        embedded.setdefault("adapter", f"missing: {exc}")
+    rows += [*packages.items(), *((f"embedded {key}", value) for key, value in embedded.items())]
     report: dict[str, Any] = {
         "agentslm": rows[0][1],
         "python": rows[1][1],
         "cpu": {"model": cpu.model, "machine": cpu.machine, "cpus": os.cpu_count(), "amx_flags": sorted(cpu.flags & AMX_FLAGS)},
         "llama_extra_buffers": decision.as_dict(),
-        "packages": {name: value for name, value in rows[5:7]},
-        "embedded": {name.removeprefix("embedded "): value for name, value in rows[7:]},
+        "packages": packages,
+        "embedded": embedded,
     }
     if not as_json:
         for key, value in rows:

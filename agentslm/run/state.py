@@ -220,8 +220,7 @@ class RunState:
         if self.finished:
             return
         self.finished = True
-        if self.trace is not None:
-            self.trace.end(status, input_tokens=self.meter.prompt, output_tokens=self.meter.generated, calls=len(self.done_calls))
+        self._end_trace(status)
         _log.info(
             "run %s %s: %d call(s) in %.1f s, %d generated tokens",
             self.run_id,
@@ -245,10 +244,11 @@ class RunState:
             status = "error"
             raise
         finally:
-            if self.trace is not None:
-                self.trace.end(
-                    status, input_tokens=self.meter.prompt, output_tokens=self.meter.generated, calls=len(self.done_calls)
-                )
+            self._end_trace(status)  # does nothing if finish() ended it
+
+    def _end_trace(self, status: str) -> None:
+        if self.trace is not None:
+            self.trace.end(status, input_tokens=self.meter.prompt, output_tokens=self.meter.generated, calls=len(self.done_calls))
 
     def _events(self) -> Iterator[AgentEvent]:
         selection = self.ctx.select_tools(self.request)
@@ -527,8 +527,7 @@ class RunState:
             started = time.time()
             if isinstance(arguments, Observation):  # completed before under this idempotency key: not run again
                 return arguments, started, started
-            effects = sorted(e.value for e in tool.effects)
-            with tool_span(tool.name, call_id=f"{self.run_id}-{task_id}", effects=effects, parent=self.trace) as span:
+            with tool_span(tool.name, call_id=f"{self.run_id}-{task_id}", effects=tool.effects, parent=self.trace) as span:
                 if ctx.loop is not None:
                     observation = ctx.executor.execute(tool, arguments, loop=ctx.loop)
                 else:
