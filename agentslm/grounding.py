@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["grounding_report", "is_grounded_string", "is_grounded_number"]
+__all__ = ["ENUM_ALIASES", "enum_member_stated", "grounding_report", "is_grounded_string", "is_grounded_number"]
 
 _WORDS = {
     "zero": 0,
@@ -86,19 +86,64 @@ def is_grounded_number(value: float, source: str) -> bool:
     return any(abs(value - n) < 1e-9 or abs(value - n / 100) < 1e-9 or abs(value - n * 100) < 1e-6 for n in numbers)
 
 
+ENUM_ALIASES: dict[str, frozenset[str]] = {
+    "usd": frozenset({"dollar", "dollars", "$", "buck", "bucks"}),
+    "eur": frozenset({"euro", "euros", "€"}),
+    "gbp": frozenset({"pound", "pounds", "sterling", "£"}),
+    "jpy": frozenset({"yen", "¥"}),
+    "chf": frozenset({"franc", "francs"}),
+    "cny": frozenset({"yuan", "renminbi", "rmb"}),
+    "inr": frozenset({"rupee", "rupees", "₹"}),
+    "celsius": frozenset({"°c", "centigrade"}),
+    "fahrenheit": frozenset({"°f"}),
+    "kilometers": frozenset({"km", "kilometres", "kilometer", "kilometre"}),
+    "miles": frozenset({"mile", "mi"}),
+}
+"""Words a request uses for common enum members (currency codes, units): "Convert 50 dollars" states ``USD``."""
+
+
+def enum_member_stated(member: Any, source: str) -> bool:
+    """Whether ``source`` states the enum ``member``: the member itself as a word, or a word of :data:`ENUM_ALIASES`."""
+    text = str(member).strip().lower()
+    if not text:
+        return False
+    lower = source.lower()
+    words = set(re.findall(r"[^\W_]+|[$€£¥₹]|°[cf]", lower))
+    if text in words or (len(text.split()) > 1 and _norm(text) in _norm(source)):
+        return True
+    return bool(ENUM_ALIASES.get(text, frozenset()) & words)
+
+
+def _unstated_enum_pairs(arguments: Mapping[str, Any], props: Mapping[str, Any], required: Any, source: str) -> list[str]:
+    """Required fields that share one enum with another required field (``from_currency`` / ``to_currency``) and hold a
+    member the source does not state: "Convert 50 dollars" states one currency, so the other is a guess."""
+    groups: dict[str, list[str]] = {}
+    for name in required if isinstance(required, list) else []:
+        spec = props.get(name)
+        if isinstance(spec, Mapping) and isinstance(spec.get("enum"), list) and "default" not in spec and name in arguments:
+            groups.setdefault(repr(sorted(map(str, spec["enum"]))), []).append(name)
+    return [
+        name for names in groups.values() if len(names) > 1 for name in names if not enum_member_stated(arguments[name], source)
+    ]
+
+
 def grounding_report(
     arguments: Mapping[str, Any], schema: Mapping[str, Any], source: str, *, free_text: bool = False
 ) -> list[str]:
-    """Names of the top-level arguments whose values are not grounded in ``source`` (empty if all are).
+    """Names of the top-level arguments whose values are not grounded in ``source`` (empty if all are). Enum members
+    come from the tool, except where two required fields share one enum and the source states only one of the two
+    values (see :func:`_unstated_enum_pairs`).
 
     ``free_text``: check fields declared as free text too (by default they are the model's own writing)."""
     props: Mapping[str, Any] = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
-    missing: list[str] = []
+    if not isinstance(props, Mapping):
+        props = {}
+    missing: list[str] = _unstated_enum_pairs(arguments, props, schema.get("required", []), source)
     for name, value in arguments.items():
         spec = props.get(name, {}) if isinstance(props, Mapping) else {}
         if not isinstance(spec, Mapping):
             spec = {}
-        if "enum" in spec or "const" in spec or ("default" in spec and spec["default"] == value):
+        if name in missing or "enum" in spec or "const" in spec or ("default" in spec and spec["default"] == value):
             continue
         if (
             spec.get("x-free-text") and not free_text

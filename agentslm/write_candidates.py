@@ -27,11 +27,13 @@ __all__ = [
     "copy_parameters",
     "identifier_values",
     "linked_identifiers",
+    "named_labels",
     "refers_back",
     "request_values",
     "result_texts",
     "stated_text",
     "text_parts",
+    "unlinked_names",
 ]
 
 _QUOTED = re.compile(r"\"([^\"]{1,80})\"|'([^']{1,80})'")
@@ -57,7 +59,8 @@ _STATED = [
     for p in (
         r"\bwith the (?:text|content|body|message)\b:?\s+",
         r"\bsay(?:ing|s)?\s+(?:that\s+)?",
-        r"\b(?:reply|tell|write|inform|notify|email)\b[^.:?!]*?\bthat\s+",
+        r"\b(?:reply|tell|write|inform|notify|email)\b[^.:?!]*?\bthat\s+"
+        r"(?!(?:note|list|result|amount|answer|address|number|email|message|file|event|one|contact|text)\b)",
         r":\s+",
     )
 ]
@@ -153,6 +156,42 @@ def linked_identifiers(sources: Sources, kind: str) -> list[str]:
     return list(dict.fromkeys(found))[:MAX_CANDIDATES]
 
 
+_LABEL_FIELDS = re.compile(r"(^|_)(title|name|subject|label|heading)$")
+
+
+def named_labels(parameters: Mapping[str, Any], request: str) -> dict[str, Any]:
+    """``parameters`` with each required label field (a title, a name, a subject) limited to the labels the request
+    gives with "titled", "called" or "named": "Save a note titled Books with the text: Dune" is titled ``Books``, not
+    "Books with the text". Unchanged when the request gives none."""
+    named = list(dict.fromkeys(v.strip() for v in _NAMED.findall(request) if v.strip()))
+    props = parameters.get("properties")
+    if not named or not isinstance(props, Mapping):
+        return dict(parameters)
+    out = dict(props)
+    for name in parameters.get("required", []):
+        spec = props.get(name)
+        if (
+            isinstance(spec, Mapping)
+            and spec.get("type") == "string"
+            and "enum" not in spec
+            and _LABEL_FIELDS.search(name.lower())
+            and field_kind(name, spec) not in (*SHAPED_KINDS, "identifier", "free_text")
+        ):
+            values = [v for v in named if _fits(v, spec)]
+            if values:
+                out[name] = {**{k: spec[k] for k in ("description", "type") if k in spec}, "enum": values}
+    return {**parameters, "properties": out}
+
+
+def unlinked_names(sources: Sources) -> list[str]:
+    """The names the current request states (capitalised words, not numbers) that no result mentions yet: whose
+    address, number or id a lookup has still to find ("Email Ana and Ben: ..." before any lookup: Ana, Ben)."""
+    request = sources.requests[-1] if sources.requests else ""
+    names = [v for v in request_values(request) if not v[:1].isdigit() and not identifier_spans(v, "path")]
+    seen = [_rendered(_parsed(r)).casefold() for r in sources.results.values()]
+    return [n for n in dict.fromkeys(names) if not any(n.casefold() in text for text in seen)]
+
+
 def _fits(value: str, spec: Mapping[str, Any]) -> bool:
     low, high = spec.get("minLength", 1), spec.get("maxLength", 4000)
     return isinstance(low, int) and isinstance(high, int) and low <= len(value) <= high
@@ -182,9 +221,11 @@ def _free_text_candidates(
     if this_run:  # all of them together first ("save both amounts"), then each; not the record that gave the address
         together = ["; ".join(_rendered(_parsed(sources.results[t])) for t in sorted(this_run))] if len(this_run) > 1 else []
         found = [t for t in dict.fromkeys([*together, *texts(this_run)]) if not any(a in t for a in addressed)]
-        return found
-    if sources.results and refers_back(request):
-        return texts(sources.results)
+        if found or not refers_back(request):
+            return found
+    earlier = [t for t in sources.results if t < 0]
+    if earlier and refers_back(request):  # "Email the list to Chloe": the list an earlier turn found
+        return [t for t in texts(earlier) if not any(a in t for a in addressed)]
     return [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
 
 
@@ -245,7 +286,9 @@ def identifier_values(arguments: Mapping[str, Any], parameters: Mapping[str, Any
     ]
 
 
-_BACK_REFERENCE = re.compile(r"\b(that|it|this|those|these|them|the (result|list|amount|answer|address|number))\b", re.I)
+_BACK_REFERENCE = re.compile(
+    r"\b(that|it|its|this|those|these|them|him|her|his|their|the (result|list|amount|answer|address|number))\b", re.I
+)
 
 
 def refers_back(request: str) -> bool:

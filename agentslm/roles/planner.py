@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -31,17 +32,19 @@ from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
 from agentslm.grounding import grounding_report
 from agentslm.models.base import Generation, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
-from agentslm.provenance import Sources, restrict_parameters
+from agentslm.provenance import Sources, field_kind, restrict_parameters
 from agentslm.registry import Effect, Tool
 from agentslm.roles.caller import CALLS_PREFIX, parse_calls, signals_from_generation
 from agentslm.roles.prompts import render_prompt, tools_json
 from agentslm.roles.request_scope import (
     found_by_lookup,
+    instructed_reads,
     name_words,
     named_by,
     pending_writes,
     request_covered,
     requested,
+    starts_with_instruction,
     supported,
     verb_used,
     words,
@@ -51,9 +54,11 @@ from agentslm.write_candidates import (
     copies_a_result,
     copy_parameters,
     identifier_values,
+    named_labels,
     refers_back,
     stated_text,
     text_parts,
+    unlinked_names,
 )
 
 __all__ = [
@@ -62,6 +67,7 @@ __all__ = [
     "Planner",
     "PlannerPolicy",
     "empty_list_probability",
+    "name_lookups",
 ]
 
 AFTER_RESULTS_ROLE = "planner-after-results"
@@ -275,6 +281,10 @@ class Planner:
                 return Decision(kind="done", reason="the request is covered: the tools it names have run with its values")
         sources = sources if sources is not None else Sources.from_conversation(conversation)
         usable, blocked = self._grammar_tools(tools, sources)
+        usable = self._back_reference_writes(usable, executed, conversation, sources)
+        if self.policy.provenance and sources.requests:  # "titled Books with the text: ..." is titled Books
+            request = sources.requests[-1]
+            usable = [replace(t, parameters=named_labels(t.parameters, request)) if _creates(t) else t for t in usable]
         schema = plan_schema(usable, self.limits, max_tasks=self.policy.max_tasks) if usable else {"type": "array", "maxItems": 0}
         messages = self.messages(tools, conversation)
         model = self.after_results_model if executed else self.model
@@ -287,7 +297,8 @@ class Planner:
             return base.model_copy(update={"reason": listed.parse_error})
         rnd = _Round(tools, usable, conversation, executed, messages, model, sources, next_id)
         fresh, asked_for = self._fresh(rnd, self._model_calls(rnd, listed, gen), blocked, round_failed)
-        if not fresh and asked_for and not executed:  # "Create an event called Dentist": when? (not "no tool fits")
+        if not fresh and asked_for:  # "Create an event called Dentist": when? (not "no tool fits"); after a lookup that
+            # found nothing ("Add a contact named Hugo" -> no Hugo): which address? (not "done" with nothing done)
             name, fields = asked_for
             return base.model_copy(update=_ask(name, fields))
         if not fresh:
@@ -332,23 +343,41 @@ class Planner:
         if self.policy.provenance:
             fresh = supported(fresh, by_name, sources, named_blocked, said)
         lookup_for = [n for n, fields in named_blocked.items() if found_by_lookup(by_name[n], fields)]
+        if lookup_for:  # a lookup for a name takes the name itself, not the clause around it ("Ana: the meeting ...")
+            names = unlinked_names(sources)
+            fresh = [f for f in fresh if not _sloppy_lookup(f, by_name, names)]
         model = rnd.model
+        incomplete: dict[str, list[str]] = {}
         if not fresh and self.policy.finish_named_writes and not round_failed and model.continues_reply:
-            wrote, unlinked = self._finish_writes(rnd.usable, by_name, executed, conversation, sources, rnd.messages, model)
+            wrote, incomplete = self._finish_writes(rnd.usable, by_name, executed, conversation, sources, rnd.messages, model)
             fresh = supported(rnd.numbered(self, wrote), by_name, sources, {}, said)
             fresh = requested(fresh, by_name, executed, conversation)
-            lookup_for += unlinked
+            lookup_for += [n for n, fields in incomplete.items() if found_by_lookup(by_name[n], fields)]
+        ran_names = {actual.name for _, _, actual in executed}
+        instructed = [t for t in instructed_reads(sources.requests[-1] if sources.requests else "", rnd.usable)]
+        instructed = [t for t in instructed if t.name not in ran_names]
+        if not fresh and incomplete and instructed and model.continues_reply:  # "Read ... and save its content": read
+            fresh = supported(
+                rnd.numbered(self, self._lookup(instructed, rnd.messages, conversation, model)), by_name, sources, {}, said
+            )
         if not fresh and lookup_for and model.continues_reply:  # look the value up first (e.g. an address)
             reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
-            looked = self._lookup(reads, rnd.messages, conversation, model) if reads else []
+            offered = name_lookups(reads, sources, [actual for _, _, actual in executed]) or reads
+            looked = self._lookup(offered, rnd.messages, conversation, model) if reads else []
             fresh = supported(rnd.numbered(self, looked), by_name, sources, {}, said)
         request = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
+        ran = {actual.name for _, _, actual in executed}
+        waiting = {**incomplete, **named_blocked}
         asked_for = [
             n
-            for n in named_blocked
-            if by_name[n].effects - {Effect.READ} and named_by(by_name[n], said) and verb_used(by_name[n], request)
+            for n in waiting
+            if n not in ran
+            and by_name[n].effects - {Effect.READ}
+            and named_by(by_name[n], said)
+            and verb_used(by_name[n], request)
+            and not request.rstrip().endswith("?")
         ]
-        return fresh, ((asked_for[0], list(named_blocked[asked_for[0]])) if asked_for else None)
+        return fresh, ((asked_for[0], list(waiting[asked_for[0]])) if asked_for else None)
 
     def _numbered(
         self, calls: Sequence[ToolCall], by_name: dict[str, Tool], known: dict[str, int], next_id: int, source: str
@@ -360,6 +389,8 @@ class Planner:
         for position, call in enumerate(calls, 1):
             arguments = _point(call.arguments, position_ids)
             tool = by_name.get(call.name)
+            if tool is not None:
+                arguments = _trimmed(arguments, tool)
             if self.policy.grounding and self.policy.drop_ungrounded_optional and tool is not None:
                 arguments = _drop_ungrounded_optional(arguments, tool, source)  # before the repeat check
             key = _call_key(call.name, arguments, tool)
@@ -405,6 +436,43 @@ class Planner:
                 usable.append(replace(t, parameters=parameters) if parameters != t.parameters else t)
         return usable, blocked
 
+    def _back_reference_writes(
+        self,
+        usable: list[Tool],
+        executed: Sequence[tuple[int, ToolCall, ToolCall]],
+        conversation: Sequence[Message],
+        sources: Sources,
+    ) -> list[Tool]:
+        """``usable`` with the writes the request names limited to copies (:func:`agentslm.write_candidates.copy_parameters`)
+        where their text is given: by the request ("Send him an email saying thanks for the invoice": that text, not
+        "Thank you for the invoice. I hope it's well received."), or by an earlier turn the request points back at
+        ("Save that in a note titled Refund": what it found, not "80 EUR has been converted to USD and saved ...").
+        Unchanged otherwise, and where a field has no candidate."""
+        if not (self.policy.finish_named_writes and self.policy.provenance) or not sources.requests:
+            return usable
+        request = sources.requests[-1]
+        stated = stated_text(request) is not None  # "Send him an email saying thanks ...": the body is that text
+        back = not stated and refers_back(request) and any(t < 0 for t in sources.results)
+        if not stated and not back:
+            return usable
+        pending = {t.name for t in pending_writes(usable, executed, conversation)}
+        parts = text_parts(request)
+        out: list[Tool] = []
+        for t in usable:
+            if t.name in pending:
+                asking = [p for p in parts if named_by(t, words(p))]
+                parameters, missing = copy_parameters(t.parameters, sources, skip_parts=asking, from_results=True)
+                if missing:
+                    pass
+                elif back:
+                    t = replace(t, parameters=parameters)
+                else:  # the stated text goes into the fields declared as free text; the rest stays the model's
+                    props, copied = t.parameters.get("properties", {}), parameters["properties"]
+                    free = {n: copied[n] for n, spec in props.items() if isinstance(spec, dict) and spec.get("x-free-text")}
+                    t = replace(t, parameters={**t.parameters, "properties": {**props, **free}})
+            out.append(t)
+        return out
+
     def _forced_call(self, tools: Sequence[Tool], messages: list[Message], conversation: Sequence[Message]) -> ToolCall | None:
         """One call decoded with the list forced non-empty (see ``min_no_tool``), or None without evidence.
 
@@ -429,17 +497,19 @@ class Planner:
         sources: Sources,
         messages: list[Message],
         model: Model,
-    ) -> tuple[list[ToolCall], list[str]]:
+    ) -> tuple[list[ToolCall], dict[str, list[str]]]:
         """The named writes the round did not plan (see ``finish_named_writes``), decoded with every string field
-        limited to copies (:func:`agentslm.write_candidates.copy_parameters`), and the named writes that wait for a
-        lookup (an address of a person no result mentions yet)."""
+        limited to copies (:func:`agentslm.write_candidates.copy_parameters`), and the named writes that cannot be
+        completed from the sources, with the fields they lack (an address of a person no result mentions yet: to look
+        up; a message's text the request does not give: to ask for)."""
         pending: list[Tool] = []
-        unlinked: list[str] = []
+        incomplete: dict[str, list[str]] = {}
         request = sources.requests[-1] if sources.requests else ""
         parts, said = text_parts(request), words(request)
         reads = [t for t in by_name.values() if not t.effects - {Effect.READ}]
         for t in pending_writes(usable, executed, conversation):
-            asking = [p for p in parts if named_by(t, words(p))]  # "save it in a note titled Tokyo" is no note text
+            # "save it in a note titled Tokyo" is no note text; nor is "Read reports/q3.txt" (an instruction)
+            asking = [p for p in parts if named_by(t, words(p)) or starts_with_instruction(p, reads)]
             other = said - name_words(t.name)  # "convert ... and save": another step's result is the text
             from_results = refers_back(request) or any(name_words(r.name) & other for r in reads)
             parameters, missing = copy_parameters(
@@ -447,10 +517,10 @@ class Planner:
             )
             if not missing:
                 pending.append(replace(t, parameters=parameters))
-            elif found_by_lookup(t, missing):
-                unlinked.append(t.name)
+            else:
+                incomplete[t.name] = missing
         if not pending:
-            return [], unlinked
+            return [], incomplete
         wrote = self._one_call(pending, messages, model)  # the round's model: its prompt is already evaluated
         if wrote and self.policy.probe_more:  # "Email Ana and Ben": one email each, to another address
             first = {v for c in wrote for v in identifier_values(c.arguments, by_name[c.name].parameters)}
@@ -458,12 +528,13 @@ class Planner:
             more = self._probe(pending, messages, conversation, wrote, model, grounded_in=seen)
             wrote += [c for c in more if set(identifier_values(c.arguments, by_name[c.name].parameters)) - first]
         if stated_text(request):  # the request gives the text ("Save a note: call the plumber"): nothing to wait for
-            return wrote, unlinked
+            return wrote, incomplete
         if executed:  # after results, a write is completed to carry what they brought: not the request alone
-            wrote = [c for c in wrote if copies_a_result(c.arguments, sources)]
+            back = refers_back(request)  # "Email the list to Chloe" after her lookup: the list an earlier turn found
+            wrote = [c for c in wrote if copies_a_result(c.arguments, sources, this_run=not back)]
         elif sources.results and refers_back(sources.requests[-1]):  # "Save that in a note": an earlier turn's result
             wrote = [c for c in wrote if copies_a_result(c.arguments, sources, this_run=False)]
-        return wrote, unlinked
+        return wrote, incomplete
 
     def _one_call(self, tools: Sequence[Tool], messages: list[Message], model: Model) -> list[ToolCall]:
         """One call of ``tools``, decoded with the list forced non-empty; empty when the output is unusable."""
@@ -545,6 +616,83 @@ def empty_list_probability(gen: Generation) -> float | None:
             return math.exp(tok.constrained_logprob)
         position = end
     return None
+
+
+def _sloppy_lookup(item: dict[str, Any], by_name: dict[str, Tool], names: Sequence[str]) -> bool:
+    """Whether ``item`` is a read-only call whose string value holds one of ``names`` (the names a lookup has still to
+    find) inside other text: ``search_emails(query="Ana: the meeting moved to 3pm")``, ``find_contact(name="Ana and
+    David")``. Such a call finds nothing, or the wrong record."""
+    tool = by_name.get(item["name"])
+    if tool is None or tool.effects - {Effect.READ}:
+        return False
+    for value in item["arguments"].values():
+        if not isinstance(value, str) or REFERENCE.match(value):
+            continue
+        tokens = re.findall(r"[\w'-]+", value)
+        if all(t[:1].isupper() for t in tokens):
+            continue  # a name as a whole ("Ana Souza")
+        if any(n.casefold() in {t.casefold() for t in tokens} for n in names):
+            return True
+    return False
+
+
+_CREATING = re.compile(r"^(add|create|new|save|make|send|write|schedule|book|post|record)([_.\-]|$)", re.IGNORECASE)
+
+
+def _creates(tool: Tool) -> bool:
+    """Whether ``tool`` makes something new (``add_note``, ``create_event``, ``send_email``): its label is the one
+    the request gives ("titled Books"), unlike a rename or an update, whose request names the old label too."""
+    return bool(tool.effects - {Effect.READ}) and bool(_CREATING.match(tool.name))
+
+
+_TRAILING = ",;:"
+
+
+def _trimmed(arguments: dict[str, Any], tool: Tool) -> dict[str, Any]:
+    """``arguments`` with the list punctuation a copy from the request carried along removed from short values that
+    are not free text: "What's the weather in Paris, Rome and Berlin?" gives ``city="Paris,"``, which no tool knows."""
+    props = tool.parameters.get("properties", {})
+    out = dict(arguments)
+    for name, value in arguments.items():
+        spec = props.get(name) if isinstance(props, dict) else None
+        if not isinstance(value, str) or not isinstance(spec, dict) or spec.get("x-free-text") or "enum" in spec:
+            continue
+        trimmed = value.strip().rstrip(_TRAILING).rstrip()
+        if trimmed and trimmed != value and len(trimmed.split()) <= 6:
+            out[name] = trimmed
+    return out
+
+
+def name_lookups(reads: Sequence[Tool], sources: Sources, ran: Sequence[ToolCall] = ()) -> list[Tool]:
+    """The read-only tools as a lookup for a missing identifier offers them: each string field that takes a name
+    (not an identifier, not from a fixed list) limited to the names the request states that no result mentions yet
+    ("Email Ana: ..." looks up ``Ana``, not "Ana: the meeting moved to 3pm"); tools without such a field are left out.
+    A name a tool was already called with in this run (``ran``) is not offered to it again. Empty when every name the
+    request states is already in a result."""
+    names = unlinked_names(sources)
+    if not names:
+        return []
+    out: list[Tool] = []
+    for t in reads:
+        props = t.parameters.get("properties", {})
+        required = t.parameters.get("required", [])
+        takes = [
+            n
+            for n in required
+            if isinstance(props.get(n), dict)
+            and props[n].get("type") == "string"
+            and "enum" not in props[n]
+            and field_kind(n, props[n]) not in ("email", "url", "path", "date", "time", "phone", "id", "identifier")
+        ]
+        if len(takes) != 1 or len(required) != 1:
+            continue
+        tried = {str(c.arguments.get(takes[0], "")).casefold() for c in ran if c.name == t.name}
+        left = [n for n in names if n.casefold() not in tried]
+        if not left:
+            continue
+        spec = {k: v for k, v in props[takes[0]].items() if k in ("description", "type")}
+        out.append(replace(t, parameters={**t.parameters, "properties": {**props, takes[0]: {**spec, "enum": left}}}))
+    return out
 
 
 def _value_key(value: Any) -> str:

@@ -18,16 +18,19 @@ from agentslm.plan import REFERENCE
 from agentslm.provenance import Sources, argument_sources, field_kind
 from agentslm.registry import Effect, Tool
 from agentslm.step_types import ToolCall
-from agentslm.write_candidates import request_values
+from agentslm.write_candidates import refers_back, request_values
 
 __all__ = [
     "found_by_lookup",
+    "instructed_reads",
     "invoked_by",
     "name_words",
     "named_by",
     "pending_writes",
     "request_covered",
     "requested",
+    "scope_words",
+    "starts_with_instruction",
     "supported",
     "verb_used",
     "words",
@@ -70,7 +73,7 @@ def requested(
     gina@rossi.it" asks for no email)."""
     requests = [m["content"] for m in conversation if m["role"] == "user"]
     request = requests[-1] if requests else ""
-    said = words(request)
+    said = scope_words(conversation)
     ran = {actual.name for _, _, actual in executed}
     dropped: set[int] = set()
     kept: list[dict[str, Any]] = []
@@ -94,6 +97,33 @@ def requested(
 
 
 _LOOKUP_KINDS = frozenset({"email", "phone", "id", "url", "path"})
+
+
+def scope_words(conversation: Sequence[Message]) -> set[str]:
+    """The words of the current request (:func:`words`), with those of the request before it when the current one
+    points back at it: "Delete it." after "Search my notes for Old idea" names ``delete_note`` (its verb must still be
+    the current request's: see :func:`verb_used`)."""
+    requests = [m["content"] for m in conversation if m["role"] == "user"]
+    if not requests:
+        return set()
+    said = words(requests[-1])
+    if len(requests) > 1 and refers_back(requests[-1]):
+        said |= words(requests[-2])
+    return said
+
+
+def instructed_reads(request: str, tools: Sequence[Tool]) -> list[Tool]:
+    """The read-only ``tools`` a clause of ``request`` starts with the leading verb of: "Read reports/q3.txt and save
+    its content in a note" instructs ``read_file``; such a clause is an instruction, never a text to write."""
+    starts = {m.group(1).lower() for m in re.finditer(r"(?:^|[.!?:;,]\s*|\band\s+|\bthen\s+)([A-Za-z]+)", request)}
+    return [t for t in tools if not t.effects - {Effect.READ} and _verb(t)[0] in starts]
+
+
+def starts_with_instruction(text: str, reads: Sequence[Tool]) -> bool:
+    """Whether ``text`` starts with the leading verb of one of ``reads`` ("Read reports/q3"): the request's instruction
+    copied as a value."""
+    first = re.findall(r"[a-z]+", text.lower())[:1]
+    return bool(first) and any(_verb(t)[0] == first[0] for t in reads)
 
 
 def found_by_lookup(tool: Tool, fields: Sequence[str]) -> bool:
@@ -137,6 +167,9 @@ def supported(
         effects = bool(tool.effects - {Effect.READ})
         written = [n for n, src in found.items() if src.source == "free_text" or src.detail == "words of the request"]
         waits = effects and reads and bool(written)  # its text would be written before the round's lookups return
+        readers = [t for t in by_name.values() if not t.effects - {Effect.READ}]
+        if effects and any(isinstance(plain.get(n), str) and starts_with_instruction(plain[n], readers) for n in written):
+            waits = True  # "Read reports/q3" as a note's text: the read has still to run
         if bad or waits or (effects and named_blocked and not (name_words(tool.name) & said)):
             dropped.add(item["id"])
             continue
@@ -209,7 +242,7 @@ def pending_writes(
     request = requests[-1] if requests else ""
     if request.rstrip().endswith("?"):  # a question asks to read ("What are the email addresses of Ana and Ben?")
         return []
-    said = words(request)
+    said = scope_words(conversation)
     ran = {actual.name for _, _, actual in executed}
     return [t for t in tools if t.effects - {Effect.READ} and t.name not in ran and named_by(t, said) and verb_used(t, request)]
 

@@ -11,7 +11,7 @@ from agentslm.models.base import Message, Model
 from agentslm.roles.answer_check import check_answer
 from agentslm.roles.prompts import render_prompt
 
-__all__ = ["ResultForAnswer", "Summarizer", "cited_results", "cut_repetition", "fit_results"]
+__all__ = ["ResultForAnswer", "Summarizer", "asked_values", "cited_results", "cut_repetition", "fit_results"]
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,16 @@ def fit_results(results: Sequence[ResultForAnswer], max_chars: int) -> list[Resu
     return out
 
 
+_STOPWORDS = frozenset(
+    "the and for with that this from are was were has have had not but you your our its his her their they them "
+    "there here what which who how all any can will into about also than then been being one".split()
+)
+"""Words too common to show that an answer uses a result ("the" is in nearly every answer and many results)."""
+
+
 def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9][a-z0-9.\-]*", text.lower()) if len(w) > 2 or w.isdigit()}
+    found = re.findall(r"[a-z0-9][a-z0-9.\-]*", text.lower())
+    return {w for w in found if (len(w) > 2 or w.isdigit()) and w not in _STOPWORDS}
 
 
 def _values(data: object) -> list[str]:
@@ -72,6 +80,46 @@ def cut_repetition(text: str) -> str:
         seen.add(key)
         position = start + len(piece) if start >= 0 else position
     return text
+
+
+def _field_words(key: str) -> set[str]:
+    """Words of a result's field name: ``temp_c`` -> {temp}, ``email`` -> {email}, ``phoneNumber`` -> {phone, number}."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", key).lower()
+    return {w for w in re.split(r"[^a-z]+", spaced) if len(w) > 2}
+
+
+def _records(data: object) -> list[dict[str, object]]:
+    if isinstance(data, dict):
+        return [data, *(r for v in data.values() for r in _records(v))]
+    if isinstance(data, list):
+        return [r for v in data for r in _records(v)]
+    return []
+
+
+def asked_values(request: str, results: Sequence[ResultForAnswer]) -> list[str]:
+    """The values of the result fields the request asks for by name ("What are the email addresses of Ana and Ben?"
+    asks for the ``email`` fields; "Ben's phone number" for ``phone``), from the results that succeeded."""
+    said = {w.rstrip("s") for w in re.findall(r"[a-z]+", request.lower()) if len(w) > 2}
+    found: list[str] = []
+    for r in results:
+        if not r.ok:
+            continue
+        try:
+            data = json.loads(r.text)
+        except ValueError:
+            continue
+        for record in _records(data):
+            for key, value in record.items():
+                words = _field_words(key)
+                if (
+                    words
+                    and words <= said
+                    and isinstance(value, str | int | float)
+                    and not isinstance(value, bool)
+                    and str(value).strip()
+                ):
+                    found.append(str(value))
+    return list(dict.fromkeys(found))
 
 
 def cited_results(answer: str, results: Sequence[ResultForAnswer]) -> list[int]:
@@ -115,8 +163,8 @@ class Summarizer:
 
     def checked_answer(self, request: str, results: Sequence[ResultForAnswer]) -> tuple[str, list[int], list[str]]:
         """The answer text, the ids of the results it used, and what the answer check found in the model's text.
-        Falls back to listing the results when the model's text is empty, uses none of them, or states something
-        they do not support (:func:`~agentslm.roles.answer_check.check_answer`): the answer always rests on the
+        Falls back to listing the results when the model's text is empty, uses none of them, leaves out a value the
+        request asks for by its field's name (:func:`asked_values`), or states something they do not support (:func:`~agentslm.roles.answer_check.check_answer`): the answer always rests on the
         observations."""
         text = ""
         if results:
@@ -124,6 +172,9 @@ class Summarizer:
             text = cut_repetition(gen.text.strip())
         cited = cited_results(text, results)
         problems = check_answer(text, [r.text for r in results], supporting=[request, *(r.call for r in results)]).problems
+        omitted = [v for v in asked_values(request, results) if v.casefold() not in text.casefold()]
+        if omitted:
+            problems = [*problems, *(f"the answer leaves out {v!r}, which the request asks for" for v in omitted)]
         if not text or not cited or problems:
             text = "; ".join(f"{r.call} -> {r.text}" for r in results) if results else text
             cited = [r.id for r in results]

@@ -106,14 +106,36 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
+def _as_data(text: Any) -> Any:
+    """A result's text as data where it is JSON (an earlier turn's record keeps its fields and ids), else the text."""
+    if isinstance(text, str) and text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def _open_question(session: Session | None, request: str) -> Turn | None:
+    """The session's last turn when it ended asking the user for a value and ``request`` is not a question of its own:
+    "Send an email to Ana." -> which text? -> "Say that dinner is at 7, subject Dinner." is one request, not a new one
+    that names no tool."""
+    if session is None or not session.turns or session.turns[-1].status != "asked":
+        return None
+    return None if request.rstrip().endswith("?") else session.turns[-1]
+
+
 class RunState:
     """One run's state and its event sequence: planning rounds, plan checks, verification, waves of parallel calls,
     idempotent replay, audit records, the answer. Everything it needs from the agent comes in a :class:`RunContext`."""
 
     def __init__(self, ctx: RunContext, request: str, session: Session | None, idempotency_key: str | None = None) -> None:
         self.ctx = ctx
-        self.request = request
         self.session = session
+        self.asked = _open_question(session, request)
+        """The earlier turn whose question this request answers (its request and this one are read as one)."""
+        self.request = f"{self.asked.request.rstrip()} {request.strip()}" if self.asked is not None else request
+        """The request the run works on: ``request``, completed by the turn it answers (see :func:`_open_question`)."""
         self.idempotency_key = idempotency_key
         self.key_counts: dict[str, int] = {}
         self.run_id = uuid.uuid4().hex[:12]
@@ -168,8 +190,16 @@ class RunState:
             )
         return event
 
+    def history(self) -> list[Message]:
+        """The session's earlier turns as messages, less the turn whose question this request answers (its request is
+        part of :attr:`request`)."""
+        if self.session is None:
+            return []
+        turns = self.session.turns[:-1] if self.asked is not None else self.session.turns
+        return Session(turns=turns).messages()
+
     def conversation(self) -> list[Message]:
-        history = self.session.messages() if self.session is not None else []
+        history = self.history()
         convo: list[Message] = [*history, {"role": "user", "content": self.request}]
         if self.done_calls:
             listed = [{"name": c.name, "arguments": c.arguments} for c in self.done_calls]
@@ -181,11 +211,23 @@ class RunState:
     def sources(self) -> Sources:
         """What this run's calls may copy values from: the session's and this request, earlier results (this run's as
         values, earlier turns' as the text the model saw)."""
-        history = self.session.messages() if self.session is not None else []
+        history = self.history()
         requests = [m["content"] for m in history if m["role"] == "user"] + [self.request]
-        results: dict[int, Any] = {-i: m["content"] for i, m in enumerate((m for m in history if m["role"] == "tool"), 1)}
+        results: dict[int, Any] = {}
+        for call in self._earlier_calls():
+            tool = self.ctx.registry.get(call["name"])
+            if tool is not None and tool.effects - {Effect.READ} and call.get("arguments"):
+                results[-len(results) - 1] = dict(call["arguments"])  # "email that note to David": the note's text
+            results[-len(results) - 1] = _as_data(call["result"])
         results.update(self.results)
         return Sources(requests=requests, results=results)
+
+    def _earlier_calls(self) -> list[dict[str, Any]]:
+        """The calls of the session's earlier turns (as :meth:`history` shows them), newest last."""
+        if self.session is None:
+            return []
+        turns = self.session.turns[:-1] if self.asked is not None else self.session.turns
+        return [c for turn in turns for c in turn.calls]
 
     def argument_sources(self, call: ToolCall, tool: Tool | None, planned: dict[str, Any]) -> dict[str, ArgumentSource]:
         """Where each argument of ``call`` came from (plain text counts as from the request when its words are there)."""

@@ -1,0 +1,196 @@
+"""Multi-step rules of the planner and the run on the task world's tools (scripted models that continue a reply, so the
+planner's lookup, finish and ask paths run as they do on a local model)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agentslm import Agent
+from agentslm.bench.task_world import World
+from agentslm.grounding import enum_member_stated, grounding_report
+from agentslm.models.base import Message
+from agentslm.provenance import Sources
+from agentslm.roles.planner import Planner, name_lookups
+from agentslm.roles.summarizer import ResultForAnswer, Summarizer, asked_values, cited_results
+from agentslm.run.types import Session
+from agentslm.testing import FunctionModel
+from agentslm.write_candidates import unlinked_names
+
+ANA = {"id": 1, "name": "Ana Souza", "email": "ana.souza@brightmail.com", "phone": "+1-555-0101"}
+BEN = {"id": 2, "name": "Ben Okafor", "email": "ben.okafor@northwind.io", "phone": "+1-555-0102"}
+
+
+class Replies(FunctionModel):
+    """Replies in order, whatever the step; continues a reply like a local model (the planner's forced single calls
+    and probes run); records each schema so a test can check what the grammar offered."""
+
+    continues_reply = True
+
+    def __init__(self, *replies: Any) -> None:
+        self.replies = [r if isinstance(r, str) else json.dumps(r) for r in replies]
+        super().__init__(self._next, name="replies")
+
+    def _next(self, messages: Sequence[Message], schema: Mapping[str, Any] | None) -> str:
+        return self.replies.pop(0) if self.replies else ("[]" if schema is not None else "")
+
+
+def _enums(schema: Any) -> list[list[Any]]:
+    if isinstance(schema, dict):
+        return ([schema["enum"]] if "enum" in schema else []) + [e for v in schema.values() for e in _enums(v)]
+    if isinstance(schema, list):
+        return [e for v in schema for e in _enums(v)]
+    return []
+
+
+def test_summarizer_keeps_the_values_the_request_asks_for() -> None:
+    results = [
+        ResultForAnswer(1, "find_contact(name='Ana')", json.dumps([ANA])),
+        ResultForAnswer(2, "find_contact(name='Ben')", json.dumps([BEN])),
+    ]
+    request = "What are the email addresses of Ana and Ben?"
+    assert asked_values(request, results) == [ANA["email"], BEN["email"]]
+    text, cited = Summarizer(Replies("The email addresses of Ana and Ben are: Ana Souza, Ben Okafor")).answer(request, results)
+    assert ANA["email"] in text and BEN["email"] in text and cited == [1, 2]  # the listing replaces a partial answer
+    full = f"Ana: {ANA['email']}; Ben: {BEN['email']}."
+    assert Summarizer(Replies(full)).answer(request, results)[0] == full
+    # "the" is no sign of using a result: an answer that shares only common words with it falls back to the results
+    todo = [ResultForAnswer(1, "read_file(path='todo.txt')", "- renew passport\n- call the plumber")]
+    assert cited_results("The tool returns the current status of the task.", todo) == []
+
+
+def test_list_punctuation_copied_from_the_request_is_trimmed() -> None:
+    tools = list(World().registry())
+    request = [{"role": "user", "content": "What's the weather in Paris, Rome and Berlin?"}]
+    plan = [{"name": "get_weather", "arguments": {"city": "Paris,"}}, {"name": "get_weather", "arguments": {"city": "Paris"}}]
+    d = Planner(Replies(plan)).decide(tools, request)
+    assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [{"city": "Paris"}]  # one call, the repeat merged
+
+
+def test_a_currency_the_request_does_not_state_is_asked_for() -> None:
+    convert = World().registry()["convert_currency"].parameters
+    guess = {"amount": 50, "from_currency": "USD", "to_currency": "EUR"}
+    assert grounding_report(guess, convert, "Convert 50 dollars.") == ["to_currency"]
+    assert grounding_report(guess, convert, "Convert 50 dollars to euros.") == []
+    assert grounding_report(guess, convert, "Convert 50 USD to EUR") == []
+    assert enum_member_stated("GBP", "100 pounds") and not enum_member_stated("GBP", "100 dollars")
+    d = Planner(Replies([{"name": "convert_currency", "arguments": guess}])).decide(
+        list(World().registry()), [{"role": "user", "content": "Convert 50 dollars."}]
+    )
+    assert d.kind == "ask" and d.missing == ["to_currency"]
+
+
+def test_a_named_write_still_missing_its_address_after_the_lookup_is_asked_for() -> None:
+    """ "Add a contact named Hugo." -> the model looks Hugo up -> nobody: ask for the address, do not end as done."""
+    tools = list(World().registry())
+    convo = [{"role": "user", "content": "Add a contact named Hugo."}]
+    lookup = [{"name": "find_contact", "arguments": {"name": "Hugo"}}]
+    first = Planner(Replies(lookup)).decide(tools, convo)
+    assert first.kind == "plan" and first.plan.tasks[0].tool == "find_contact"
+    executed = [(1, *[_call("find_contact", {"name": "Hugo"})] * 2)]
+    after = [*convo, {"role": "assistant", "content": "<tool_call>" + json.dumps(lookup)}, {"role": "tool", "content": "[]"}]
+    sources = Sources(requests=[convo[0]["content"]], results={1: []})
+    d = Planner(Replies("[]")).decide(tools, after, executed=executed, next_id=2, sources=sources)
+    assert d.kind == "ask" and d.tool == "add_contact" and "email" in d.missing
+
+
+def test_a_lookup_for_a_name_takes_the_name_itself() -> None:
+    reads = [t for t in World().registry() if not t.effects - {"read"}]
+    sources = Sources(requests=["Email Ana and Ben: the office is closed on Friday."], results={1: [ANA]})
+    assert unlinked_names(sources) == ["Ben", "Friday"]  # Ana is in a result already
+    offered = {t.name: _enums(t.parameters) for t in name_lookups(reads, sources)}
+    assert offered["find_contact"] == [["Ben", "Friday"]] and "read_file" not in offered
+    tried = name_lookups(reads, sources, [_call("find_contact", {"name": "Ben"})])
+    assert next(_enums(t.parameters) for t in tried if t.name == "find_contact") == [["Friday"]]
+    # the model's own lookup with the clause around the name is not made; the planner looks the name up instead
+    tools = list(World().registry())
+    convo = [{"role": "user", "content": "Email Ana: the meeting moved to 3pm."}]
+    model = Replies(
+        [{"name": "search_emails", "arguments": {"query": "Ana: the meeting moved to 3pm"}}],
+        "",  # the probe for a further task: nothing
+        {"name": "find_contact", "arguments": {"name": "Ana"}},
+    )
+    d = Planner(model).decide(tools, convo)
+    assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("find_contact", {"name": "Ana"})]
+    assert _enums(model.schemas[2]).count(["Ana"]) >= 2  # the lookup's grammar offered the name alone (each read tool)
+
+
+def test_an_answer_to_the_agents_question_completes_the_request_it_asked_about() -> None:
+    world = World()
+    model = Replies(
+        [{"name": "send_email", "arguments": {"to": ANA["email"], "subject": "Dinner", "body": "dinner is at 7"}}], "Sent."
+    )
+    agent = Agent(model, world.registry(), approve=lambda call, tool: True)
+    session = Session()
+    session.turns.append(_asked_turn())
+    run = agent.run("Say that dinner is at 7, subject Dinner.", session=session)
+    # the planner saw one request (the asked turn folded in), and the address came from it
+    planned = [m for m in model.prompts[0] if m["role"] == "user"]
+    assert planned[-1]["content"] == "Send an email to ana.souza@brightmail.com. Say that dinner is at 7, subject Dinner."
+    assert run.status == "answered" and next(iter(world.state["outbox"].values()))["to"] == ANA["email"]
+    assert session.turns[-1].request == "Say that dinner is at 7, subject Dinner."  # the turn keeps what the user said
+
+
+def test_a_write_that_points_back_copies_what_an_earlier_turn_found_or_wrote() -> None:
+    world = World()
+    session = Session()
+    session.turns.append(_turn("Convert 80 EUR to USD.", "convert_currency", {"amount": 80, "from_currency": "EUR"}, "86.96"))
+    own = [{"name": "add_note", "arguments": {"title": "Refund", "text": "86.96"}}]
+    model = Replies(own, "Saved.")
+    Agent(model, world.registry(), approve=lambda call, tool: True).run("Save that in a note titled Refund.", session=session)
+    enums = _enums(model.schemas[0])
+    assert ["86.96"] in enums and ["Refund"] in enums  # the note's text and title can only be copies
+    assert list(world.state["notes"].values())[-1] == {"title": "Refund", "text": "86.96"}
+    # "that note": the text an earlier turn wrote is a source too (not only its result "note #5 saved")
+    session = Session()
+    session.turns.append(
+        _turn("Save a note titled Gate with the text B12.", "add_note", {"title": "Gate", "text": "B12"}, "note #5 saved")
+    )
+    session.turns.append(
+        _turn(
+            "Find David.",
+            "find_contact",
+            {"name": "David"},
+            json.dumps([{"id": 4, "name": "David Kim", "email": "dkim@kimlabs.dev"}]),
+        )
+    )
+    state = _state_of(session)
+    assert "title: Gate, text: B12" in [t for r in state.sources().results.values() for t in _texts(r)]
+
+
+def _texts(value: Any) -> list[str]:
+    from agentslm.write_candidates import result_texts
+
+    return result_texts(value)
+
+
+def _state_of(session: Session) -> Any:
+    from agentslm.run.state import RunState
+
+    agent = Agent(Replies(), World().registry())
+    state = agent._start("Now email that note to David.", session, None)
+    assert isinstance(state, RunState)
+    return state
+
+
+def _call(name: str, arguments: dict[str, Any]) -> Any:
+    from agentslm import ToolCall
+
+    return ToolCall(name=name, arguments=arguments)
+
+
+def _turn(request: str, name: str, arguments: dict[str, Any], result: str) -> Any:
+    from agentslm.run.types import Turn
+
+    return Turn(request=request, calls=[{"name": name, "arguments": arguments, "result": result}], answer="ok", status="answered")
+
+
+def _asked_turn() -> Any:
+    from agentslm.run.types import Turn
+
+    return Turn(
+        request="Send an email to ana.souza@brightmail.com.",
+        answer="To use send_email I need subject, body: which value should I use?",
+        status="asked",
+    )
