@@ -34,6 +34,7 @@ __all__ = [
     "stated_text",
     "text_parts",
     "unlinked_names",
+    "unused_values",
 ]
 
 _QUOTED = re.compile(r"\"([^\"]{1,80})\"|'([^']{1,80})'")
@@ -181,6 +182,19 @@ def named_labels(parameters: Mapping[str, Any], request: str) -> dict[str, Any]:
             if values:
                 out[name] = {**{k: spec[k] for k in ("description", "type") if k in spec}, "enum": values}
     return {**parameters, "properties": out}
+
+
+def unused_values(request: str, ran: Iterable[Any]) -> list[str]:
+    """The values ``request`` states (:func:`request_values`) that no call of ``ran`` (``ToolCall``-like: ``.arguments``)
+    used, less the labels it gives ("titled Rates") and the text it states (both are a write's, not a lookup's)."""
+    used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).casefold()
+    labels = {v.strip().casefold() for v in _NAMED.findall(request)}
+    stated = (stated_text(request) or "").casefold()
+    return [
+        v
+        for v in dict.fromkeys(request_values(request))
+        if v.casefold() not in used and v.casefold() not in labels and v.casefold() not in stated
+    ]
 
 
 def unlinked_names(sources: Sources) -> list[str]:

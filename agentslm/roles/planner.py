@@ -59,6 +59,7 @@ from agentslm.write_candidates import (
     stated_text,
     text_parts,
     unlinked_names,
+    unused_values,
 )
 
 __all__ = [
@@ -206,7 +207,8 @@ class _Round:
         self.said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
 
     def numbered(self, planner: Planner, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
-        return planner._numbered(calls, self.by_name, self.known, self.next_id, self.source)
+        reads = [(task_id, actual) for task_id, _, actual in self.executed if not _writes({"name": actual.name}, self.by_name)]
+        return planner._numbered(calls, self.by_name, self.known, self.next_id, self.source, reads)
 
 
 def _drop_ungrounded_optional(arguments: dict[str, Any], tool: Tool, source: str) -> dict[str, Any]:
@@ -347,6 +349,8 @@ class Planner:
             names = unlinked_names(sources)
             fresh = [f for f in fresh if not _sloppy_lookup(f, by_name, names)]
         model = rnd.model
+        if executed and all(_writes(f, by_name) for f in fresh) and model.continues_reply and self.policy.finish_named_writes:
+            fresh = self._read_before_writing(rnd, fresh) or fresh
         incomplete: dict[str, list[str]] = {}
         if not fresh and self.policy.finish_named_writes and not round_failed and model.continues_reply:
             wrote, incomplete = self._finish_writes(rnd.usable, by_name, executed, conversation, sources, rnd.messages, model)
@@ -355,7 +359,12 @@ class Planner:
             lookup_for += [n for n, fields in incomplete.items() if found_by_lookup(by_name[n], fields)]
         ran_names = {actual.name for _, _, actual in executed}
         instructed = [t for t in instructed_reads(sources.requests[-1] if sources.requests else "", rnd.usable)]
-        instructed = [t for t in instructed if t.name not in ran_names]
+        request_words = words(sources.requests[-1]) if sources.requests else set()
+        for n, fields in incomplete.items():  # "Send Ben the Wifi password from my notes": the text is in the notes
+            if not found_by_lookup(by_name[n], fields):
+                other = request_words - name_words(n)
+                instructed += [t for t in rnd.usable if not t.effects - {Effect.READ} and name_words(t.name) & other]
+        instructed = list({t.name: t for t in instructed if t.name not in ran_names}.values())
         if not fresh and incomplete and instructed and model.continues_reply:  # "Read ... and save its content": read
             fresh = supported(
                 rnd.numbered(self, self._lookup(instructed, rnd.messages, conversation, model)), by_name, sources, {}, said
@@ -379,10 +388,34 @@ class Planner:
         ]
         return fresh, ((asked_for[0], list(waiting[asked_for[0]])) if asked_for else None)
 
+    def _read_before_writing(self, rnd: _Round, writes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Read-only calls for the values the request states that no call has used yet, decoded (list forced
+        non-empty) before the round's ``writes`` are made or the named write is finished: "Convert 100 USD to EUR and
+        to GBP and save both amounts in a note" converts to GBP too before the note is written, "Check the weather in
+        Lisbon and Porto and save it" checks Porto. Empty when every value is used (or is the write's own label or
+        text), or the model proposes no such read; the writes then go ahead as planned."""
+        request = rnd.sources.requests[-1] if rnd.sources.requests else ""
+        unused = unused_values(request, [actual for _, _, actual in rnd.executed])
+        if not unused:
+            return []
+        reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
+        looked = self._lookup(reads, rnd.messages, rnd.conversation, rnd.model) if reads else []
+        wanted = {v.casefold() for v in unused}
+        fresh = rnd.numbered(self, [c for c in looked if _uses_any(c.arguments, wanted)])
+        return supported(fresh, rnd.by_name, rnd.sources, {}, rnd.said) if fresh else []
+
     def _numbered(
-        self, calls: Sequence[ToolCall], by_name: dict[str, Tool], known: dict[str, int], next_id: int, source: str
+        self,
+        calls: Sequence[ToolCall],
+        by_name: dict[str, Tool],
+        known: dict[str, int],
+        next_id: int,
+        source: str,
+        reads: Sequence[tuple[int, ToolCall]] = (),
     ) -> list[dict[str, Any]]:
-        """The decoded calls that are new in this run, numbered from ``next_id``, references re-pointed to run-wide ids."""
+        """The decoded calls that are new in this run, numbered from ``next_id``, references re-pointed to run-wide ids.
+        A read-only call that only narrows or widens one that ran (``reads``: ``find_contact(name="Ana Souza")`` after
+        ``find_contact(name="Ana")``) counts as that call again: it finds nothing new and takes a round."""
         position_ids: dict[int, int] = {}  # position in the decoded list -> run-wide task id
         fresh: list[dict[str, Any]] = []
         seen: dict[str, int] = {}
@@ -394,7 +427,10 @@ class Planner:
             if self.policy.grounding and self.policy.drop_ungrounded_optional and tool is not None:
                 arguments = _drop_ungrounded_optional(arguments, tool, source)  # before the repeat check
             key = _call_key(call.name, arguments, tool)
-            if key in known:
+            near = _near_repeat(call.name, arguments, reads) if tool is not None and not tool.effects - {Effect.READ} else None
+            if near is not None:
+                position_ids[position] = near
+            elif key in known:
                 position_ids[position] = known[key]
             elif key in seen:
                 position_ids[position] = seen[key]
@@ -645,6 +681,39 @@ def _creates(tool: Tool) -> bool:
     return bool(tool.effects - {Effect.READ}) and bool(_CREATING.match(tool.name))
 
 
+_PERSON_FIELD = re.compile(r"(^|_)(name|person|contact|user|username|who|recipient)$")
+
+
+def _near_repeat(name: str, arguments: dict[str, Any], reads: Sequence[tuple[int, ToolCall]]) -> int | None:
+    """The task id of a read in ``reads`` of the same tool whose values equal these, or hold the same words but for
+    some added or left out ("Ana" and "Ana Souza"); None when there is none."""
+    for task_id, ran in reads:
+        if ran.name != name or set(ran.arguments) != set(arguments) or not arguments:
+            continue
+        if all(_same_or_nested(arguments[k], ran.arguments[k]) for k in arguments):
+            return task_id
+    return None
+
+
+def _same_or_nested(a: Any, b: Any) -> bool:
+    if a == b:
+        return True
+    if not (isinstance(a, str) and isinstance(b, str)):
+        return False
+    wa, wb = set(re.findall(r"\w+", a.casefold())), set(re.findall(r"\w+", b.casefold()))
+    return bool(wa) and bool(wb) and (wa <= wb or wb <= wa)
+
+
+def _writes(item: dict[str, Any], by_name: dict[str, Tool]) -> bool:
+    tool = by_name.get(item["name"])
+    return tool is not None and bool(tool.effects - {Effect.READ})
+
+
+def _uses_any(arguments: dict[str, Any], values: set[str]) -> bool:
+    text = json.dumps(arguments, ensure_ascii=False, default=str).casefold()
+    return any(v in text for v in values)
+
+
 _TRAILING = ",;:"
 
 
@@ -666,7 +735,8 @@ def _trimmed(arguments: dict[str, Any], tool: Tool) -> dict[str, Any]:
 def name_lookups(reads: Sequence[Tool], sources: Sources, ran: Sequence[ToolCall] = ()) -> list[Tool]:
     """The read-only tools as a lookup for a missing identifier offers them: each string field that takes a name
     (not an identifier, not from a fixed list) limited to the names the request states that no result mentions yet
-    ("Email Ana: ..." looks up ``Ana``, not "Ana: the meeting moved to 3pm"); tools without such a field are left out.
+    ("Email Ana: ..." looks up ``Ana``, not "Ana: the meeting moved to 3pm"); tools without such a field are left out,
+    and where some tools' field is a person's name field (``name``, ``contact``, ``user``), only those are offered.
     A name a tool was already called with in this run (``ran``) is not offered to it again. Empty when every name the
     request states is already in a result."""
     names = unlinked_names(sources)
@@ -692,7 +762,8 @@ def name_lookups(reads: Sequence[Tool], sources: Sources, ran: Sequence[ToolCall
             continue
         spec = {k: v for k, v in props[takes[0]].items() if k in ("description", "type")}
         out.append(replace(t, parameters={**t.parameters, "properties": {**props, takes[0]: {**spec, "enum": left}}}))
-    return out
+    by_name_field = [t for t in out if any(_PERSON_FIELD.search(n) for n in t.parameters.get("required", []))]
+    return by_name_field or out  # a person's name goes to a name field (find_contact), not a query or a city
 
 
 def _value_key(value: Any) -> str:

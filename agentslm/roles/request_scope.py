@@ -18,7 +18,7 @@ from agentslm.plan import REFERENCE
 from agentslm.provenance import Sources, argument_sources, field_kind
 from agentslm.registry import Effect, Tool
 from agentslm.step_types import ToolCall
-from agentslm.write_candidates import refers_back, request_values
+from agentslm.write_candidates import refers_back, request_values, unused_values
 
 __all__ = [
     "found_by_lookup",
@@ -65,7 +65,8 @@ def requested(
 
     After results (``executed``), a side-effecting call is kept only when the current request names its tool
     (:func:`named_by`: "save ... note" names ``add_note``; "find my note" does not) with its verb used as a verb
-    (:func:`verb_used`: not "What are the email addresses ...?") and that tool has not run yet in this run: copying a result into a new write is no reason by itself (the models, once an email is sent, go on to add
+    (:func:`verb_used`: not "What are the email addresses ...?") and that tool has not run yet in this run, or the call
+    takes a value the request states that no call has used yet ("Delete notes 1 and 4" after note 1): copying a result into a new write is no reason by itself (the models, once an email is sent, go on to add
     the addressee to the contacts or to save the message as a note). In the first round, the list's first
     side-effecting call is the model's reading of the request when the request names or invokes its tool
     (:func:`invoked_by`: "Order a large pizza" invokes no ``add_note``); a further one must be named, its verb used as
@@ -75,6 +76,7 @@ def requested(
     request = requests[-1] if requests else ""
     said = scope_words(conversation)
     ran = {actual.name for _, _, actual in executed}
+    unused = {v.casefold() for v in unused_values(request, [actual for _, _, actual in executed])}
     dropped: set[int] = set()
     kept: list[dict[str, Any]] = []
     first_write = not executed
@@ -85,7 +87,8 @@ def requested(
             dropped.add(item["id"])
             continue
         if tool is not None and tool.effects - {Effect.READ}:
-            if not first_write and not (named_by(tool, said) and verb_used(tool, request) and tool.name not in ran):
+            again = tool.name in ran and not _uses_any(item["arguments"], unused)  # "Delete notes 1 and 4": 4 is new
+            if not first_write and not (named_by(tool, said) and verb_used(tool, request) and not again):
                 dropped.add(item["id"])  # "..., email gina@rossi.it" labels an address: it asks for no email
                 continue
             if first_write and not (named_by(tool, said) or invoked_by(tool, request)):
@@ -124,6 +127,11 @@ def starts_with_instruction(text: str, reads: Sequence[Tool]) -> bool:
     copied as a value."""
     first = re.findall(r"[a-z]+", text.lower())[:1]
     return bool(first) and any(_verb(t)[0] == first[0] for t in reads)
+
+
+def _uses_any(arguments: Any, values: set[str]) -> bool:
+    text = json.dumps(arguments, ensure_ascii=False, default=str).casefold()
+    return any(v in text for v in values)
 
 
 def found_by_lookup(tool: Tool, fields: Sequence[str]) -> bool:

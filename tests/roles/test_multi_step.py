@@ -100,7 +100,7 @@ def test_a_lookup_for_a_name_takes_the_name_itself() -> None:
     sources = Sources(requests=["Email Ana and Ben: the office is closed on Friday."], results={1: [ANA]})
     assert unlinked_names(sources) == ["Ben", "Friday"]  # Ana is in a result already
     offered = {t.name: _enums(t.parameters) for t in name_lookups(reads, sources)}
-    assert offered["find_contact"] == [["Ben", "Friday"]] and "read_file" not in offered
+    assert offered == {"find_contact": [["Ben", "Friday"]]}  # the name field, not a query, a city or a path
     tried = name_lookups(reads, sources, [_call("find_contact", {"name": "Ben"})])
     assert next(_enums(t.parameters) for t in tried if t.name == "find_contact") == [["Friday"]]
     # the model's own lookup with the clause around the name is not made; the planner looks the name up instead
@@ -113,7 +113,7 @@ def test_a_lookup_for_a_name_takes_the_name_itself() -> None:
     )
     d = Planner(model).decide(tools, convo)
     assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("find_contact", {"name": "Ana"})]
-    assert _enums(model.schemas[2]).count(["Ana"]) >= 2  # the lookup's grammar offered the name alone (each read tool)
+    assert _enums(model.schemas[2]) == [["Ana"]]  # the lookup's grammar offered the name alone, to the name field
 
 
 def test_an_answer_to_the_agents_question_completes_the_request_it_asked_about() -> None:
@@ -194,3 +194,47 @@ def _asked_turn() -> Any:
         answer="To use send_email I need subject, body: which value should I use?",
         status="asked",
     )
+
+
+def test_a_value_the_request_states_is_looked_up_before_the_write_that_needs_it() -> None:
+    """ "Convert 100 USD to EUR and to GBP and save both amounts": after the first conversion the model writes the note
+    with one amount; the planner converts to GBP first, and the note waits for both."""
+    tools = list(World().registry())
+    request = "Convert 100 USD to EUR and to GBP and save both amounts in a note titled Rates."
+    first = {"amount": 100, "from_currency": "USD", "to_currency": "EUR"}
+    executed = [(1, *[_call("convert_currency", first)] * 2)]
+    convo = [
+        {"role": "user", "content": request},
+        {"role": "assistant", "content": "<tool_call>" + json.dumps([{"name": "convert_currency", "arguments": first}])},
+        {"role": "tool", "content": "[1] convert_currency(...) -> 92.0"},
+    ]
+    sources = Sources(requests=[request], results={1: 92.0})
+    early = [{"name": "add_note", "arguments": {"title": "Rates", "text": "92.0"}}]
+    gbp = {"name": "convert_currency", "arguments": {"amount": 100, "from_currency": "USD", "to_currency": "GBP"}}
+    d = Planner(Replies(early, "", gbp, "")).decide(tools, convo, executed=executed, next_id=2, sources=sources)
+    assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("convert_currency", gbp["arguments"])]
+    # once every value is used, the write goes ahead
+    executed.append((2, *[_call("convert_currency", gbp["arguments"])] * 2))
+    both = [{"name": "add_note", "arguments": {"title": "Rates", "text": "92.0; 79.0"}}]
+    sources = Sources(requests=[request], results={1: 92.0, 2: 79.0})
+    d = Planner(Replies(both, "")).decide(tools, convo, executed=executed, next_id=3, sources=sources)
+    assert d.kind == "plan" and [t.tool for t in d.plan.tasks] == ["add_note"]
+
+
+def test_a_read_that_only_narrows_one_that_ran_is_a_repeat_and_a_new_value_allows_the_write_again() -> None:
+    tools = list(World().registry())
+    request = "Send an email to Ana."
+    convo = [{"role": "user", "content": request}]
+    executed = [(1, *[_call("find_contact", {"name": "Ana"})] * 2)]
+    sources = Sources(requests=[request], results={1: [ANA]})
+    narrower = [{"name": "find_contact", "arguments": {"name": "Ana Souza"}}]
+    d = Planner(Replies(narrower, "")).decide(tools, convo, executed=executed, next_id=2, sources=sources)
+    assert d.kind == "ask" and d.tool == "send_email" and "body" in d.missing  # no second lookup: which text?
+    # "Delete notes 1 and 4": after note 1, deleting note 4 takes a value no call has used; deleting 1 again does not
+    delete = "Delete notes 1 and 4."
+    executed = [(1, *[_call("delete_note", {"note_id": 1})] * 2)]
+    sources = Sources(requests=[delete], results={1: "note 1 deleted"})
+    four = [{"name": "delete_note", "arguments": {"note_id": 4}}]
+    convo = [{"role": "user", "content": delete}]
+    d = Planner(Replies(four, "")).decide(tools, convo, executed=executed, next_id=2, sources=sources)
+    assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [{"note_id": 4}]
