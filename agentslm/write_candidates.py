@@ -301,7 +301,7 @@ def identifier_values(arguments: Mapping[str, Any], parameters: Mapping[str, Any
 
 
 _BACK_REFERENCE = re.compile(
-    r"\b(that|it|its|this|those|these|them|him|her|his|their|the (result|list|amount|answer|address|number))\b", re.I
+    r"\b(that|it|its|this|those|these|them|him|her|his|their|both|the (result|list|amount|answer|address|number))\b", re.I
 )
 
 

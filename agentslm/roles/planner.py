@@ -37,6 +37,7 @@ from agentslm.registry import Effect, Tool
 from agentslm.roles.caller import CALLS_PREFIX, parse_calls, signals_from_generation
 from agentslm.roles.prompts import render_prompt, tools_json
 from agentslm.roles.request_scope import (
+    READ_VERBS,
     found_by_lookup,
     instructed_reads,
     name_words,
@@ -69,6 +70,7 @@ __all__ = [
     "PlannerPolicy",
     "empty_list_probability",
     "name_lookups",
+    "value_lookups",
 ]
 
 AFTER_RESULTS_ROLE = "planner-after-results"
@@ -345,6 +347,9 @@ class Planner:
         if self.policy.provenance:
             fresh = supported(fresh, by_name, sources, named_blocked, said)
         lookup_for = [n for n, fields in named_blocked.items() if found_by_lookup(by_name[n], fields)]
+        if executed:  # a read with only values that calls already used finds nothing new ("Hugo" in every tool)
+            request_said = words(sources.requests[-1]) if sources.requests else set()
+            fresh = [f for f in fresh if not _same_values_again(f, by_name, executed, request_said)]
         if lookup_for:  # a lookup for a name takes the name itself, not the clause around it ("Ana: the meeting ...")
             names = unlinked_names(sources)
             fresh = [f for f in fresh if not _sloppy_lookup(f, by_name, names)]
@@ -371,8 +376,10 @@ class Planner:
             )
         if not fresh and lookup_for and model.continues_reply:  # look the value up first (e.g. an address)
             reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
-            offered = name_lookups(reads, sources, [actual for _, _, actual in executed]) or reads
-            looked = self._lookup(offered, rnd.messages, conversation, model) if reads else []
+            offered = name_lookups(reads, sources, [actual for _, _, actual in executed])
+            if not offered and not unlinked_names(sources):  # no name waits: the model's own lookup (an id, a path)
+                offered = reads
+            looked = self._lookup(offered, rnd.messages, conversation, model) if offered else []
             fresh = supported(rnd.numbered(self, looked), by_name, sources, {}, said)
         request = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
         ran = {actual.name for _, _, actual in executed}
@@ -399,7 +406,13 @@ class Planner:
         if not unused:
             return []
         reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
-        looked = self._lookup(reads, rnd.messages, rnd.conversation, rnd.model) if reads else []
+        ran = [actual for _, _, actual in rnd.executed]
+        members = {t.name: _enum_members(t) for t in reads}
+        listed = {v for v in unused if any(v.casefold() in m for m in members.values())}  # GBP: a currency field's
+        offered = value_lookups(reads, [v for v in unused if v not in listed], ran)  # Porto: get_weather(city="Porto")
+        offered += [t for t in reads if listed & {v for v in unused if v.casefold() in members[t.name]}]
+        offered = offered or reads
+        looked = self._lookup(offered, rnd.messages, rnd.conversation, rnd.model) if reads else []
         wanted = {v.casefold() for v in unused}
         fresh = rnd.numbered(self, [c for c in looked if _uses_any(c.arguments, wanted)])
         return supported(fresh, rnd.by_name, rnd.sources, {}, rnd.said) if fresh else []
@@ -547,7 +560,7 @@ class Planner:
             # "save it in a note titled Tokyo" is no note text; nor is "Read reports/q3.txt" (an instruction)
             asking = [p for p in parts if named_by(t, words(p)) or starts_with_instruction(p, reads)]
             other = said - name_words(t.name)  # "convert ... and save": another step's result is the text
-            from_results = refers_back(request) or any(name_words(r.name) & other for r in reads)
+            from_results = refers_back(request) or bool(other & READ_VERBS) or any(name_words(r.name) & other for r in reads)
             parameters, missing = copy_parameters(
                 by_name[t.name].parameters, sources, skip_parts=asking, from_results=from_results
             )
@@ -684,6 +697,28 @@ def _creates(tool: Tool) -> bool:
 _PERSON_FIELD = re.compile(r"(^|_)(name|person|contact|user|username|who|recipient)$")
 
 
+def _enum_members(tool: Tool) -> set[str]:
+    """The members of the enums of ``tool``'s top-level fields, casefolded."""
+    props = tool.parameters.get("properties", {})
+    return {str(m).casefold() for spec in props.values() if isinstance(spec, dict) for m in spec.get("enum", []) or []}
+
+
+def _same_values_again(
+    item: dict[str, Any], by_name: dict[str, Tool], executed: Sequence[tuple[int, ToolCall, ToolCall]], said: set[str]
+) -> bool:
+    """Whether ``item`` is a read-only call, not of a tool the request names that has still to run, whose every value
+    an earlier call of this run already used: ``search_emails(query="Hugo")`` after ``find_contact(name="Hugo")``
+    found nobody."""
+    tool = by_name.get(item["name"])
+    if tool is None or tool.effects - {Effect.READ} or not item["arguments"]:
+        return False
+    ran = {actual.name for _, _, actual in executed}
+    if tool.name not in ran and name_words(tool.name) & said:
+        return False
+    used = {_value_key(v) for _, _, actual in executed for v in actual.arguments.values()}
+    return all(_value_key(v) in used for v in item["arguments"].values())
+
+
 def _near_repeat(name: str, arguments: dict[str, Any], reads: Sequence[tuple[int, ToolCall]]) -> int | None:
     """The task id of a read in ``reads`` of the same tool whose values equal these, or hold the same words but for
     some added or left out ("Ana" and "Ana Souza"); None when there is none."""
@@ -740,6 +775,14 @@ def name_lookups(reads: Sequence[Tool], sources: Sources, ran: Sequence[ToolCall
     A name a tool was already called with in this run (``ran``) is not offered to it again. Empty when every name the
     request states is already in a result."""
     names = unlinked_names(sources)
+    out = value_lookups(reads, names, ran)
+    by_name_field = [t for t in out if any(_PERSON_FIELD.search(n) for n in t.parameters.get("required", []))]
+    return by_name_field or out  # a person's name goes to a name field (find_contact), not a query or a city
+
+
+def value_lookups(reads: Sequence[Tool], names: Sequence[str], ran: Sequence[ToolCall] = ()) -> list[Tool]:
+    """The read-only tools with one required field, a string that takes a name or a word (not an identifier, not from
+    a fixed list), that field limited to ``names`` less those the tool already ran with (``ran``)."""
     if not names:
         return []
     out: list[Tool] = []
@@ -762,8 +805,7 @@ def name_lookups(reads: Sequence[Tool], sources: Sources, ran: Sequence[ToolCall
             continue
         spec = {k: v for k, v in props[takes[0]].items() if k in ("description", "type")}
         out.append(replace(t, parameters={**t.parameters, "properties": {**props, takes[0]: {**spec, "enum": left}}}))
-    by_name_field = [t for t in out if any(_PERSON_FIELD.search(n) for n in t.parameters.get("required", []))]
-    return by_name_field or out  # a person's name goes to a name field (find_contact), not a query or a city
+    return out
 
 
 def _value_key(value: Any) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "invoked_by",
     "name_words",
     "named_by",
+    "READ_VERBS",
     "pending_writes",
     "request_covered",
     "requested",
@@ -91,7 +92,16 @@ def requested(
             if not first_write and not (named_by(tool, said) and verb_used(tool, request) and not again):
                 dropped.add(item["id"])  # "..., email gina@rossi.it" labels an address: it asks for no email
                 continue
-            if first_write and not (named_by(tool, said) or invoked_by(tool, request)):
+            named = named_by(tool, words(request)) or (named_by(tool, said) and verb_used(tool, request))
+            # "Now email that note to David" invokes send_email: the note is what it sends, not a note to add
+            invoked = invoked_by(tool, request) and (
+                verb_used(tool, request)
+                or not any(
+                    o is not tool and o.effects - {Effect.READ} and named_by(o, words(request)) and verb_used(o, request)
+                    for o in by_name.values()
+                )
+            )
+            if first_write and not (named or invoked):  # an earlier turn's words need this turn's verb
                 dropped.add(item["id"])  # "Order a large pizza" -> add_note stands in for a tool nobody has
                 continue
             first_write = False
@@ -122,11 +132,15 @@ def instructed_reads(request: str, tools: Sequence[Tool]) -> list[Tool]:
     return [t for t in tools if not t.effects - {Effect.READ} and _verb(t)[0] in starts]
 
 
+READ_VERBS = frozenset({"look", "check", "find", "get", "fetch", "search", "read", "convert", "list", "show", "tell"})
+"""Words that ask to read or compute something, whatever the tool is called ("Look up Elena's email address")."""
+
+
 def starts_with_instruction(text: str, reads: Sequence[Tool]) -> bool:
-    """Whether ``text`` starts with the leading verb of one of ``reads`` ("Read reports/q3"): the request's instruction
-    copied as a value."""
+    """Whether ``text`` starts with the leading verb of one of ``reads`` ("Read reports/q3") or a word of
+    :data:`READ_VERBS` ("Look up Elena's email address"): the request's instruction copied as a value."""
     first = re.findall(r"[a-z]+", text.lower())[:1]
-    return bool(first) and any(_verb(t)[0] == first[0] for t in reads)
+    return bool(first) and (first[0] in READ_VERBS or any(_verb(t)[0] == first[0] for t in reads))
 
 
 def _uses_any(arguments: Any, values: set[str]) -> bool:

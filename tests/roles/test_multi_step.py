@@ -238,3 +238,56 @@ def test_a_read_that_only_narrows_one_that_ran_is_a_repeat_and_a_new_value_allow
     convo = [{"role": "user", "content": delete}]
     d = Planner(Replies(four, "")).decide(tools, convo, executed=executed, next_id=2, sources=sources)
     assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [{"note_id": 4}]
+
+
+def test_a_name_no_lookup_found_is_not_looked_up_again_with_other_tools_and_the_write_asks() -> None:
+    """ "Add a contact named Hugo.": find_contact found nobody; the model's search_emails(Hugo) is not made, every name
+    tool has tried Hugo, so the agent asks for the address."""
+    tools = list(World().registry())
+    request = "Add a contact named Hugo."
+    executed = [(1, *[_call("find_contact", {"name": "Hugo"})] * 2)]
+    sources = Sources(requests=[request], results={1: []})
+    again = [{"name": "search_emails", "arguments": {"query": "Hugo"}}]
+    model = Replies(again, "")
+    d = Planner(model).decide(tools, [{"role": "user", "content": request}], executed=executed, next_id=2, sources=sources)
+    assert d.kind == "ask" and d.tool == "add_contact" and d.missing == ["email"]
+
+
+def test_an_earlier_turns_words_name_a_write_only_with_this_turns_verb() -> None:
+    """ "Save a note titled Gate ..." then "Now email that note to David.": the note is no request for a second note."""
+    tools = list(World().registry())
+    convo = [
+        {"role": "user", "content": "Save a note titled Gate with the text B12."},
+        {"role": "assistant", "content": "Saved."},
+        {"role": "user", "content": "Now email that note to David."},
+    ]
+    stray = [{"name": "add_note", "arguments": {"title": "Gate", "text": "B12"}}]
+    d = Planner(Replies(stray, "")).decide(tools, convo)
+    assert not (d.kind == "plan" and any(t.tool == "add_note" for t in d.plan.tasks))
+
+
+def test_an_instruction_is_no_text_and_look_up_asks_for_a_result() -> None:
+    from agentslm.roles.request_scope import starts_with_instruction
+
+    assert starts_with_instruction("Look up Elena's email address", []) and not starts_with_instruction("Dune", [])
+    sources = Sources(
+        requests=["Look up Ana and David and add both phone numbers to a note titled Phones."],
+        results={1: [ANA], 2: [{"id": 4, "name": "David Kim", "phone": "+1-555-0104"}]},
+    )
+    from agentslm.write_candidates import copy_parameters
+
+    params, missing = copy_parameters(World().registry()["add_note"].parameters, sources, from_results=True)
+    assert not missing and any("+1-555-0101" in t and "+1-555-0104" in t for t in params["properties"]["text"]["enum"])
+
+
+def test_a_place_the_request_names_is_checked_before_the_note_is_written() -> None:
+    tools = list(World().registry())
+    request = "Check the weather in Lisbon and Porto and save it in a note titled Weather."
+    lisbon = {"city": "Lisbon", "temp_c": 16, "condition": "sunny"}
+    executed = [(1, *[_call("get_weather", {"city": "Lisbon"})] * 2)]
+    sources = Sources(requests=[request], results={1: lisbon})
+    early = [{"name": "add_note", "arguments": {"title": "Weather", "text": "city: Lisbon, temp_c: 16, condition: sunny"}}]
+    model = Replies(early, "", {"name": "get_weather", "arguments": {"city": "Porto"}}, "")
+    d = Planner(model).decide(tools, [{"role": "user", "content": request}], executed=executed, next_id=2, sources=sources)
+    assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("get_weather", {"city": "Porto"})]
+    assert ["Porto"] in _enums(model.schemas[2])  # the lookup offered the place no call has used
