@@ -407,6 +407,11 @@ class Planner:
             return []
         reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
         ran = [actual for _, _, actual in rnd.executed]
+        request_words = words(request) - {w for _, _, a in rnd.executed for w in name_words(a.name)}
+        named = [t for t in reads if name_words(t.name) & request_words and t.name not in {a.name for a in ran}]
+        pending = {t.name for t in pending_writes(rnd.usable, rnd.executed, rnd.conversation)}
+        named = [t for t in named if not any(name_words(t.name) & name_words(p) for p in pending)]
+        reads = named or reads  # "Find my note about the Trip and email ...": the notes, not a contact named Trip
         members = {t.name: _enum_members(t) for t in reads}
         listed = {v for v in unused if any(v.casefold() in m for m in members.values())}  # GBP: a currency field's
         offered = value_lookups(reads, [v for v in unused if v not in listed], ran)  # Porto: get_weather(city="Porto")
@@ -502,18 +507,28 @@ class Planner:
         request = sources.requests[-1]
         stated = stated_text(request) is not None  # "Send him an email saying thanks ...": the body is that text
         back = not stated and refers_back(request) and any(t < 0 for t in sources.results)
-        if not stated and not back:
+        # after this run's lookups, a write that carries what they found: "... Lisbon and Porto and save it" offers
+        # both results together first, as the finished write does (not the model's copy of one of them)
+        found = not stated and bool(executed) and any(t > 0 for t in sources.results)
+        if not stated and not back and not found:
             return usable
         pending = {t.name for t in pending_writes(usable, executed, conversation)}
         parts = text_parts(request)
         out: list[Tool] = []
+        said = words(request)
+        reads = [t for t in usable if not t.effects - {Effect.READ}]
         for t in usable:
             if t.name in pending:
-                asking = [p for p in parts if named_by(t, words(p))]
+                asking = [p for p in parts if named_by(t, words(p)) or starts_with_instruction(p, reads)]
+                other = said - name_words(t.name)
+                from_results = back or bool(other & READ_VERBS) or any(name_words(r.name) & other for r in reads)
+                if found and not from_results:
+                    out.append(t)
+                    continue
                 parameters, missing = copy_parameters(t.parameters, sources, skip_parts=asking, from_results=True)
                 if missing:
                     pass
-                elif back:
+                elif back or found:
                     t = replace(t, parameters=parameters)
                 else:  # the stated text goes into the fields declared as free text; the rest stays the model's
                     props, copied = t.parameters.get("properties", {}), parameters["properties"]

@@ -18,7 +18,7 @@ from agentslm.plan import REFERENCE
 from agentslm.provenance import Sources, argument_sources, field_kind
 from agentslm.registry import Effect, Tool
 from agentslm.step_types import ToolCall
-from agentslm.write_candidates import refers_back, request_values, unused_values
+from agentslm.write_candidates import refers_back, request_values, stated_text, unused_values
 
 __all__ = [
     "found_by_lookup",
@@ -125,10 +125,15 @@ def scope_words(conversation: Sequence[Message]) -> set[str]:
     return said
 
 
+def _clause_starts(request: str) -> set[str]:
+    """The first word of each clause of ``request``, lowercased."""
+    return {m.group(1).lower() for m in re.finditer(r"(?:^|[.!?:;,]\s*|\band\s+|\bthen\s+)([A-Za-z]+)", request)}
+
+
 def instructed_reads(request: str, tools: Sequence[Tool]) -> list[Tool]:
     """The read-only ``tools`` a clause of ``request`` starts with the leading verb of: "Read reports/q3.txt and save
     its content in a note" instructs ``read_file``; such a clause is an instruction, never a text to write."""
-    starts = {m.group(1).lower() for m in re.finditer(r"(?:^|[.!?:;,]\s*|\band\s+|\bthen\s+)([A-Za-z]+)", request)}
+    starts = _clause_starts(request)
     return [t for t in tools if not t.effects - {Effect.READ} and _verb(t)[0] in starts]
 
 
@@ -173,6 +178,8 @@ def supported(
     tools the request does not name are not made: they would stand in for it."""
     kept: list[dict[str, Any]] = []
     dropped: set[int] = set()
+    request = sources.requests[-1] if sources.requests else ""
+    instructs = stated_text(request) is None and bool(_clause_starts(request) & READ_VERBS)
     reads = any((t := by_name.get(item["name"])) is not None and not t.effects - {Effect.READ} for item in fresh)
     for item in fresh:
         tool = by_name.get(item["name"])
@@ -192,6 +199,8 @@ def supported(
         readers = [t for t in by_name.values() if not t.effects - {Effect.READ}]
         if effects and any(isinstance(plain.get(n), str) and starts_with_instruction(plain[n], readers) for n in written):
             waits = True  # "Read reports/q3" as a note's text: the read has still to run
+        if effects and written and instructs and not any(t > 0 for t in sources.results):
+            waits = True  # "Look up Chloe's and David's addresses and save them": the text is what the lookups find
         if bad or waits or (effects and named_blocked and not (name_words(tool.name) & said)):
             dropped.add(item["id"])
             continue

@@ -217,8 +217,10 @@ class RunState:
         for call in self._earlier_calls():
             tool = self.ctx.registry.get(call["name"])
             if tool is not None and tool.effects - {Effect.READ} and call.get("arguments"):
-                results[-len(results) - 1] = dict(call["arguments"])  # "email that note to David": the note's text
-            results[-len(results) - 1] = _as_data(call["result"])
+                # "email that note to David": what the write carried (the note's text), with its result ("note #5")
+                results[-len(results) - 1] = {**call["arguments"], "result": call["result"]}
+            else:
+                results[-len(results) - 1] = _as_data(call["result"])
         results.update(self.results)
         return Sources(requests=requests, results=results)
 

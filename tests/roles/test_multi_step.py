@@ -156,7 +156,7 @@ def test_a_write_that_points_back_copies_what_an_earlier_turn_found_or_wrote() -
         )
     )
     state = _state_of(session)
-    assert "title: Gate, text: B12" in [t for r in state.sources().results.values() for t in _texts(r)]
+    assert "title: Gate, text: B12, result: note #5 saved" in [t for r in state.sources().results.values() for t in _texts(r)]
 
 
 def _texts(value: Any) -> list[str]:
@@ -291,3 +291,23 @@ def test_a_place_the_request_names_is_checked_before_the_note_is_written() -> No
     d = Planner(model).decide(tools, [{"role": "user", "content": request}], executed=executed, next_id=2, sources=sources)
     assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("get_weather", {"city": "Porto"})]
     assert ["Porto"] in _enums(model.schemas[2])  # the lookup offered the place no call has used
+
+
+def test_after_the_lookups_the_write_copies_what_they_found_all_together_first() -> None:
+    tools = list(World().registry())
+    request = "Check the weather in Lisbon and Porto and save it in a note titled Weather."
+    lisbon, porto = {"city": "Lisbon", "temp_c": 16}, {"city": "Porto", "temp_c": 13}
+    executed = [(1, *[_call("get_weather", {"city": "Lisbon"})] * 2), (2, *[_call("get_weather", {"city": "Porto"})] * 2)]
+    sources = Sources(requests=[request], results={1: lisbon, 2: porto})
+    model = Replies(
+        [{"name": "add_note", "arguments": {"title": "Weather", "text": "city: Lisbon, temp_c: 16; city: Porto, temp_c: 13"}}], ""
+    )
+    d = Planner(model).decide(tools, [{"role": "user", "content": request}], executed=executed, next_id=3, sources=sources)
+    assert d.kind == "plan" and d.plan.tasks[0].tool == "add_note"
+    texts = next(e for e in _enums(model.schemas[0]) if any("Porto" in str(v) for v in e))
+    assert texts[0] == "city: Lisbon, temp_c: 16; city: Porto, temp_c: 13"  # both results together, offered first
+    # before any lookup, the model's own text for it waits ("Look up ... and save them")
+    first = [{"name": "add_note", "arguments": {"title": "Addresses", "text": "Chloe's and David's email addresses"}}]
+    ask = "Look up Chloe's and David's email addresses and save them in a note titled Addresses."
+    d = Planner(Replies(first, "", "", "")).decide(tools, [{"role": "user", "content": ask}])
+    assert not (d.kind == "plan" and any(t.tool == "add_note" for t in d.plan.tasks))
