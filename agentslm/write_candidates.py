@@ -233,14 +233,30 @@ def _free_text_candidates(
     if this_run and not from_results:
         return []
     if this_run:  # all of them together first ("save both amounts"), then each; not the record that gave the address
-        together = ["; ".join(_rendered(_parsed(sources.results[t])) for t in sorted(this_run))] if len(this_run) > 1 else []
+        held = [t for t in sorted(this_run) if _rendered(_parsed(sources.results[t])).strip()]
+        together = ["; ".join(_rendered(_parsed(sources.results[t])) for t in held)] if len(held) > 1 else []
         found = [t for t in dict.fromkeys([*together, *texts(this_run)]) if not any(a in t for a in addressed)]
+        if together and found and found[0] == together[0] and _asks_for_all(request, [sources.results[t] for t in held]):
+            return found[:1]  # "save both amounts", "Lisbon and Porto": one of them alone would drop what was asked
         if found or not refers_back(request):
             return found
     earlier = [t for t in sources.results if t < 0]
     if earlier and refers_back(request):  # "Email the list to Chloe": the list an earlier turn found
         return [t for t in texts(earlier) if not any(a in t for a in addressed)]
     return [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
+
+
+_PLURAL = re.compile(r"\b(both|them|all|each|these|those)\b", re.IGNORECASE)
+
+
+def _asks_for_all(request: str, results: list[Any]) -> bool:
+    """Whether the request wants every one of ``results`` in the write: it says "both", "them", "all", or two of the
+    names or values it states are each found in a different result ("the weather in Lisbon and Porto")."""
+    if _PLURAL.search(request):
+        return True
+    rendered = [_rendered(_parsed(r)).casefold() for r in results]
+    hits = {i for v in request_values(request) for i, text in enumerate(rendered) if v.casefold() in text}
+    return len(hits) > 1
 
 
 def copy_parameters(

@@ -115,7 +115,7 @@ def test_results_are_offered_together_and_the_addressee_record_is_no_message() -
         requests=["Convert 100 USD to EUR and to GBP and save both amounts in a note titled Rates."], results={1: 92.0, 2: 79.0}
     )
     params, _ = copy_parameters(_params("add_note"), sources)
-    assert params["properties"]["text"]["enum"] == ["92.0; 79.0", "79.0", "92.0"]
+    assert params["properties"]["text"]["enum"] == ["92.0; 79.0"]  # "both amounts": the two together only
     note = [{"id": 3, "title": "Trip", "text": "Flight to Lisbon"}]
     contact = [{"id": 4, "name": "David Kim", "email": "dkim@kimlabs.dev"}]
     sources = Sources(

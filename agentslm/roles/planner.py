@@ -786,13 +786,13 @@ def name_lookups(reads: Sequence[Tool], sources: Sources, ran: Sequence[ToolCall
     """The read-only tools as a lookup for a missing identifier offers them: each string field that takes a name
     (not an identifier, not from a fixed list) limited to the names the request states that no result mentions yet
     ("Email Ana: ..." looks up ``Ana``, not "Ana: the meeting moved to 3pm"); tools without such a field are left out,
-    and where some tools' field is a person's name field (``name``, ``contact``, ``user``), only those are offered.
+    and where some tools' field is a person's name field (``name``, ``contact``, ``user``), only those are offered (none
+    once they have all tried the name: "Add a contact named Hugo" then asks for the address).
     A name a tool was already called with in this run (``ran``) is not offered to it again. Empty when every name the
     request states is already in a result."""
     names = unlinked_names(sources)
-    out = value_lookups(reads, names, ran)
-    by_name_field = [t for t in out if any(_PERSON_FIELD.search(n) for n in t.parameters.get("required", []))]
-    return by_name_field or out  # a person's name goes to a name field (find_contact), not a query or a city
+    person = [t for t in reads if any(_PERSON_FIELD.search(n) for n in t.parameters.get("required", []))]
+    return value_lookups(person or reads, names, ran)  # a person's name goes to a name field, not a query or a city
 
 
 def value_lookups(reads: Sequence[Tool], names: Sequence[str], ran: Sequence[ToolCall] = ()) -> list[Tool]:
