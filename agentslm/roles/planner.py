@@ -209,7 +209,11 @@ class _Round:
         self.said = words("\n".join(m["content"] for m in conversation if m["role"] == "user"))
 
     def numbered(self, planner: Planner, calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
-        reads = [(task_id, actual) for task_id, _, actual in self.executed if not _writes({"name": actual.name}, self.by_name)]
+        reads = [  # reads that found something: narrowing one that found nothing ("Wifi password" -> "Wifi") may help
+            (task_id, actual)
+            for task_id, _, actual in self.executed
+            if not _writes({"name": actual.name}, self.by_name) and self.sources.results.get(task_id) not in (None, [], {}, "")
+        ]
         return planner._numbered(calls, self.by_name, self.known, self.next_id, self.source, reads)
 
 
@@ -279,11 +283,14 @@ class Planner:
         """
         if not tools:
             return Decision(kind="no_tool", reason="the agent has no tools")
-        if executed and self.policy.stop_when_covered and not round_failed:
+        sources = sources if sources is not None else Sources.from_conversation(conversation)
+        found_nothing = any(  # a lookup that found nothing covers nothing: another round may widen it
+            sources.results.get(task_id, "?") in ([], {}, "") for task_id, _, _ in executed if task_id in sources.results
+        )
+        if executed and self.policy.stop_when_covered and not round_failed and not found_nothing:
             requests = [m["content"] for m in conversation if m["role"] == "user"]
             if requests and request_covered(requests[-1], tools, [actual for _, _, actual in executed]):
                 return Decision(kind="done", reason="the request is covered: the tools it names have run with its values")
-        sources = sources if sources is not None else Sources.from_conversation(conversation)
         usable, blocked = self._grammar_tools(tools, sources)
         usable = self._back_reference_writes(usable, executed, conversation, sources)
         if self.policy.provenance and sources.requests:  # "titled Books with the text: ..." is titled Books
@@ -350,7 +357,9 @@ class Planner:
         if executed:  # a read with only values that calls already used finds nothing new ("Hugo" in every tool)
             request_said = words(sources.requests[-1]) if sources.requests else set()
             fresh = [f for f in fresh if not _same_values_again(f, by_name, executed, request_said)]
-        if lookup_for:  # a lookup for a name takes the name itself, not the clause around it ("Ana: the meeting ...")
+        request = sources.requests[-1] if sources.requests else ""
+        wanted = [n for n in lookup_for if named_by(by_name[n], words(request)) and verb_used(by_name[n], request)]
+        if wanted:  # a lookup for a name takes the name itself, not the clause around it ("Ana: the meeting ...")
             names = unlinked_names(sources)
             fresh = [f for f in fresh if not _sloppy_lookup(f, by_name, names)]
         model = rnd.model
@@ -376,7 +385,8 @@ class Planner:
             )
         if not fresh and lookup_for and model.continues_reply:  # look the value up first (e.g. an address)
             reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
-            offered = name_lookups(reads, sources, [actual for _, _, actual in executed])
+            wanted += [n for n in incomplete if n in lookup_for]
+            offered = name_lookups(reads, sources, [actual for _, _, actual in executed]) if wanted else reads
             if not offered and not unlinked_names(sources):  # no name waits: the model's own lookup (an id, a path)
                 offered = reads
             looked = self._lookup(offered, rnd.messages, conversation, model) if offered else []

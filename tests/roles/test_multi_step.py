@@ -230,6 +230,15 @@ def test_a_read_that_only_narrows_one_that_ran_is_a_repeat_and_a_new_value_allow
     narrower = [{"name": "find_contact", "arguments": {"name": "Ana Souza"}}]
     d = Planner(Replies(narrower, "")).decide(tools, convo, executed=executed, next_id=2, sources=sources)
     assert d.kind == "ask" and d.tool == "send_email" and "body" in d.missing  # no second lookup: which text?
+    # a read that found nothing may be widened: "Wifi password" found no note, "Wifi" may
+    search = "Search my notes for the Wifi password."
+    executed = [(1, *[_call("search_notes", {"query": "Wifi password"})] * 2)]
+    wider = [{"name": "search_notes", "arguments": {"query": "Wifi"}}]
+    sources = Sources(requests=[search], results={1: []})
+    d = Planner(Replies(wider, "")).decide(
+        tools, [{"role": "user", "content": search}], executed=executed, next_id=2, sources=sources
+    )
+    assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [{"query": "Wifi"}]
     # "Delete notes 1 and 4": after note 1, deleting note 4 takes a value no call has used; deleting 1 again does not
     delete = "Delete notes 1 and 4."
     executed = [(1, *[_call("delete_note", {"note_id": 1})] * 2)]
