@@ -374,10 +374,13 @@ class Planner:
         ran_names = {actual.name for _, _, actual in executed}
         instructed = [t for t in instructed_reads(sources.requests[-1] if sources.requests else "", rnd.usable)]
         request_words = words(sources.requests[-1]) if sources.requests else set()
-        for n, fields in incomplete.items():  # "Send Ben the Wifi password from my notes": the text is in the notes
-            if not found_by_lookup(by_name[n], fields):
-                other = request_words - name_words(n)
-                instructed += [t for t in rnd.usable if not t.effects - {Effect.READ} and name_words(t.name) & other]
+        texts_missing = [n for n, fields in incomplete.items() if not found_by_lookup(by_name[n], fields)]
+        if texts_missing and not instructed and request_words & READ_VERBS and not executed:
+            # "Look up Elena's email address and save it ...": the text is what a lookup of the name finds
+            instructed = name_lookups([t for t in rnd.usable if not t.effects - {Effect.READ}], sources)
+        for n in texts_missing:  # "Send Ben the Wifi password from my notes": the text is in the notes
+            other = request_words - name_words(n)
+            instructed += [t for t in rnd.usable if not t.effects - {Effect.READ} and name_words(t.name) & other]
         instructed = list({t.name: t for t in instructed if t.name not in ran_names}.values())
         if not fresh and incomplete and instructed and model.continues_reply:  # "Read ... and save its content": read
             fresh = supported(
@@ -387,6 +390,11 @@ class Planner:
             reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
             wanted += [n for n in incomplete if n in lookup_for]
             offered = name_lookups(reads, sources, [actual for _, _, actual in executed]) if wanted else reads
+            ids = [n for n in wanted if _waits_for_ids(by_name[n], {**named_blocked, **incomplete}.get(n, []))]
+            if ids:  # a note's id is found by the notes tool ("Find the note about Groceries and delete it")
+                objects = {w for n in ids for w in name_words(n) - {_leading(n)}}
+                by_object = [t for t in reads if name_words(t.name) & objects and t.name not in ran_names]
+                offered = by_object or offered
             if not offered and not unlinked_names(sources):  # no name waits: the model's own lookup (an id, a path)
                 offered = reads
             looked = self._lookup(offered, rnd.messages, conversation, model) if offered else []
@@ -726,6 +734,18 @@ def _enum_members(tool: Tool) -> set[str]:
     """The members of the enums of ``tool``'s top-level fields, casefolded."""
     props = tool.parameters.get("properties", {})
     return {str(m).casefold() for spec in props.values() if isinstance(spec, dict) for m in spec.get("enum", []) or []}
+
+
+def _leading(name: str) -> str:
+    """The leading word of a tool name: ``delete_note`` -> "delete"."""
+    parts = [p for p in re.split(r"[_.\-]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()) if p]
+    return parts[0] if parts else ""
+
+
+def _waits_for_ids(tool: Tool, fields: Sequence[str]) -> bool:
+    """Whether every field ``tool`` lacks is an id (a record's number, found by the tool of that record's kind)."""
+    props = tool.parameters.get("properties", {})
+    return bool(fields) and all(field_kind(f, props.get(f, {})) == "id" for f in fields)
 
 
 def _same_values_again(

@@ -320,3 +320,20 @@ def test_after_the_lookups_the_write_copies_what_they_found_all_together_first()
     ask = "Look up Chloe's and David's email addresses and save them in a note titled Addresses."
     d = Planner(Replies(first, "", "", "")).decide(tools, [{"role": "user", "content": ask}])
     assert not (d.kind == "plan" and any(t.tool == "add_note" for t in d.plan.tasks))
+
+
+def test_a_records_id_is_looked_up_with_that_records_tool_and_a_look_up_with_the_name() -> None:
+    tools = list(World().registry())
+    model = Replies("[]", {"name": "search_notes", "arguments": {"query": "Groceries"}}, "")
+    d = Planner(model).decide(tools, [{"role": "user", "content": "Find the note about Groceries and delete it."}])
+    assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("search_notes", {"query": "Groceries"})]
+    assert "find_contact" not in json.dumps(model.schemas[1])  # the note's id: the notes tool, not a contact named so
+    request = "Look up Elena's email address and save it in a note titled Elena."
+    model = Replies(
+        [{"name": "add_note", "arguments": {"title": "Elena", "text": "Look up Elena's email address"}}],
+        "",
+        {"name": "find_contact", "arguments": {"name": "Elena"}},
+        "",
+    )
+    d = Planner(model).decide(tools, [{"role": "user", "content": request}])
+    assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("find_contact", {"name": "Elena"})]
