@@ -23,6 +23,7 @@ from typing import Any
 from agentslm.provenance import MAX_CANDIDATES, SHAPED_KINDS, Sources, field_kind, identifier_spans
 
 __all__ = [
+    "INSTRUCTIONS",
     "copies_a_result",
     "copy_parameters",
     "identifier_values",
@@ -227,13 +228,19 @@ def _free_text_candidates(
 
     def texts(ids: Iterable[int]) -> list[str]:
         found = [t for task_id in sorted(ids, reverse=True) for t in result_texts(sources.results[task_id])]
-        return [t for t in dict.fromkeys(found) if t.casefold() not in said]  # a value the request states adds nothing
+        # a value the request states adds nothing; a text that gives orders ("ignore all previous instructions") is
+        # data the user never asked to pass on
+        return [t for t in dict.fromkeys(found) if t.casefold() not in said and not INSTRUCTIONS.search(t)]
 
     this_run = [t for t in sources.results if t > 0]
     if this_run and not from_results:
         return []
     if this_run:  # all of them together first ("save both amounts"), then each; not the record that gave the address
-        held = [t for t in sorted(this_run) if _rendered(_parsed(sources.results[t])).strip()]
+        held = [
+            t
+            for t in sorted(this_run)
+            if _rendered(_parsed(sources.results[t])).strip() and not INSTRUCTIONS.search(_rendered(_parsed(sources.results[t])))
+        ]
         together = ["; ".join(_rendered(_parsed(sources.results[t])) for t in held)] if len(held) > 1 else []
         found = [t for t in dict.fromkeys([*together, *texts(this_run)]) if not any(a in t for a in addressed)]
         if together and found and found[0] == together[0] and _asks_for_all(request, [sources.results[t] for t in held]):
@@ -242,10 +249,21 @@ def _free_text_candidates(
             return found
     earlier = [t for t in sources.results if t < 0]
     if earlier and refers_back(request):  # "Email the list to Chloe": the list an earlier turn found
-        return [t for t in texts(earlier) if not any(a in t for a in addressed)]
+        found = [t for t in texts(earlier) if not any(a in t for a in addressed)]
+        if _WHOLE.search(request):  # "the list", "all of them": each result whole, not one of its items
+            whole = {_rendered(_parsed(sources.results[t])) for t in earlier}
+            found = [t for t in found if t in whole]
+        return found
     return [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
 
 
+_WHOLE = re.compile(r"\bthe (list|results?)\b|\ball of (them|it)\b|\beverything\b", re.IGNORECASE)
+INSTRUCTIONS = re.compile(
+    r"\b(ignore|disregard|forget) (all |any )?(the )?(previous|prior|above|earlier) (instructions|messages|rules)\b"
+    r"|^\s*(system|assistant)\s*:|\bSYSTEM:",
+    re.IGNORECASE | re.MULTILINE,
+)
+"""Text that gives the agent orders (prompt injection in a tool result): never copied into a write."""
 _PLURAL = re.compile(r"\b(both|them|all|each|these|those)\b", re.IGNORECASE)
 
 

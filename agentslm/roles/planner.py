@@ -57,6 +57,7 @@ from agentslm.write_candidates import (
     identifier_values,
     named_labels,
     refers_back,
+    request_values,
     stated_text,
     text_parts,
     unlinked_names,
@@ -362,6 +363,8 @@ class Planner:
         if wanted:  # a lookup for a name takes the name itself, not the clause around it ("Ana: the meeting ...")
             names = unlinked_names(sources)
             fresh = [f for f in fresh if not _sloppy_lookup(f, by_name, names)]
+        stated_names = [v for v in request_values(request) if not v[:1].isdigit()]
+        fresh = [f for f in fresh if not _two_names(f, by_name, stated_names)]  # one lookup finds one record
         model = rnd.model
         if executed and all(_writes(f, by_name) for f in fresh) and model.continues_reply and self.policy.finish_named_writes:
             fresh = self._read_before_writing(rnd, fresh) or fresh
@@ -715,6 +718,20 @@ def _sloppy_lookup(item: dict[str, Any], by_name: dict[str, Tool], names: Sequen
             continue  # a name as a whole ("Ana Souza")
         if any(n.casefold() in {t.casefold() for t in tokens} for n in names):
             return True
+    return False
+
+
+def _two_names(item: dict[str, Any], by_name: dict[str, Tool], names: Sequence[str]) -> bool:
+    """Whether ``item`` is a read-only call whose one string value holds two of the names the request states
+    (``search_emails(query="Ana and David")``): it finds neither, or whatever else matches the joining words."""
+    tool = by_name.get(item["name"])
+    if tool is None or tool.effects - {Effect.READ}:
+        return False
+    for value in item["arguments"].values():
+        if isinstance(value, str):
+            tokens = {t.casefold() for t in re.findall(r"[\w'-]+", value)}
+            if sum(n.casefold() in tokens for n in dict.fromkeys(names)) >= 2:
+                return True
     return False
 
 

@@ -180,6 +180,7 @@ def supported(
     dropped: set[int] = set()
     request = sources.requests[-1] if sources.requests else ""
     instructs = stated_text(request) is None and bool(_clause_starts(request) & READ_VERBS)
+    pointing = stated_text(request) is None and refers_back(request)
     reads = any((t := by_name.get(item["name"])) is not None and not t.effects - {Effect.READ} for item in fresh)
     for item in fresh:
         tool = by_name.get(item["name"])
@@ -201,6 +202,14 @@ def supported(
             waits = True  # "Read reports/q3" as a note's text: the read has still to run
         if effects and written and instructs and not any(t > 0 for t in sources.results):
             waits = True  # "Look up Chloe's and David's addresses and save them": the text is what the lookups find
+        if (
+            effects
+            and written
+            and pointing
+            and not any(t > 0 for t in sources.results)
+            and any(sources.find(str(plain.get(n, ""))) is None for n in written)
+        ):
+            waits = True  # "Add her phone number to a note": the model's own text is no earlier result
         if bad or waits or (effects and named_blocked and not (name_words(tool.name) & said)):
             dropped.add(item["id"])
             continue
