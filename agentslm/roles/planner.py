@@ -728,8 +728,8 @@ def _two_names(item: dict[str, Any], by_name: dict[str, Tool], names: Sequence[s
     if tool is None or tool.effects - {Effect.READ}:
         return False
     for value in item["arguments"].values():
-        if isinstance(value, str):
-            tokens = {t.casefold() for t in re.findall(r"[\w'-]+", value)}
+        if isinstance(value, str) and re.search(r"\b(and|or)\b|[,&+;]", value, re.IGNORECASE):  # "Ana and David"
+            tokens = {t.casefold() for t in re.findall(r"[\w'-]+", value)}  # not "Europe/Paris": one name
             if sum(n.casefold() in tokens for n in dict.fromkeys(names)) >= 2:
                 return True
     return False
