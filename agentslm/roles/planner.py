@@ -47,6 +47,7 @@ from agentslm.roles.request_scope import (
     requested,
     starts_with_instruction,
     supported,
+    uses_any,
     verb_used,
     words,
 )
@@ -440,7 +441,7 @@ class Planner:
         offered = offered or reads
         looked = self._lookup(offered, rnd.messages, rnd.conversation, rnd.model) if reads else []
         wanted = {v.casefold() for v in unused}
-        fresh = rnd.numbered(self, [c for c in looked if _uses_any(c.arguments, wanted)])
+        fresh = rnd.numbered(self, [c for c in looked if uses_any(c.arguments, wanted)])
         return supported(fresh, rnd.by_name, rnd.sources, {}, rnd.said) if fresh else []
 
     def _numbered(
@@ -804,11 +805,6 @@ def _same_or_nested(a: Any, b: Any) -> bool:
 def _writes(item: dict[str, Any], by_name: dict[str, Tool]) -> bool:
     tool = by_name.get(item["name"])
     return tool is not None and bool(tool.effects - {Effect.READ})
-
-
-def _uses_any(arguments: dict[str, Any], values: set[str]) -> bool:
-    text = json.dumps(arguments, ensure_ascii=False, default=str).casefold()
-    return any(v in text for v in values)
 
 
 _TRAILING = ",;:"

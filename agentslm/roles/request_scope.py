@@ -32,6 +32,7 @@ __all__ = [
     "requested",
     "scope_words",
     "starts_with_instruction",
+    "uses_any",
     "supported",
     "verb_used",
     "words",
@@ -88,7 +89,7 @@ def requested(
             dropped.add(item["id"])
             continue
         if tool is not None and tool.effects - {Effect.READ}:
-            again = tool.name in ran and not _uses_any(item["arguments"], unused)  # "Delete notes 1 and 4": 4 is new
+            again = tool.name in ran and not uses_any(item["arguments"], unused)  # "Delete notes 1 and 4": 4 is new
             if not first_write and not (named_by(tool, said) and verb_used(tool, request) and not again):
                 dropped.add(item["id"])  # "..., email gina@rossi.it" labels an address: it asks for no email
                 continue
@@ -148,7 +149,8 @@ def starts_with_instruction(text: str, reads: Sequence[Tool]) -> bool:
     return bool(first) and (first[0] in READ_VERBS or any(_verb(t)[0] == first[0] for t in reads))
 
 
-def _uses_any(arguments: Any, values: set[str]) -> bool:
+def uses_any(arguments: Any, values: set[str]) -> bool:
+    """Whether the JSON text of ``arguments`` holds one of ``values`` (casefolded)."""
     text = json.dumps(arguments, ensure_ascii=False, default=str).casefold()
     return any(v in text for v in values)
 
