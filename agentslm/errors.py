@@ -20,6 +20,8 @@ __all__ = [
     "SchemaCompileError",
     "RunError",
     "GenerationError",
+    "ModelDownloadError",
+    "ChecksumMismatchError",
 ]
 
 
@@ -61,3 +63,16 @@ class GenerationError(RunError):
     """The model produced no valid output (budget exhausted, grammar dead end)."""
 
     retryable = True
+
+
+class ModelDownloadError(RunError):
+    """Pulling a catalog model failed (no network, a server error); what was downloaded is kept and the next pull
+    resumes from it."""
+
+    retryable = True
+
+
+class ChecksumMismatchError(ModelDownloadError):
+    """A pulled model file's sha256 is not the expected one; the file was deleted (never left where a load finds it)."""
+
+    retryable = False

@@ -229,3 +229,20 @@ def test_doctor_json_names_the_cpu_decision_and_the_embedded_files() -> None:
         assert data["llama_extra_buffers"]["enabled"] == (not data["cpu"]["amx_flags"])
     assert data["embedded"]["model"].endswith(".gguf") and data["embedded"]["adapter"].endswith(".gguf")
     assert data["packages"]["llama-cpp-python"] != "not installed"
+
+
+def test_models_list_path_and_an_unknown_name(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("AGENTSLM_MODELS", str(tmp_path))
+    listed = runner.invoke(app, ["models", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    rows = {r["name"]: r for r in json.loads(listed.stdout)}
+    assert rows["smollm2-135m"]["pulled"] and rows["smollm2-135m"]["sources"] == ["package"]
+    qwen = rows["qwen2.5-coder-1.5b"]
+    assert qwen["sources"] == ["pypi", "hub"] and not qwen["pulled"] and qwen["sha256"].startswith("cc324af0")
+    assert all(r["licence"] and r["file"].endswith(".gguf") for r in rows.values())
+    path = runner.invoke(app, ["models", "path", "smollm2-135m"])
+    assert path.exit_code == 0 and path.stdout.strip().endswith("SmolLM2-135M-Instruct.Q4_1.gguf")
+    missing = runner.invoke(app, ["models", "path", "qwen2.5-1.5b"])
+    assert missing.exit_code == 1 and "agentslm models pull qwen2.5-1.5b" in missing.output
+    unknown = runner.invoke(app, ["models", "pull", "qwen9-tiny"])
+    assert unknown.exit_code != 0 and "No model called 'qwen9-tiny'" in str(unknown.exception)

@@ -37,8 +37,9 @@ ModelOpt = Annotated[
     typer.Option(
         "--model",
         "-m",
-        help="Model spec: a .gguf path, 'llamacpp:PATH', 'transformers:PATH'; default: the embedded SmolLM2-135M with "
-        "its function-calling adapter ('embedded-base': without it).",
+        help="Model: a catalog name (agentslm models list; pulled on first use), a .gguf path, 'llamacpp:PATH', "
+        "'transformers:PATH', or a served model 'openai:http://HOST:PORT/v1#MODEL'; default: the embedded SmolLM2-135M "
+        "with its function-calling adapter ('embedded-base': without it).",
     ),
 ]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="llama.cpp threads (default: all cores).")]

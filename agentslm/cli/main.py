@@ -304,6 +304,7 @@ from agentslm.cli import bench_bfcl as _bench_bfcl  # noqa: E402, F401
 from agentslm.cli import bench_retrieval as _bench_retrieval  # noqa: E402, F401
 from agentslm.cli import bench_tasks as _bench_tasks  # noqa: E402, F401
 from agentslm.cli import mcp as _mcp  # noqa: E402, F401
+from agentslm.cli import models as _models  # noqa: E402, F401
 from agentslm.cli.train import train_app  # noqa: E402
 
 app.add_typer(train_app, name="train")

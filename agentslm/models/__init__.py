@@ -4,7 +4,8 @@
 function-calling LoRA adapter (the default configuration); ``"embedded-base"`` → the same model without it;
 ``"llamacpp:/path/model.gguf"`` or a bare ``.gguf`` path → llama.cpp;
 ``"transformers:/path/dir"`` (or a ``.gguf`` file) → transformers (extra ``hf``);
-``"openai:http://host:port/v1#model"`` → an OpenAI-compatible server.
+``"openai:http://host:port/v1#model"`` → an OpenAI-compatible server; a catalog name (``"qwen2.5-coder-1.5b"``,
+``agentslm models list``) → its pulled GGUF on llama.cpp, pulled first when missing (``pull=False``: refuse instead).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
     """Load a model from a spec string (see the module docstring); a :class:`Model` passes through."""
     if isinstance(spec, Model):
         return spec
+    allow_pull = bool(options.pop("pull", True))
     text = "embedded" if spec is None else os.fspath(spec)
     backend, sep, rest = text.partition(":")
     if backend == "openai" and sep:
@@ -68,6 +70,10 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
             return model
         return LlamaCppModel(embedded_model_path(), **options)
     path = Path(rest).expanduser()
+    if backend == "auto" and not path.exists():
+        named = _catalog_file(rest, allow_pull)
+        if named is not None:
+            backend, path = "llamacpp", named
     if backend == "auto":
         if path.suffix == ".gguf" or (path.is_file() and path.suffix != ".json"):
             backend = "llamacpp"
@@ -78,14 +84,31 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
         else:
             raise ModelNotFoundError(
                 f"No model at {text!r}.",
-                hint="pass an existing .gguf file or HF model directory, "
-                "'llamacpp:PATH', 'transformers:PATH', or nothing for the embedded SmolLM2.",
+                hint="pass an existing .gguf file or HF model directory, a model name (agentslm models list), "
+                "'llamacpp:PATH', 'transformers:PATH', 'openai:URL#MODEL', or nothing for the embedded SmolLM2.",
             )
     if backend == "llamacpp":
         return _llamacpp_model_class()(path, **options)
     from agentslm.models.transformers import TransformersModel
 
     return TransformersModel(path, **options)
+
+
+def _catalog_file(name: str, allow_pull: bool) -> Path | None:
+    """The pulled file of the catalog model ``name`` (pulled now if missing and allowed); None if no such name."""
+    from agentslm.models.catalog import catalog_model, pulled_path
+
+    entry = catalog_model(name)
+    if entry is None:
+        return None
+    path = pulled_path(entry)
+    if path.is_file():
+        return path
+    if not allow_pull:
+        raise ModelNotFoundError(f"{entry.name} is not pulled yet.", hint=f"run: agentslm models pull {entry.name}")
+    from agentslm.models.pull import pull
+
+    return pull(entry)
 
 
 def _llamacpp_model_class() -> Any:
