@@ -47,6 +47,7 @@ class FunctionModel(Model):
         seed: int | None = None,
         engine: str | None = None,
         response_prefix: str = "",
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> Generation:
         self.prompts.append(list(messages))
         self.schemas.append(schema)

@@ -41,6 +41,7 @@ class PlanModel(Model):
         seed: int | None = None,
         engine: str | None = None,
         response_prefix: str = "",
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> Generation:
         self.calls += 1
         if schema is None:

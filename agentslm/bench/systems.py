@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -26,6 +26,7 @@ from agentslm.errors import UserError
 from agentslm.models.base import Message, Model
 from agentslm.models.local import LocalModel
 from agentslm.registry import Tool
+from agentslm.roles.call_format import template_tools
 from agentslm.roles.caller import CALLS_PREFIX, Caller
 from agentslm.step_types import ToolCall
 
@@ -273,12 +274,20 @@ class UnconstrainedSystem:
         self.max_tokens = max_tokens
 
     def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
-        prompt = self.caller.calls_messages(messages[-1]["content"], tools, messages[:-1])
+        """The model's free reply: in its native tool format where its profile has one (tools rendered by its chat
+        template, a text answer meaning no call), else to agentslm's APIGen prompt after ``<tool_call>``."""
+        native = self.model.profile.call_format.native
         t0 = time.perf_counter()
-        gen = self.model.generate(prompt, max_tokens=self.max_tokens, response_prefix=CALLS_PREFIX)
+        if native:
+            specs = template_tools(tools)
+            gen = self.model.generate(list(messages), max_tokens=self.max_tokens, tools=specs)
+        else:
+            prompt = self.caller.calls_messages(messages[-1]["content"], tools, messages[:-1])
+            gen = self.model.generate(prompt, max_tokens=self.max_tokens, response_prefix=CALLS_PREFIX)
         seconds = time.perf_counter() - t0
+        calls = lenient_calls(gen.text)
         return SystemOutput(
-            calls=lenient_calls(gen.text),
+            calls=[] if native and calls is None and "{" not in gen.text else calls,
             raw=gen.text,
             seconds=seconds,
             completion_tokens=gen.completion_tokens,
@@ -292,10 +301,10 @@ class AgentPlannerSystem:
 
     name = "agent"
 
-    def __init__(self, model: LocalModel, *, max_tokens: int = 384) -> None:
-        from agentslm.roles.planner import Planner
+    def __init__(self, model: LocalModel, *, max_tokens: int = 384, policy: Mapping[str, Any] | None = None) -> None:
+        from agentslm.roles.planner import Planner, PlannerPolicy
 
-        self.planner = Planner(model, max_tokens=max_tokens)
+        self.planner = Planner(model, max_tokens=max_tokens, policy=PlannerPolicy.for_model(model, **(policy or {})))
 
     def run(self, messages: Sequence[Message], tools: Sequence[Tool]) -> SystemOutput:
         t0 = time.perf_counter()
@@ -418,6 +427,7 @@ def make_system(
     gate: Gate = DEFAULT_GATE,
     fallback: Model | None = None,
     routing: RoutingPolicy | None = None,
+    planner_policy: Mapping[str, Any] | None = None,
 ) -> System:
     """The system called ``name`` (one of :data:`SYSTEMS`, ``agent``, or with ``fallback``: ``llm`` and
     ``agentslm+fallback``) on ``model``."""
@@ -439,7 +449,7 @@ def make_system(
     if name == "llamacpp-chatml-fc":
         return LlamaCppHandlerSystem(model, max_tokens=max_tokens)
     if name == "agent":
-        return AgentPlannerSystem(model, max_tokens=max_tokens)
+        return AgentPlannerSystem(model, max_tokens=max_tokens, policy=planner_policy)
     raise UserError(
         f"Unknown system {name!r}.", hint=f"choose from {', '.join((*SYSTEMS, 'agent', 'llm', 'agentslm+fallback'))}."
     )

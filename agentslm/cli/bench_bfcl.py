@@ -15,10 +15,12 @@ from rich.table import Table
 from agentslm.cli.common import (
     LoraOpt,
     ModelOpt,
+    PlannerPolicyOpt,
     ThreadsOpt,
     _load,
     _load_fallback,
     _load_registry,
+    _policy_overrides,
     _progress,
     app,
     bench_app,
@@ -64,6 +66,7 @@ def _run_suite_cli(
     lora: Path | None = None,
     fallback: str | None = None,
     routing: Path | None = None,
+    planner_policy: dict[str, Any] | None = None,
 ) -> None:
     from agentslm.bench.bfcl_run import Suite, read_records, run_suite
     from agentslm.bench.report import write_report
@@ -82,12 +85,17 @@ def _run_suite_cli(
 
     large = _load_fallback(fallback, threads) if fallback else None
     policy = RoutingPolicy.from_file(routing) if routing else RoutingPolicy()
-    chosen = [make_system(n, m, max_tokens=max_tokens, gate=gate, fallback=large, routing=policy) for n in names]
+    chosen = [
+        make_system(n, m, max_tokens=max_tokens, gate=gate, fallback=large, routing=policy, planner_policy=planner_policy)
+        for n in names
+    ]
     command = "agentslm " + " ".join(sys.argv[1:])
     notes: dict[str, Any] = {
         "gate": {"min_first": gate.min_first, "min_more": gate.min_more, "grounding": gate.grounding},
         "max_tokens": max_tokens,
         **({"fallback": large.name, "routing": policy.model_dump()} if large is not None else {}),
+        "profile": m.profile.family,
+        **({"planner_policy": planner_policy} if planner_policy else {}),
     }
     done = {(r["category"], r["id"], r["system"]) for r in read_records(out)}
     total = sum(1 for c, cases in categories.items() for case in cases for n in names if (c, case.id, n) not in done)
@@ -174,6 +182,7 @@ def bench_bfcl(
     out: Annotated[Path, typer.Option(help="Results folder (resumable: existing records are kept).")] = Path("bench-out/bfcl"),
     overhead: Annotated[int, typer.Option(help="Cases for the per-token overhead figure (0: skip).")] = 20,
     report: Annotated[bool, typer.Option(help="Write report.md and plots into --out when done.")] = True,
+    planner_policy: PlannerPolicyOpt = None,
 ) -> None:
     """BFCL accuracy (official AST checker), validity, latency, tokens and memory per system and category."""
     from agentslm.bench.bfcl_data import load_bfcl, load_bfcl_files, select_cases
@@ -204,6 +213,7 @@ def bench_bfcl(
         lora,
         fallback,
         routing,
+        _policy_overrides(planner_policy),
     )
 
 

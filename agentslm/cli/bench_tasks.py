@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from agentslm.cli.common import LoraOpt, ModelOpt, ThreadsOpt, _load, bench_app, console
+from agentslm.cli.common import LoraOpt, ModelOpt, PlannerPolicyOpt, ThreadsOpt, _load, _policy_overrides, bench_app, console
 
 
 @bench_app.command("tasks")
@@ -23,6 +23,7 @@ def bench_tasks(
     cases: Annotated[Path, typer.Option(help="Task cases (JSON Lines).")] = Path("examples/tasks/cases.jsonl"),
     only: Annotated[str | None, typer.Option(help="Run only cases whose id or kind contains this text.")] = None,
     out: Annotated[Path, typer.Option(help="Results folder (results.jsonl, report.md, summary.json).")] = Path("bench-out/tasks"),
+    planner_policy: PlannerPolicyOpt = None,
 ) -> None:
     """Multi-step tasks scored on the final state: done only with the right changes, none unrequested, no invented
     identifier and no junk value (every call approved, so whatever the agent would do happens)."""
@@ -33,10 +34,13 @@ def bench_tasks(
     items = load_task_cases(cases)
     if only:
         items = [c for c in items if only in c["id"] or only in c["kind"]]
+    from agentslm.roles.planner import PlannerPolicy
+
     loaded = _load(model, threads, lora)
+    policy = PlannerPolicy.for_model(loaded, **_policy_overrides(planner_policy))
 
     def make_agent(registry: Any) -> Agent:
-        return Agent(loaded, registry, approve=lambda call, tool: True)
+        return Agent(loaded, registry, approve=lambda call, tool: True, policy=policy)
 
     def show(row: dict[str, Any]) -> None:
         mark = "[green]done[/]" if row["done"] else "[red]not done[/]"
@@ -51,6 +55,8 @@ def bench_tasks(
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{machine['cpu']}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
         "commit": machine["git_commit"],
+        "profile": loaded.profile.family,
+        "planner_policy": _policy_overrides(planner_policy),
     }
     s = write_task_report(out, rows, meta)
     console.print(

@@ -51,6 +51,37 @@ LoraOpt = Annotated[
 ]
 
 
+PlannerPolicyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--planner-policy",
+        help="Override a planner policy field for this run, KEY=VALUE (repeatable), e.g. grounding_scope=any; "
+        "the default is the model's calibrated policy (its profile's).",
+    ),
+]
+
+
+def _policy_overrides(items: list[str] | None) -> dict[str, Any]:
+    """``["grounding_scope=any", "probe_more=false"]`` -> ``{"grounding_scope": "any", "probe_more": False}``."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--planner-policy {item!r} is not KEY=VALUE.", hint="e.g. --planner-policy grounding_scope=any")
+        value: Any = text.strip()
+        if value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(value)
+                    break
+                except ValueError:
+                    continue
+        out[key.strip()] = value
+    return out
+
+
 def _load(model: str | None, threads: int | None, lora: Path | None = None) -> Any:
     from agentslm.models import load_model
 

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agentslm.models.profiles import PROFILES, ModelProfile
+
 __all__ = ["Message", "TokenLogprob", "Generation", "Model", "neutralize_control_text", "GENERIC_CONTROL_TEXT"]
 
 Message = Mapping[str, str]
@@ -89,6 +91,9 @@ class Model(ABC):
     """Whether :meth:`generate` places ``response_prefix`` at the start of the reply and decodes after it (local
     backends). Without it the backend decodes the constrained part alone, and roles skip the steps that continue a
     partly written reply (probing a plan for further calls, forcing a call)."""
+    profile: ModelProfile = PROFILES["generic"]
+    """The model family's conventions (tool format, end-of-turn tokens, roles; :mod:`agentslm.models.profiles`):
+    detected from a local model's metadata; ``generic`` (agentslm's APIGen prompt) where unknown."""
     no_tool_threshold: float = 0.0
     """The planner's ``min_no_tool`` calibrated for this model (0: none; see :class:`~agentslm.roles.planner.PlannerPolicy`).
     A :class:`~agentslm.roles.planner.Planner` built without an explicit policy uses it."""
@@ -104,13 +109,15 @@ class Model(ABC):
         seed: int | None = None,
         engine: str | None = None,
         response_prefix: str = "",
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> Generation:
         """Generate the assistant's reply to ``messages``; under ``schema`` if given.
 
         ``engine``: the constraint engine a local backend compiles ``schema`` with (None: the backend's measured
         choice; a remote backend constrains on its server and has none). ``response_prefix``: the format's text
         before the constrained output (e.g. ``<tool_call>[``), continued by backends that can
-        (:attr:`continues_reply`); it is never part of the returned text."""
+        (:attr:`continues_reply`); it is never part of the returned text. ``tools``: function specs the chat template
+        renders itself (native tool formats, :attr:`profile`); None: the tools are in the messages' text."""
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Prompt length of ``messages`` in tokens (approximate for remote models)."""

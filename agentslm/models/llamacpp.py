@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from agentslm.models.base import Message, Model, neutralize_control_text
 from agentslm.models.cpu_buffers import ExtraBuffersDecision, decide_extra_buffers, llama_extra_buffers
 from agentslm.models.local import LocalModel
 from agentslm.models.prefix_cache import PrefixCache, SavedPrefix, common_prefix
+from agentslm.models.profiles import detect_profile, fit_roles, named_profile, template_messages
 
 _log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class LlamaCppModel(LocalModel):
             little with what the context holds (another role's prompt, or the adapter switched), the context's state
             is saved and the saved state sharing the longest prefix with the new prompt is restored, so only the
             rest is evaluated. See :mod:`agentslm.models.prefix_cache`; :attr:`prefix_cache` holds it.
+        profile: the model family's profile by name (:data:`agentslm.models.profiles.PROFILES`: ``qwen``, ``llama3``,
+            ``generic``, ...) instead of the one detected from the metadata and chat template.
     """
 
     provider = "llama.cpp"
@@ -84,6 +87,7 @@ class LlamaCppModel(LocalModel):
         fast_forward: bool = True,
         extra_buffers: str | bool | None = None,
         prefix_cache_mb: float = 48,
+        profile: str | None = None,
         verbose: bool = False,
     ) -> None:
         import llama_cpp
@@ -136,13 +140,12 @@ class LlamaCppModel(LocalModel):
         self.n_threads = threads
         _log.info("loaded %s: n_ctx=%d, %d threads; %s", self.name, n_ctx, threads, self.extra_buffers.describe())
         self.vocab_size = self._llm.n_vocab()
-        eos = {self._llm.token_eos()}
-        for special in ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<end_of_turn>"):
-            ids = self._llm.tokenize(special.encode(), add_bos=False, special=True)
-            if len(ids) == 1:
-                eos.add(ids[0])
-        self.eos_token_ids = frozenset(eos)
         self._template = self._load_template()
+        self.profile = fit_roles(
+            named_profile(profile) if profile else detect_profile(self._llm.metadata, self._template.template),
+            lambda messages: str(self._template(messages=messages).prompt),
+        )
+        self.eos_token_ids = self._end_of_turn_tokens()
         self._control_texts: frozenset[str] | None = None
         super().__init__(engine=engine, fast_forward=fast_forward)
 
@@ -174,6 +177,24 @@ class LlamaCppModel(LocalModel):
             add_generation_prompt=True,
         )
 
+    def _end_of_turn_tokens(self) -> frozenset[int]:
+        """The tokens that end a reply: the metadata's EOS / EOT / EOM ids and the profile's end-of-turn texts (a
+        model of unknown family: the common ones, where its vocabulary has them as single tokens)."""
+        meta = self._llm.metadata
+        eos = {self._llm.token_eos()}
+        for key in ("tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"):
+            if meta.get(key) is not None:
+                eos.add(int(meta[key]))
+        texts = self.profile.end_of_turn or ("<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<end_of_turn>", "<|end|>")
+        for text in texts:
+            ids = self._llm.tokenize(text.encode(), add_bos=False, special=True)
+            if len(ids) == 1:
+                eos.add(ids[0])
+        return frozenset(eos)
+
+    def special_tokens(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
     def control_texts(self) -> frozenset[str]:
         """Texts of the vocabulary's control tokens (``<|im_start|>``, ...): tokens that render only as special."""
         if self._control_texts is None:
@@ -186,9 +207,10 @@ class LlamaCppModel(LocalModel):
             self._control_texts = frozenset(texts)
         return self._control_texts
 
-    def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
+    def chat_tokens(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None = None) -> list[int]:
         safe = neutralize_control_text(messages, self.control_texts())  # message text never becomes a control token
-        prompt = self._template(messages=[dict(m) for m in safe]).prompt
+        shaped = template_messages(safe, self.profile, tools, structured_calls="tool_calls" in self._template.template)
+        prompt = self._template(messages=shaped, tools=[dict(t) for t in tools] if tools else None).prompt
         return list(self._llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
 
     def _logits(self) -> NDArray[np.float32]:
@@ -347,14 +369,18 @@ class _WithoutAdapter(LocalModel):
         self.fast_forward = base.fast_forward
         self.vocab_size = base.vocab_size
         self.eos_token_ids = base.eos_token_ids
+        self.profile = base.profile
         self.name = f"llamacpp:{base.path.name}"
 
     @property
     def context_length(self) -> int:
         return self.base.context_length
 
-    def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
-        return self.base.chat_tokens(messages)
+    def chat_tokens(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None = None) -> list[int]:
+        return self.base.chat_tokens(messages, tools)
+
+    def special_tokens(self, text: str) -> list[int]:
+        return self.base.special_tokens(text)
 
     def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
         self.base._use_adapter(False)

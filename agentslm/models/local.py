@@ -6,6 +6,7 @@ its probabilities. Needs numpy (installed with the ``llamacpp`` and ``hf`` extra
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from abc import abstractmethod
@@ -102,8 +103,27 @@ class LocalModel(Model):
 
     # -- backend hooks --------------------------------------------------------------------
     @abstractmethod
-    def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
-        """The prompt tokens of ``messages`` under the model's chat template (generation prompt added)."""
+    def chat_tokens(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None = None) -> list[int]:
+        """The prompt tokens of ``messages`` under the model's chat template (generation prompt added); ``tools``:
+        function specs for the template's own tool rendering."""
+
+    def prefix_tokens(self, text: str) -> list[int]:
+        """Tokens of a reply's start: plain text, except the call wrapper's control texts of the model's profile
+        (``<tool_call>`` is one token in Qwen's vocabulary, as the model writes it)."""
+        specials = [t for t in self.profile.call_format.special_texts if t in text]
+        if not specials:
+            return self.text_tokens(text)
+        out: list[int] = []
+        for piece in re.split("(" + "|".join(re.escape(t) for t in specials) + ")", text):
+            if piece in specials:
+                out += self.special_tokens(piece)
+            elif piece:
+                out += self.text_tokens(piece)
+        return out
+
+    def special_tokens(self, text: str) -> list[int]:
+        """Tokens of a control text (``<tool_call>``); plain-text tokens where the vocabulary has no such token."""
+        return self.text_tokens(text)
 
     @abstractmethod
     def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
@@ -164,11 +184,12 @@ class LocalModel(Model):
         engine: str | None = None,
         fast_forward: bool | None = None,
         response_prefix: str = "",
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> Generation:
         """Like :meth:`Model.generate`; ``response_prefix`` is text placed at the start of the reply
         (not part of the returned text) before decoding starts; ``fast_forward``: batch the tokens the grammar forces."""
         matcher = self.engine(engine).compile(schema).matcher() if schema is not None else None
-        prompt = self.chat_tokens(messages) + (self.text_tokens(response_prefix) if response_prefix else [])
+        prompt = self.chat_tokens(messages, tools) + (self.prefix_tokens(response_prefix) if response_prefix else [])
         with self._lock:  # the stable-prefix note belongs to this prompt's evaluation
             self._note_stable_prefix(messages, prompt)
             return self.generate_tokens(
@@ -179,6 +200,24 @@ class LocalModel(Model):
                 seed=seed,
                 fast_forward=self.fast_forward if fast_forward is None else fast_forward,
             )
+
+    def token_probability(
+        self,
+        messages: Sequence[Message],
+        tokens: Sequence[int],
+        *,
+        response_prefix: str = "",
+        tools: Sequence[Mapping[str, Any]] | None = None,
+    ) -> float:
+        """The probability that the reply (after ``response_prefix``) goes on with one of ``tokens``: the model's own
+        choice, unconstrained (e.g. of writing ``<tool_call>`` rather than text or ending its turn)."""
+        prompt = self.chat_tokens(messages, tools) + (self.prefix_tokens(response_prefix) if response_prefix else [])
+        with self._lock:
+            self._note_stable_prefix(messages, prompt)
+            logits = self._prefill(prompt).astype(np.float64)
+        top = float(logits.max())
+        z = np.exp(logits - top)
+        return float(z[list(set(tokens))].sum() / z.sum())
 
     def generate_tokens(
         self,

@@ -207,11 +207,18 @@ class OpenAICompatModel(Model):
         seed: int | None = None,
         engine: str | None = None,
         response_prefix: str = "",
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> Generation:
         """One chat completion; under ``schema`` the reply is JSON that validates against it (or an error).
 
         The server constrains the reply (``engine`` does not apply) and writes it whole: ``response_prefix`` is not
-        sent (:attr:`continues_reply` is false)."""
+        sent (:attr:`continues_reply` is false). ``tools`` is not taken: a served model's profile is ``generic`` (the
+        tools are in the messages' text), so the roles never pass them."""
+        if tools:
+            raise UserError(
+                "OpenAICompatModel.generate takes no tools= (the server renders its own template).",
+                hint="give the tools in the messages' text, as the agent's roles do for a served model.",
+            )
         payload: dict[str, Any] = {
             "messages": [dict(m) for m in neutralize_control_text(messages)],
             "max_tokens": max_tokens,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from agentslm.constraints.outlines_engine import OutlinesEngine
 from agentslm.errors import MissingExtraError, ModelNotFoundError
 from agentslm.models.base import Message, neutralize_control_text
 from agentslm.models.local import LocalModel
+from agentslm.models.profiles import detect_profile, fit_roles, template_messages
 
 __all__ = ["TransformersModel"]
 
@@ -70,8 +71,19 @@ class TransformersModel(LocalModel):
         self.path = p
         self.name = f"transformers:{p.name}" + (f"+lora:{Path(adapter).name}" if adapter else "")
         self.vocab_size = int(self.hf_model.get_output_embeddings().weight.shape[0])
+        config = self.hf_model.config
+        self.profile = fit_roles(
+            detect_profile(
+                {
+                    "general.architecture": getattr(config, "model_type", ""),
+                    "general.name": getattr(config, "_name_or_path", p.name),
+                },
+                getattr(self.tokenizer, "chat_template", None),
+            ),
+            lambda messages: str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)),
+        )
         eos = {self.tokenizer.eos_token_id}
-        for special in ("<|im_end|>", "<|endoftext|>"):
+        for special in self.profile.end_of_turn or ("<|im_end|>", "<|endoftext|>"):
             tid = self.tokenizer.convert_tokens_to_ids(special)
             if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
                 eos.add(tid)
@@ -85,14 +97,25 @@ class TransformersModel(LocalModel):
     def context_length(self) -> int:
         return int(getattr(self.hf_model.config, "max_position_embeddings", 2048))
 
-    def chat_tokens(self, messages: Sequence[Message]) -> list[int]:
+    def chat_tokens(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]] | None = None) -> list[int]:
         specials = [str(t) for t in getattr(self.tokenizer, "all_special_tokens", [])]
         specials += [str(t.content) for t in getattr(self.tokenizer, "added_tokens_decoder", {}).values() if t.special]
         safe = neutralize_control_text(messages, specials)  # message text never becomes a control token
-        ids: Any = self.tokenizer.apply_chat_template([dict(m) for m in safe], add_generation_prompt=True, tokenize=True)
+        shaped = template_messages(
+            safe, self.profile, tools, structured_calls="tool_calls" in (getattr(self.tokenizer, "chat_template", None) or "")
+        )
+        ids: Any = self.tokenizer.apply_chat_template(
+            shaped, tools=[dict(t) for t in tools] if tools else None, add_generation_prompt=True, tokenize=True
+        )
         if isinstance(ids, dict) or hasattr(ids, "input_ids"):
             ids = ids["input_ids"]
         return [int(i) for i in ids]
+
+    def special_tokens(self, text: str) -> list[int]:
+        tid = self.tokenizer.convert_tokens_to_ids(text)
+        if isinstance(tid, int) and tid != self.tokenizer.unk_token_id:
+            return [tid]
+        return self.text_tokens(text)
 
     def _run(self, tokens: list[int]) -> NDArray[np.float32]:
         torch = self._torch

@@ -27,15 +27,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from agentslm.constraints.call_schema import DecodeLimits
-from agentslm.constraints.engines import JSON_SEPARATORS
 from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
+from agentslm.errors import UserError
 from agentslm.grounding import grounding_report
 from agentslm.models.base import Generation, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
 from agentslm.provenance import Sources, field_kind, restrict_parameters
 from agentslm.registry import Effect, Tool
-from agentslm.roles.caller import CALLS_PREFIX, parse_calls, signals_from_generation
-from agentslm.roles.prompts import render_prompt, tools_json
+from agentslm.roles.call_format import CallWriter, Prompt
+from agentslm.roles.caller import signals_from_generation
 from agentslm.roles.request_scope import (
     READ_VERBS,
     found_by_lookup,
@@ -92,6 +92,12 @@ class PlannerPolicy:
     a 0.67 gate cut correct dependent second steps (``list_orders($1)`` after ``find_user``)."""
     grounding: bool = True
     """Ask the user instead of calling when a value does not appear in the conversation."""
+    grounding_scope: Literal["every", "any"] = "every"
+    """With ``grounding``: ``every`` value the call states must appear in the conversation (calibrated on the 135M
+    model, which invents values), or ``any``: one stated value is enough to tie the call to the request, the others
+    may be the model's normalisation of what was said ("500 US dollars to Canadian dollars" -> USD, CAD; "June01 2023"
+    -> "06-01-2023"); identifiers stay limited to their sources by the grammar (``provenance``). A model's profile
+    sets it (:meth:`for_model`)."""
     drop_ungrounded_optional: bool = True
     """With ``grounding``: an optional argument (not required by the schema) whose value does not appear in the
     conversation is left out, so its default applies, instead of asking the user for it (e.g. a note's title the
@@ -142,6 +148,19 @@ class PlannerPolicy:
     call must be new, grounded in the request and use at least one value no earlier call used, so a
     finished request usually yields a repeat and stops."""
 
+    @classmethod
+    def for_model(cls, model: Model, **overrides: Any) -> PlannerPolicy:
+        """The policy calibrated for ``model``: its ``no_tool_threshold``, its profile's defaults
+        (:attr:`~agentslm.models.profiles.ModelProfile.policy`), then ``overrides``."""
+        values: dict[str, Any] = {"min_no_tool": model.no_tool_threshold, **model.profile.policy, **overrides}
+        unknown = sorted(set(values) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise UserError(
+                f"Unknown planner policy field(s): {', '.join(unknown)}.",
+                hint=f"use fields of PlannerPolicy: {', '.join(sorted(cls.__dataclass_fields__))}.",
+            )
+        return cls(**values)
+
 
 class Decision(BaseModel):
     kind: Literal["plan", "no_tool", "done", "ask", "give_up"]
@@ -164,7 +183,7 @@ def _ask(name: str, fields: list[str]) -> dict[str, Any]:
 
 
 def _grounded(
-    fresh: list[dict[str, Any]], by_name: dict[str, Tool], source: str
+    fresh: list[dict[str, Any]], by_name: dict[str, Tool], source: str, *, scope: str = "every"
 ) -> tuple[list[dict[str, Any]], tuple[str, list[str]] | None]:
     """The tasks whose values all appear in ``source`` (a task that uses a dropped one's result is dropped too), and
     the first dropped task's tool and missing fields. The rest is planned again once these results are in, if still
@@ -176,6 +195,8 @@ def _grounded(
         tool = by_name.get(item["name"])
         plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
         missing = grounding_report(plain, tool.parameters, source) if tool is not None else []
+        if missing and scope == "any" and tool is not None and _states_a_value(plain, missing, tool):
+            missing = []
         refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
         if missing or refs & ungrounded:
             first_missing = first_missing or (item["name"], missing)
@@ -183,6 +204,20 @@ def _grounded(
             continue
         grounded.append(item)
     return grounded, first_missing
+
+
+def _states_a_value(arguments: dict[str, Any], missing: list[str], tool: Tool) -> bool:
+    """Whether a value the request states (a string or number that grounding found, not an enum member, a default or a
+    flag) is among ``arguments``."""
+    props = tool.parameters.get("properties", {})
+    for name, value in arguments.items():
+        spec = props.get(name, {}) if isinstance(props, dict) else {}
+        if name in missing or not isinstance(spec, dict) or "enum" in spec or "const" in spec or spec.get("x-free-text"):
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if (isinstance(value, str) or (number and value not in (0, 1))) and spec.get("default") != value:
+            return True
+    return False
 
 
 class _Round:
@@ -253,16 +288,19 @@ class Planner:
         engine: str | None = None,
     ) -> None:
         self.model = model
-        self.policy = policy or PlannerPolicy(min_no_tool=model.no_tool_threshold)
+        self.policy = policy or PlannerPolicy.for_model(model)
         self.after_results_model = model.for_role(AFTER_RESULTS_ROLE)
         """The model for rounds after results: ``model`` itself, unless it holds weights for first plans only."""
         self.max_tokens = max_tokens
         self.limits = limits or DecodeLimits()
         self.engine = engine
+        self.writer = CallWriter(model)
+        """The model's call format (its profile's native one, or agentslm's APIGen list)."""
 
-    def messages(self, tools: Sequence[Tool], conversation: Sequence[Message]) -> list[Message]:
-        system = render_prompt("calls", tools_json=tools_json(list(tools)))
-        return [{"role": "system", "content": system}, *conversation]
+    def messages(self, tools: Sequence[Tool], conversation: Sequence[Message]) -> Prompt:
+        """The planner's prompt: the tools (in the system prompt, or for the chat template to render) and the
+        conversation."""
+        return self.writer.prompt(tools, conversation)
 
     def decide(
         self,
@@ -301,10 +339,17 @@ class Planner:
         schema = plan_schema(usable, self.limits, max_tasks=self.policy.max_tasks) if usable else {"type": "array", "maxItems": 0}
         messages = self.messages(tools, conversation)
         model = self.after_results_model if executed else self.model
-        gen = model.generate(
-            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
+        listed, gen = self.writer.decode_list(
+            model,
+            messages,
+            list_schema=schema,
+            item_schema=lambda position: plan_item_schema(
+                usable, self.limits, position=position, max_tasks=self.policy.max_tasks
+            ),
+            max_tasks=self.policy.max_tasks,
+            max_tokens=self.max_tokens,
+            engine=self.engine,
         )
-        listed = parse_calls(gen)
         base = Decision(kind="give_up", raw=listed.raw, signals=listed.signals, open_probabilities=listed.open_probabilities)
         if listed.parse_error is not None:
             return base.model_copy(update={"reason": listed.parse_error})
@@ -320,13 +365,13 @@ class Planner:
             reason = "the model chose no tool" if not listed.calls else "the model was unsure that any tool fits"
             return base.model_copy(update={"kind": "no_tool", "reason": reason})
         if self.policy.grounding:
-            fresh, missing = _grounded(fresh, rnd.by_name, rnd.source)
+            fresh, missing = _grounded(fresh, rnd.by_name, rnd.source, scope=self.policy.grounding_scope)
             if missing is not None and not fresh:  # nothing can run without the user's answer
                 return base.model_copy(update=_ask(*missing))
         plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
         return base.model_copy(update={"kind": "plan", "plan": plan})
 
-    def _model_calls(self, rnd: _Round, listed: CallList, gen: Generation) -> list[ToolCall]:
+    def _model_calls(self, rnd: _Round, listed: CallList, gen: Generation | None) -> list[ToolCall]:
         """The round's calls as the model proposes them: past the confidence gate, with further calls probed, or one
         call forced when the model was unsure that none fits (``min_no_tool``)."""
         usable, messages, conversation = rnd.usable, rnd.messages, rnd.conversation
@@ -335,7 +380,7 @@ class Planner:
         if self.policy.probe_more and calls and len(calls) == len(listed.calls) and usable:
             calls += self._probe(usable, messages, conversation, calls, rnd.model)
         if not listed.calls and not rnd.executed and self.policy.min_no_tool > 0 and usable:
-            p_empty = empty_list_probability(gen)
+            p_empty = empty_list_probability(gen) if gen is not None else None
             if p_empty is not None and p_empty < self.policy.min_no_tool:
                 forced = self._forced_call(usable, messages, conversation)
                 if forced is not None:
@@ -624,16 +669,18 @@ class Planner:
 
     def _one_call(self, tools: Sequence[Tool], messages: list[Message], model: Model) -> list[ToolCall]:
         """One call of ``tools``, decoded with the list forced non-empty; empty when the output is unusable."""
-        schema = plan_item_schema(tools, self.limits, position=1, max_tasks=self.policy.max_tasks)
+        schema = self.writer.item_schema(plan_item_schema(tools, self.limits, position=1, max_tasks=self.policy.max_tasks))
         gen = model.generate(
-            messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX + "["
+            messages,
+            schema=schema,
+            max_tokens=self.max_tokens,
+            engine=self.engine,
+            response_prefix=self.writer.one_call_prefix(),
+            tools=getattr(messages, "tools", None),
         )
-        try:
-            item = json.loads(gen.text)
-        except json.JSONDecodeError:
-            return []
-        tool = {t.name: t for t in tools}.get(item.get("name", "")) if isinstance(item, dict) else None
-        if tool is None or not isinstance(item.get("arguments"), dict):
+        item = self.writer.parse_item(gen.text)
+        tool = {t.name: t for t in tools}.get(item["name"]) if item is not None else None
+        if tool is None or item is None:
             return []
         return [ToolCall(name=tool.name, arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))]
 
@@ -659,19 +706,23 @@ class Planner:
         while len(calls) + len(extra) < self.policy.max_tasks:
             position = len(calls) + len(extra) + 1
             so_far = [{"name": c.name, "arguments": c.arguments} for c in [*calls, *extra]]
-            prefix = (
-                CALLS_PREFIX
-                + json.dumps(so_far, separators=JSON_SEPARATORS, ensure_ascii=False)[:-1]
-                + JSON_SEPARATORS[0].rstrip()
-            )
-            schema = plan_item_schema(tools, self.limits, position=position, max_tasks=self.policy.max_tasks)
-            gen = model.generate(messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=prefix)
-            try:
-                item = json.loads(gen.text)
-            except json.JSONDecodeError:
+            prefix = self.writer.continued_prefix(so_far)
+            if prefix is None:  # the format holds one call per reply (Llama 3.x)
                 break
-            tool = by_name.get(item.get("name", "")) if isinstance(item, dict) else None
-            if tool is None or _call_key(item["name"], item["arguments"], tool) in keys:
+            schema = self.writer.item_schema(
+                plan_item_schema(tools, self.limits, position=position, max_tasks=self.policy.max_tasks)
+            )
+            gen = model.generate(
+                messages,
+                schema=schema,
+                max_tokens=self.max_tokens,
+                engine=self.engine,
+                response_prefix=prefix,
+                tools=getattr(messages, "tools", None),
+            )
+            item = self.writer.parse_item(gen.text)
+            tool = by_name.get(item["name"]) if item is not None else None
+            if tool is None or item is None or _call_key(item["name"], item["arguments"], tool) in keys:
                 break
             plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
             if not item["arguments"] or grounding_report(plain, tool.parameters, source, free_text=True):
@@ -679,8 +730,9 @@ class Planner:
             if tool.effects - {Effect.READ} and not named_by(tool, said):
                 break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
             used = {_value_key(v) for c in [*calls, *extra] for v in c.arguments.values()}
-            if all(_value_key(v) in used for v in item["arguments"].values()):
-                break  # the same values again (e.g. another tool on the same city): not a new part of the request
+            new = [v for v in item["arguments"].values() if _value_key(v) not in used]
+            if not any(isinstance(v, str | int | float | list) and not isinstance(v, bool) for v in new):
+                break  # the same values again (another tool on the same city), or only a flag flipped: not a new part
             keys.add(_call_key(item["name"], item["arguments"], tool))
             extra.append(
                 ToolCall(name=item["name"], arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))

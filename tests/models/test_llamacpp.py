@@ -147,3 +147,33 @@ def test_summarizer_view_switches_the_adapter_off_on_the_same_weights(
     assert view.generate(msgs, max_tokens=24).text == expected
     assert expected != with_adapter, "the prompt must tell the two weight sets apart"
     assert embedded_model.generate(msgs, max_tokens=24).text == with_adapter
+
+
+def test_the_embedded_models_profile_keeps_its_own_prompt_and_end_tokens(embedded_model: LlamaCppModel) -> None:
+    """SmolLM2's plain ChatML template shows no tool format: the smollm profile keeps agentslm's APIGen prompt (its own
+    function-calling prompt); its turn ends at <|im_end|> (the metadata's EOS) or <|endoftext|>."""
+    profile = embedded_model.profile
+    assert profile.family == "smollm" and not profile.call_format.native and profile.tool_role and profile.system_role
+    ends = {embedded_model.llama.detokenize([t], special=True).decode() for t in embedded_model.eos_token_ids}
+    assert ends == {"<|im_end|>", "<|endoftext|>"}
+
+
+@pytest.mark.slow
+def test_qwen_coder_plans_parallel_calls_in_its_native_format() -> None:
+    """Qwen2.5-Coder-1.5B (pulled: agentslm models pull qwen2.5-coder-1.5b): Qwen's own tool prompt and <tool_call>
+    wrapper; two cities, two calls; a request no tool fits makes none."""
+    from agentslm.models import load_model
+    from agentslm.models.catalog import catalog_model, pulled_path
+    from agentslm.roles.planner import Planner
+    from tests.sample_tools import registry
+
+    entry = catalog_model("qwen2.5-coder-1.5b")
+    assert entry is not None
+    if not pulled_path(entry).is_file():
+        pytest.skip("Qwen2.5-Coder-1.5B is not pulled here (agentslm models pull qwen2.5-coder-1.5b)")
+    model = load_model("qwen2.5-coder-1.5b")
+    assert model.profile.family == "qwen" and model.profile.call_format.native
+    planner = Planner(model)
+    weather = [t for t in registry if t.name == "get_weather"]
+    decision = planner.decide(weather, [{"role": "user", "content": "What's the weather in Paris and in London?"}])
+    assert decision.kind == "plan" and sorted(t.arguments["city"] for t in decision.plan.tasks) == ["London", "Paris"]

@@ -54,8 +54,8 @@ class _Recorder:
         self.prompts: list[tuple[list[Message], list[int]]] = []
         original = model.chat_tokens
 
-        def chat_tokens(messages: Any) -> list[int]:
-            tokens = original(messages)
+        def chat_tokens(messages: Any, tools: Any = None) -> list[int]:
+            tokens = original(messages, tools)
             self.prompts.append((list(messages), tokens))
             return tokens
 

@@ -1,0 +1,136 @@
+"""The planner's native call formats, orchestrated with a scripted model (the decoding itself is real-model tested in
+tests/models): the model's choice to write a call, one call per decode inside the family's wrapper, the choice to go
+on, and Llama's ``parameters`` key."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from agentslm.models.base import Generation, Message, Model
+from agentslm.models.profiles import PROFILES, ModelProfile
+from agentslm.registry import ToolRegistry
+from agentslm.roles.call_format import CallWriter
+from agentslm.roles.planner import Planner
+
+registry = ToolRegistry()
+
+
+@registry.tool
+def get_weather(city: str) -> dict[str, int]:
+    """Weather for a city."""
+    return {"temp": 21}
+
+
+class NativeScript(Model):
+    """Answers ``token_probability`` and ``generate`` from scripts, recording the reply starts it was given."""
+
+    continues_reply = True
+
+    def __init__(self, profile: ModelProfile, probabilities: list[float], calls: list[dict[str, Any]]) -> None:
+        self.profile = profile
+        self.probabilities, self.calls = list(probabilities), list(calls)
+        self.prefixes: list[str] = []
+        self.tools_seen: list[Any] = []
+        self.schemas: list[Mapping[str, Any] | None] = []
+
+    def text_tokens(self, text: str) -> list[int]:
+        return [ord(c) for c in text]
+
+    def prefix_tokens(self, text: str) -> list[int]:
+        return self.text_tokens(text)
+
+    def token_probability(
+        self, messages: Sequence[Message], tokens: Sequence[int], *, response_prefix: str = "", tools: Any = None
+    ) -> float:
+        self.prefixes.append(response_prefix)
+        self.tools_seen.append(tools)
+        return self.probabilities.pop(0)
+
+    def generate(self, messages: Sequence[Message], **kwargs: Any) -> Generation:
+        self.prefixes.append(kwargs.get("response_prefix", ""))
+        self.schemas.append(kwargs.get("schema"))
+        return Generation(text=json.dumps(self.calls.pop(0)))
+
+
+def test_qwen_format_decodes_calls_one_by_one_while_the_model_goes_on() -> None:
+    paris = {"name": "get_weather", "arguments": {"city": "Paris"}}
+    london = {"name": "get_weather", "arguments": {"city": "London"}}
+    model = NativeScript(PROFILES["qwen"], [0.9, 0.8, 0.1], [paris, london, paris])  # the probe repeats: no more
+    planner = Planner(model)
+    decision = planner.decide(list(registry), [{"role": "user", "content": "Weather in Paris and in London?"}])
+    assert decision.kind == "plan"
+    assert [t.arguments for t in decision.plan.tasks] == [{"city": "Paris"}, {"city": "London"}]
+    assert decision.open_probabilities == [0.9, 0.8, 0.1]
+    one = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+    two = one + one.replace("Paris", "London")
+    assert model.prefixes == ["", "<tool_call>\n", one, one + "<tool_call>\n", two, two + "<tool_call>\n"]
+    assert model.tools_seen[0][0]["function"]["name"] == "get_weather"  # the chat template renders the tools
+
+
+def test_a_model_that_does_not_start_a_call_answers_without_tools() -> None:
+    model = NativeScript(PROFILES["qwen"], [0.2], [])
+    decision = Planner(model).decide(list(registry), [{"role": "user", "content": "Who wrote Hamlet?"}])
+    assert decision.kind == "no_tool" and decision.open_probabilities == [0.2] and not model.schemas
+
+
+def test_llama_format_uses_its_parameters_key_and_one_call_per_reply() -> None:
+    model = NativeScript(PROFILES["llama3"], [0.95], [{"name": "get_weather", "parameters": {"city": "Paris"}}])
+    planner = Planner(model)
+    decision = planner.decide(list(registry), [{"role": "user", "content": "Weather in Paris?"}])
+    assert decision.kind == "plan" and decision.plan.tasks[0].arguments == {"city": "Paris"}
+    schema = model.schemas[0]
+    assert schema is not None and "parameters" in json.dumps(schema) and '"arguments"' not in json.dumps(schema)
+    assert CallWriter(model).continued_prefix([{"name": "get_weather", "arguments": {"city": "Paris"}}]) is None
+
+
+@pytest.mark.parametrize("family", ["generic", "smollm", "gemma"])
+def test_other_families_keep_agentslm_prompt_and_list(family: str) -> None:
+    writer = CallWriter(NativeScript(PROFILES[family], [], []))
+    prompt = writer.prompt(list(registry), [{"role": "user", "content": "hi"}])
+    assert not writer.native and prompt.tools is None and prompt[0]["role"] == "system"
+    assert writer.one_call_prefix() == "<tool_call>["
+
+
+convert_registry = ToolRegistry()
+
+
+@convert_registry.tool
+def convert(amount: float, base_currency: str, target_currency: str) -> float:
+    """Convert an amount between currencies (ISO codes)."""
+    return amount
+
+
+def test_grounding_scope_any_accepts_a_models_normalised_values_but_not_a_call_tied_to_nothing() -> None:
+    """'every' (the 135M model's calibration) asks for USD/CAD, which the request states in words; 'any' takes the call
+    because 500 ties it to the request. A call with no stated value is asked about in both."""
+    from agentslm.roles.planner import PlannerPolicy
+    from agentslm.testing import ScriptedModel
+
+    request = [{"role": "user", "content": "How many Canadian dollars can I get for 500 US dollars?"}]
+    call = [{"name": "convert", "arguments": {"amount": 500, "base_currency": "USD", "target_currency": "CAD"}}]
+    strict = Planner(ScriptedModel([call]), policy=PlannerPolicy(probe_more=False))
+    assert strict.decide(list(convert_registry), request).kind == "ask"
+    model = ScriptedModel([call])
+    lenient = Planner(model, policy=PlannerPolicy.for_model(model, grounding_scope="any", probe_more=False))
+    decided = lenient.decide(list(convert_registry), request)
+    assert decided.kind == "plan" and decided.plan.tasks[0].arguments["target_currency"] == "CAD"
+    unrelated = [{"name": "convert", "arguments": {"amount": 20, "base_currency": "EUR", "target_currency": "GBP"}}]
+    model = ScriptedModel([unrelated])
+    lenient = Planner(model, policy=PlannerPolicy.for_model(model, grounding_scope="any", probe_more=False))
+    assert lenient.decide(list(convert_registry), [{"role": "user", "content": "Who wrote Hamlet?"}]).kind == "ask"
+
+
+def test_policy_overrides_are_checked() -> None:
+    from agentslm.errors import UserError
+    from agentslm.roles.planner import PlannerPolicy
+    from agentslm.testing import ScriptedModel
+
+    with pytest.raises(UserError, match="Unknown planner policy field"):
+        PlannerPolicy.for_model(ScriptedModel(), grounding_scop="any")
+    assert PlannerPolicy.for_model(NativeScript(PROFILES["qwen"], [], [])).grounding_scope == PROFILES["qwen"].policy.get(
+        "grounding_scope", "every"
+    )
