@@ -208,16 +208,23 @@ class LocalModel(Model):
         *,
         response_prefix: str = "",
         tools: Sequence[Mapping[str, Any]] | None = None,
+        versus: Sequence[int] = (),
     ) -> float:
         """The probability that the reply (after ``response_prefix``) goes on with one of ``tokens``: the model's own
-        choice, unconstrained (e.g. of writing ``<tool_call>`` rather than text or ending its turn)."""
+        choice, unconstrained (e.g. of writing ``<tool_call>`` rather than text). With ``versus``, renormalised over
+        ``tokens`` and ``versus`` alone (e.g. another call or the end of the turn, as a list grammar offers ``,`` or
+        ``]``)."""
         prompt = self.chat_tokens(messages, tools) + (self.prefix_tokens(response_prefix) if response_prefix else [])
         with self._lock:
             self._note_stable_prefix(messages, prompt)
             logits = self._prefill(prompt).astype(np.float64)
         top = float(logits.max())
         z = np.exp(logits - top)
-        return float(z[list(set(tokens))].sum() / z.sum())
+        chosen = float(z[list(set(tokens))].sum())
+        if versus:
+            other = float(z[list(set(versus) - set(tokens))].sum())
+            return chosen / (chosen + other) if chosen + other > 0 else 0.0
+        return chosen / float(z.sum())
 
     def generate_tokens(
         self,

@@ -135,7 +135,11 @@ class CallWriter:
             )
             if not self.format.many or len(calls) >= max_tasks:
                 break
-            p_call = local.token_probability(prompt, opens, response_prefix=self._written(written), tools=prompt.tools)
+            # after a call the model goes on (another wrapper, a JSON object after a blank line) or ends its turn
+            ends = local.token_probability(
+                prompt, sorted(local.eos_token_ids), response_prefix=self._written(written), tools=prompt.tools
+            )
+            p_call = 1.0 - ends
             probabilities.append(round(p_call, 5))
         raw = self._written(written)
         signals = signals_from_generation(first) if first is not None else CallList().signals

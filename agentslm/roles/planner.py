@@ -729,9 +729,7 @@ class Planner:
                 break  # a probed call is kept only when the request states all of it, its text included
             if tool.effects - {Effect.READ} and not named_by(tool, said):
                 break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
-            used = {_value_key(v) for c in [*calls, *extra] for v in c.arguments.values()}
-            new = [v for v in item["arguments"].values() if _value_key(v) not in used]
-            if not any(isinstance(v, str | int | float | list) and not isinstance(v, bool) for v in new):
+            if not _new_values(item, [*calls, *extra]):
                 break  # the same values again (another tool on the same city), or only a flag flipped: not a new part
             keys.add(_call_key(item["name"], item["arguments"], tool))
             extra.append(
@@ -754,6 +752,21 @@ def empty_list_probability(gen: Generation) -> float | None:
             return math.exp(tok.constrained_logprob)
         position = end
     return None
+
+
+def _new_values(item: dict[str, Any], calls: Sequence[ToolCall]) -> bool:
+    """Whether a further call states a value (not a flag) that no earlier call gave: as any call's value, or, for the
+    same tool, as that argument's value ("a = 1, b = 2, c = 1" after calls that used 1 and 2 for other coefficients)."""
+    used = {_value_key(v) for c in calls for v in c.arguments.values()}
+    same_tool = [c for c in calls if c.name == item["name"]]
+    for name, value in item["arguments"].items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float | list):
+            continue
+        if _value_key(value) not in used:
+            return True
+        if same_tool and all(_value_key(c.arguments.get(name)) != _value_key(value) for c in same_tool):
+            return True
+    return False
 
 
 def _sloppy_lookup(item: dict[str, Any], by_name: dict[str, Tool], names: Sequence[str]) -> bool:
@@ -781,7 +794,8 @@ def _two_names(item: dict[str, Any], by_name: dict[str, Tool], names: Sequence[s
     if tool is None or tool.effects - {Effect.READ}:
         return False
     for value in item["arguments"].values():
-        if isinstance(value, str) and re.search(r"\b(and|or)\b|[,&+;]", value, re.IGNORECASE):  # "Ana and David"
+        if isinstance(value, str) and re.search(r"\b(and|or)\b|[&+]", value, re.IGNORECASE):  # "Ana and David"; not
+            # "Los Angeles, CA" (a comma also separates a place from its region)
             tokens = {t.casefold() for t in re.findall(r"[\w'-]+", value)}  # not "Europe/Paris": one name
             if sum(n.casefold() in tokens for n in dict.fromkeys(names)) >= 2:
                 return True

@@ -43,8 +43,16 @@ class NativeScript(Model):
     def prefix_tokens(self, text: str) -> list[int]:
         return self.text_tokens(text)
 
+    eos_token_ids = frozenset({0})
+
     def token_probability(
-        self, messages: Sequence[Message], tokens: Sequence[int], *, response_prefix: str = "", tools: Any = None
+        self,
+        messages: Sequence[Message],
+        tokens: Sequence[int],
+        *,
+        response_prefix: str = "",
+        tools: Any = None,
+        versus: Sequence[int] = (),
     ) -> float:
         self.prefixes.append(response_prefix)
         self.tools_seen.append(tools)
@@ -59,7 +67,8 @@ class NativeScript(Model):
 def test_qwen_format_decodes_calls_one_by_one_while_the_model_goes_on() -> None:
     paris = {"name": "get_weather", "arguments": {"city": "Paris"}}
     london = {"name": "get_weather", "arguments": {"city": "London"}}
-    model = NativeScript(PROFILES["qwen"], [0.9, 0.8, 0.1], [paris, london, paris])  # the probe repeats: no more
+    # p(a call starts) 0.9; after each call p(the turn ends): 0.2 (so it goes on), then 0.9 (it stops)
+    model = NativeScript(PROFILES["qwen"], [0.9, 0.2, 0.9], [paris, london, paris])  # the probe repeats: no more
     planner = Planner(model)
     decision = planner.decide(list(registry), [{"role": "user", "content": "Weather in Paris and in London?"}])
     assert decision.kind == "plan"
