@@ -246,3 +246,19 @@ def test_models_list_path_and_an_unknown_name(tmp_path, monkeypatch) -> None:  #
     assert missing.exit_code == 1 and "agentslm models pull qwen2.5-1.5b" in missing.output
     unknown = runner.invoke(app, ["models", "pull", "qwen9-tiny"])
     assert unknown.exit_code != 0 and "No model called 'qwen9-tiny'" in str(unknown.exception)
+
+
+def test_planner_policy_overrides_are_parsed_and_checked() -> None:
+    from agentslm.cli.common import _policy_overrides
+    from agentslm.errors import UserError
+
+    parsed = _policy_overrides(["grounding_scope=any", "probe_more=false", "min_no_tool=0.5", "max_tasks=3"])
+    assert parsed == {"grounding_scope": "any", "probe_more": False, "min_no_tool": 0.5, "max_tasks": 3}
+    try:
+        _policy_overrides(["grounding_scope"])
+    except UserError as exc:
+        assert "KEY=VALUE" in str(exc)
+    else:
+        raise AssertionError("a malformed override was accepted")
+    result = runner.invoke(app, ["bench", "tasks", "--only", "nothing-matches", "--planner-policy", "groundng=any"])
+    assert result.exit_code != 0 and "Unknown planner policy field(s): groundng" in str(result.exception)

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
 from agentslm.errors import UserError
-from agentslm.grounding import grounding_report
+from agentslm.grounding import enum_member_stated, grounding_report
 from agentslm.models.base import Generation, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
 from agentslm.provenance import Sources, field_kind, restrict_parameters
@@ -729,7 +729,7 @@ class Planner:
                 break  # a probed call is kept only when the request states all of it, its text included
             if tool.effects - {Effect.READ} and not named_by(tool, said):
                 break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
-            if not _new_values(item, [*calls, *extra]):
+            if not _new_values(item, [*calls, *extra], tool, source):
                 break  # the same values again (another tool on the same city), or only a flag flipped: not a new part
             keys.add(_call_key(item["name"], item["arguments"], tool))
             extra.append(
@@ -754,17 +754,24 @@ def empty_list_probability(gen: Generation) -> float | None:
     return None
 
 
-def _new_values(item: dict[str, Any], calls: Sequence[ToolCall]) -> bool:
-    """Whether a further call states a value (not a flag) that no earlier call gave: as any call's value, or, for the
-    same tool, as that argument's value ("a = 1, b = 2, c = 1" after calls that used 1 and 2 for other coefficients)."""
+def _new_values(item: dict[str, Any], calls: Sequence[ToolCall], tool: Tool, source: str) -> bool:
+    """Whether a further call states a value that no earlier call gave: a string, list or number no call used, or a
+    number no call of the same tool gave that argument ("a = 1, b = 2, c = 1" after calls that used 1 and 2 for other
+    coefficients). Not a flipped flag, not values moved to other arguments (London -> Edinburgh, then Edinburgh ->
+    London), and not an enum member the request does not state (route "Scenic" after "Shortest")."""
     used = {_value_key(v) for c in calls for v in c.arguments.values()}
     same_tool = [c for c in calls if c.name == item["name"]]
+    props = tool.parameters.get("properties", {})
     for name, value in item["arguments"].items():
         if isinstance(value, bool) or not isinstance(value, str | int | float | list):
             continue
+        spec = props.get(name, {}) if isinstance(props, dict) else {}
+        if isinstance(spec, dict) and "enum" in spec and not enum_member_stated(value, source):
+            continue
         if _value_key(value) not in used:
             return True
-        if same_tool and all(_value_key(c.arguments.get(name)) != _value_key(value) for c in same_tool):
+        number = isinstance(value, int | float)
+        if number and same_tool and all(_value_key(c.arguments.get(name)) != _value_key(value) for c in same_tool):
             return True
     return False
 

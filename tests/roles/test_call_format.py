@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -143,3 +143,45 @@ def test_policy_overrides_are_checked() -> None:
     assert PlannerPolicy.for_model(NativeScript(PROFILES["qwen"], [], [])).grounding_scope == PROFILES["qwen"].policy.get(
         "grounding_scope", "every"
     )
+
+
+probe_registry = ToolRegistry()
+
+
+@probe_registry.tool
+def solve_quadratic(a: int, b: int, c: int) -> str:
+    """Roots of a x^2 + b x + c."""
+    return ""
+
+
+@probe_registry.tool
+def plan_route(start: str, destination: str, preference: Literal["Shortest", "Scenic"] = "Shortest") -> str:
+    """A route between two places."""
+    return ""
+
+
+def _probed(request: str, first: dict[str, Any], probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from agentslm.roles.planner import PlannerPolicy
+    from agentslm.testing import ScriptedModel
+
+    model = ScriptedModel([[first], *[json.dumps(p) for p in probes]])
+    model.continues_reply = True  # probing continues the list
+    planner = Planner(model, policy=PlannerPolicy(grounding=False))
+    decision = planner.decide(list(probe_registry), [{"role": "user", "content": request}])
+    return [t.arguments for t in decision.plan.tasks]
+
+
+def test_a_probed_call_needs_a_value_no_earlier_call_gave() -> None:
+    """Numbers may come back in another argument (a new equation's coefficients); strings moved to other arguments, a
+    flipped flag or an enum member the request does not state are no new part of the request."""
+    first = {"name": "solve_quadratic", "arguments": {"a": 2, "b": 5, "c": 3}}
+    second = {"name": "solve_quadratic", "arguments": {"a": 1, "b": 2, "c": 1}}
+    request = "Solve a = 2, b = 5, c = 3 and then a = 1, b = 2, c = 1."
+    assert _probed(request, first, [second, second]) == [first["arguments"], second["arguments"]]
+    there = {"name": "plan_route", "arguments": {"start": "London", "destination": "Edinburgh"}}
+    back = {"name": "plan_route", "arguments": {"start": "Edinburgh", "destination": "London"}}
+    assert _probed("The fastest route from London to Edinburgh?", there, [back]) == [there["arguments"]]
+    shortest = {"name": "plan_route", "arguments": {"start": "London", "destination": "Edinburgh", "preference": "Shortest"}}
+    scenic = {"name": "plan_route", "arguments": {"start": "London", "destination": "Edinburgh", "preference": "Scenic"}}
+    assert len(_probed("The shortest route from London to Edinburgh?", shortest, [scenic])) == 1
+    assert len(_probed("The shortest and the scenic route from London to Edinburgh?", shortest, [scenic])) == 2
