@@ -6,6 +6,7 @@ would discard (:mod:`agentslm.models.prefix_cache`), so each role's stable syste
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import warnings
@@ -135,7 +136,7 @@ class LlamaCppModel(LocalModel):
         self._cached = 0  # prompt tokens the last prefill reused
         self._next_stable: tuple[int, ...] = ()  # the system-message tokens of the prompt about to be evaluated
         self._live_stable: tuple[int, ...] = ()  # ... and of the prompt the context holds
-        self._stable_lengths: dict[str, int] = {}  # system message -> its token count in a prompt
+        self._stable_lengths: dict[str, int] = {}  # system message + tools -> their token count in a prompt
         self.name = f"llamacpp:{model_path.name}" + (f"+lora:{Path(lora_path).name}" if lora_path else "")
         self.n_threads = threads
         _log.info("loaded %s: n_ctx=%d, %d threads; %s", self.name, n_ctx, threads, self.extra_buffers.describe())
@@ -318,19 +319,26 @@ class LlamaCppModel(LocalModel):
     def _prefill_reused(self) -> int:
         return self._cached
 
-    def _note_stable_prefix(self, messages: Sequence[Message], prompt: list[int]) -> None:
-        """Remember the prompt's system-message tokens: the part of a saved state worth keeping."""
+    def _note_stable_prefix(
+        self, messages: Sequence[Message], prompt: list[int], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
+        """Remember the prompt's stable part: the system message's tokens, and the tools a native template renders
+        (the part of a saved state worth keeping)."""
         self._next_stable = ()
-        if not messages or messages[0].get("role") != "system":
+        system = messages[0].get("content", "") if messages and messages[0].get("role") == "system" else None
+        if system is None and not tools:
             return
-        system = messages[0].get("content", "")
+        key = (system or "") + "\x00" + (json.dumps(tools, sort_keys=True) if tools else "")
         lengths = self._stable_lengths
-        if system not in lengths:
+        if key not in lengths:
             if len(lengths) > 32:
                 lengths.clear()
-            alone = self.chat_tokens([messages[0]])  # ends with the reply's header where the real prompt goes on
-            lengths[system] = common_prefix(alone, prompt)
-        self._next_stable = tuple(prompt[: lengths[system]])
+            try:  # ends with the reply's header where the real prompt goes on
+                alone = self.chat_tokens([messages[0]] if system is not None else [], tools)
+            except Exception:  # a template may refuse a prompt without a user turn (Llama 3.x with tools)
+                alone = []
+            lengths[key] = common_prefix(alone, prompt)
+        self._next_stable = tuple(prompt[: lengths[key]])
 
     def text_tokens(self, text: str) -> list[int]:
         return list(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
@@ -392,8 +400,10 @@ class _WithoutAdapter(LocalModel):
     def _prefill_reused(self) -> int:
         return self.base._prefill_reused()
 
-    def _note_stable_prefix(self, messages: Sequence[Message], prompt: list[int]) -> None:
-        self.base._note_stable_prefix(messages, prompt)
+    def _note_stable_prefix(
+        self, messages: Sequence[Message], prompt: list[int], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
+        self.base._note_stable_prefix(messages, prompt, tools)
 
     def text_tokens(self, text: str) -> list[int]:
         return self.base.text_tokens(text)

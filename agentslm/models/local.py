@@ -133,7 +133,9 @@ class LocalModel(Model):
     def _step(self, tokens: list[int]) -> NDArray[np.float32]:
         """Append ``tokens`` to the sequence; return the next-token logits."""
 
-    def _note_stable_prefix(self, messages: Sequence[Message], prompt: list[int]) -> None:
+    def _note_stable_prefix(
+        self, messages: Sequence[Message], prompt: list[int], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> None:
         """Told before a prompt is evaluated: ``prompt`` are the tokens of ``messages``. A backend that keeps prompt
         states can work out which prefix is stable across requests (the system message) and keep just that."""
 
@@ -191,7 +193,7 @@ class LocalModel(Model):
         matcher = self.engine(engine).compile(schema).matcher() if schema is not None else None
         prompt = self.chat_tokens(messages, tools) + (self.prefix_tokens(response_prefix) if response_prefix else [])
         with self._lock:  # the stable-prefix note belongs to this prompt's evaluation
-            self._note_stable_prefix(messages, prompt)
+            self._note_stable_prefix(messages, prompt, tools)
             return self.generate_tokens(
                 prompt,
                 matcher=matcher,
@@ -216,7 +218,7 @@ class LocalModel(Model):
         ``]``)."""
         prompt = self.chat_tokens(messages, tools) + (self.prefix_tokens(response_prefix) if response_prefix else [])
         with self._lock:
-            self._note_stable_prefix(messages, prompt)
+            self._note_stable_prefix(messages, prompt, tools)
             logits = self._prefill(prompt).astype(np.float64)
         top = float(logits.max())
         z = np.exp(logits - top)
