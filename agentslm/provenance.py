@@ -254,7 +254,11 @@ def restrict_parameters(parameters: Mapping[str, Any], sources: Sources) -> tupl
             values = [int(v) for v in values if str(v).isdigit()]
         values = [v for v in values if _fits_spec(v, spec)]
         if values:
-            out[name] = {"enum": values, **({"description": spec["description"]} if "description" in spec else {})}
+            out[name] = {
+                "enum": values,
+                "x-sources": True,  # the sources' values, not the tool's own members (stripped from grammars and prompts)
+                **({"description": spec["description"]} if "description" in spec else {}),
+            }
         elif name in required:
             blocked.append(name)
             out[name] = spec

@@ -181,7 +181,7 @@ def named_labels(parameters: Mapping[str, Any], request: str) -> dict[str, Any]:
         ):
             values = [v for v in named if _fits(v, spec)]
             if values:
-                out[name] = {**{k: spec[k] for k in ("description", "type") if k in spec}, "enum": values}
+                out[name] = {**{k: spec[k] for k in ("description", "type") if k in spec}, "enum": values, "x-sources": True}
     return {**parameters, "properties": out}
 
 
@@ -317,7 +317,7 @@ def copy_parameters(
         values = [v for v in values if isinstance(v, int) or _fits(v, spec)][:MAX_CANDIDATES]
         if values:
             keep = {k: spec[k] for k in ("description", "type") if k in spec}
-            out[name] = {**keep, "enum": values}
+            out[name] = {**keep, "enum": values, "x-sources": True}
         elif name in required:
             blocked.append(name)
             out[name] = spec

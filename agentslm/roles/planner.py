@@ -196,7 +196,8 @@ def _grounded(
         plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
         missing = grounding_report(plain, tool.parameters, source) if tool is not None else []
         if missing and scope == "any" and tool is not None and _states_a_value(plain, missing, tool):
-            missing = []
+            props = tool.parameters.get("properties", {})  # a paired enum the request leaves open is still asked for
+            missing = [m for m in missing if isinstance(props.get(m), dict) and "enum" in props[m]]
         refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
         if missing or refs & ungrounded:
             first_missing = first_missing or (item["name"], missing)
@@ -766,7 +767,8 @@ def _new_values(item: dict[str, Any], calls: Sequence[ToolCall], tool: Tool, sou
         if isinstance(value, bool) or not isinstance(value, str | int | float | list):
             continue
         spec = props.get(name, {}) if isinstance(props, dict) else {}
-        if isinstance(spec, dict) and "enum" in spec and not enum_member_stated(value, source):
+        own_member = isinstance(spec, dict) and "enum" in spec and not spec.get("x-sources")  # not a source's value
+        if own_member and not enum_member_stated(value, source):
             continue
         if _value_key(value) not in used:
             return True

@@ -113,6 +113,12 @@ def convert(amount: float, base_currency: str, target_currency: str) -> float:
     return amount
 
 
+@convert_registry.tool
+def convert_code(amount: float, from_currency: Literal["USD", "EUR", "GBP"], to_currency: Literal["USD", "EUR", "GBP"]) -> float:
+    """Convert an amount between currencies."""
+    return amount
+
+
 def test_grounding_scope_any_accepts_a_models_normalised_values_but_not_a_call_tied_to_nothing() -> None:
     """'every' (the 135M model's calibration) asks for USD/CAD, which the request states in words; 'any' takes the call
     because 500 ties it to the request. A call with no stated value is asked about in both."""
@@ -127,6 +133,11 @@ def test_grounding_scope_any_accepts_a_models_normalised_values_but_not_a_call_t
     lenient = Planner(model, policy=PlannerPolicy.for_model(model, grounding_scope="any", probe_more=False))
     decided = lenient.decide(list(convert_registry), request)
     assert decided.kind == "plan" and decided.plan.tasks[0].arguments["target_currency"] == "CAD"
+    open_pair = [{"name": "convert_code", "arguments": {"amount": 50, "from_currency": "USD", "to_currency": "EUR"}}]
+    model = ScriptedModel([open_pair])
+    lenient = Planner(model, policy=PlannerPolicy.for_model(model, grounding_scope="any", probe_more=False))
+    asked = lenient.decide(list(convert_registry), [{"role": "user", "content": "Convert 50 dollars."}])
+    assert asked.kind == "ask" and asked.missing == ["to_currency"]  # the target the request leaves open
     unrelated = [{"name": "convert", "arguments": {"amount": 20, "base_currency": "EUR", "target_currency": "GBP"}}]
     model = ScriptedModel([unrelated])
     lenient = Planner(model, policy=PlannerPolicy.for_model(model, grounding_scope="any", probe_more=False))
