@@ -30,7 +30,6 @@ __all__ = [
     "named_profile",
     "native_text",
     "template_messages",
-    "tool_specs",
 ]
 
 CALLS_TEXT = re.compile(r"\A<tool_call>(\[.*\])</tool_call>\Z", re.S)
@@ -169,15 +168,6 @@ def fit_roles(profile: ModelProfile, render: Callable[[list[dict[str, Any]]], st
     if (system, tool) == (profile.system_role, profile.tool_role):
         return profile
     return replace(profile, system_role=system, tool_role=tool)
-
-
-def tool_specs(tools: Sequence[Any]) -> list[dict[str, Any]]:
-    """Tools (anything with ``name``, ``description``, ``parameters``) as OpenAI-style function specs, the shape chat
-    templates' ``tools`` take."""
-    return [
-        {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
-        for t in tools
-    ]
 
 
 def template_messages(

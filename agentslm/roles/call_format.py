@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from agentslm.constraints.normalize import strip_extensions
@@ -165,14 +166,8 @@ class CallWriter:
 
 
 def template_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """``tools`` as the function specs a chat template renders (parameters without agentslm's ``x-`` extensions)."""
-    return [
-        {
-            "type": "function",
-            "function": {"name": t.name, "description": t.description, "parameters": strip_extensions(t.parameters)},
-        }
-        for t in tools
-    ]
+    """``tools`` as the function specs a chat template renders (their OpenAI form, without agentslm's ``x-`` extensions)."""
+    return [replace(t, parameters=strip_extensions(t.parameters)).to_openai() for t in tools]
 
 
 def _renamed(branch: Mapping[str, Any], old: str, new: str) -> dict[str, Any]:

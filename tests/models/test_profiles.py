@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from agentslm.models.profiles import PROFILES, ModelProfile, detect_profile, fit_roles, template_messages, tool_specs
+from agentslm.models.profiles import PROFILES, ModelProfile, detect_profile, fit_roles, template_messages
 from agentslm.registry import ToolRegistry
 
 Jinja2ChatFormatter = pytest.importorskip("llama_cpp.llama_chat_format").Jinja2ChatFormatter
@@ -31,7 +31,7 @@ def get_weather(city: str) -> dict[str, int]:
     return {"temp": 21}
 
 
-TOOLS = tool_specs(list(registry))
+TOOLS = registry.to_openai()
 
 # template file -> (metadata as the GGUF would carry it, expected family, bos, eos)
 CASES = {
