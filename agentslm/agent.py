@@ -22,6 +22,7 @@ from agentslm.events import (
 )
 from agentslm.execute import Executor
 from agentslm.models import Model, load_model
+from agentslm.models.role_adapters import AdapterSpec
 from agentslm.registry import Tool, ToolRegistry, Toolset, as_registry
 from agentslm.retrieval.select import RetrievalPolicy, Selection, ToolSelector
 from agentslm.roles.caller import Caller
@@ -38,9 +39,9 @@ __all__ = ["Agent", "AgentRun", "Budgets", "Session", "Turn"]
 ModelSpec = Model | str | os.PathLike[str] | None
 
 
-def _load(model: ModelSpec, default: Model | None) -> Model:
+def _load(model: ModelSpec, default: Model | None, role: str) -> Model:
     if model is None and default is not None:
-        return default
+        return default.for_role(role)
     return load_model(model)
 
 
@@ -58,6 +59,9 @@ class Agent:
         planner: the planner's model (default: ``model``).
         caller: the caller's model (default: ``model``).
         summarizer: the summarizer's model (default: ``model``).
+        adapters: a LoRA adapter per role on ``model``'s one loaded base (``{"planner": PATH, "caller": PATH,
+            "summarizer": None}``; None: the base weights; see :mod:`agentslm.models.role_adapters`). ``model``
+            must then be a GGUF spec (default: the embedded SmolLM2-135M, whose own adapters this replaces).
         approve: approval callback for tools that require it (default deny). It sees the exact arguments.
         validators: custom verification checks (all tools, or a mapping per tool name).
         allow: optional allow-list of tool names that may run.
@@ -86,6 +90,7 @@ class Agent:
         planner: ModelSpec = None,
         caller: ModelSpec = None,
         summarizer: ModelSpec = None,
+        adapters: AdapterSpec | None = None,
         approve: Approver | None = None,
         validators: Sequence[Validator] | Mapping[str, Sequence[Validator]] = (),
         allow: Iterable[str] | None = None,
@@ -104,9 +109,14 @@ class Agent:
         self.registry = as_registry(tools)
         self.selector = ToolSelector(retrieval) if retrieval is not None else None
         needs_default = planner is None or caller is None or summarizer is None
-        self.model = load_model(model) if needs_default else None
-        planner_model = _load(planner, self.model)
-        self.caller = Caller(_load(caller, self.model), max_tokens=max_tokens, limits=limits, engine=engine)
+        if adapters is not None and isinstance(model, Model):
+            raise UserError(
+                "adapters= applies to a model Agent loads itself.",
+                hint="pass the model as a spec (a .gguf path or name), or load it with LlamaCppModel(path, adapters=...).",
+            )
+        self.model = load_model(model, **({"adapters": adapters} if adapters is not None else {})) if needs_default else None
+        planner_model = _load(planner, self.model, "planner")
+        self.caller = Caller(_load(caller, self.model, "caller"), max_tokens=max_tokens, limits=limits, engine=engine)
         self.planner: Planner | RoutedPlanner = Planner(
             planner_model, policy=policy, max_tokens=max_tokens, limits=limits, engine=engine
         )
@@ -115,7 +125,7 @@ class Agent:
             log = EscalationLog(escalation_log) if escalation_log is not None else None
             self.planner = RoutedPlanner(self.planner, large, routing, log)
             self.fallback_caller = Caller(large.model, max_tokens=max_tokens, limits=limits)
-        self.summarizer = Summarizer(_load(summarizer, self.model.for_role("summarizer") if self.model else None))
+        self.summarizer = Summarizer(_load(summarizer, self.model, "summarizer"))
         self.approve = approve
         self.validators = validators
         self.allow = allow

@@ -9,6 +9,8 @@
     caller = ""
     summarizer = ""
     lora = ""               # a GGUF LoRA adapter for a local llama.cpp model ("" = none; "embedded" brings its own)
+    adapters = {}           # or one per role on the one loaded base, e.g. {planner = "p.gguf", caller = "c.gguf",
+                            # summarizer = ""} ("" = the base weights; replaces "embedded"'s own)
     threads = 0             # llama.cpp threads (0 = all cores)
     extra_buffers = "auto"  # llama.cpp extra weight buffers: "auto" (off on AMX CPUs, where they crash), "on", "off"
     history_turns = 0       # earlier turns the planner sees (0 suits the 135M model; raise for larger ones)
@@ -77,12 +79,24 @@ class ModelsConfig(_Section):
     caller: str = ""
     summarizer: str = ""
     lora: str = ""
+    adapters: dict[str, str] = Field(default_factory=dict)
+    """A GGUF LoRA adapter per role (planner, planner-after-results, caller, summarizer, ``*``); "" = base weights."""
     threads: int = Field(default=0, ge=0)
     extra_buffers: Literal["auto", "on", "off"] = "auto"
     """llama.cpp's extra weight buffer types (AMX, repacking): "auto" decides from the CPU (agentslm doctor shows it)."""
     history_turns: int = Field(default=0, ge=0, le=20)
     """Earlier turns the planner sees. 0 by default: the embedded 135M model, shown a denied or failed earlier
     turn, often declines the same request again (seen in the terminal test); raise it for larger models."""
+
+    @field_validator("adapters")
+    @classmethod
+    def _roles(cls, adapters: dict[str, str]) -> dict[str, str]:
+        from agentslm.models.role_adapters import ADAPTER_ROLES
+
+        unknown = sorted(set(adapters) - {*ADAPTER_ROLES, "*"})
+        if unknown:
+            raise ValueError(f"unknown adapter role(s) {unknown}; choose among {[*ADAPTER_ROLES, '*']}")
+        return adapters
 
 
 class FallbackConfig(_Section):

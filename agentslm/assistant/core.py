@@ -74,8 +74,12 @@ def _model_options(config: AssistantConfig, spec: str) -> dict[str, Any]:
     local = not spec.startswith(("openai:", "transformers:"))
     if local and config.models.threads:
         options["n_threads"] = config.models.threads
+    if local and config.models.lora and config.models.adapters:
+        raise UserError("[models] sets both lora and adapters.", hint="list the lora file in adapters instead.")
     if local and config.models.lora:
         options["lora_path"] = config.models.lora
+    if local and config.models.adapters:
+        options["adapters"] = {role: path or None for role, path in config.models.adapters.items()}
     if local and config.models.extra_buffers != "auto":
         options["extra_buffers"] = config.models.extra_buffers
     return options

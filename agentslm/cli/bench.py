@@ -137,6 +137,50 @@ def bench_latency(
         console.print(f"written: {out}")
 
 
+@bench_app.command("adapters")
+def bench_adapters(
+    adapter: Annotated[list[str], typer.Option("--adapter", help="ROLE=PATH, a GGUF LoRA adapter per role (repeatable).")],
+    model: Annotated[str | None, typer.Option("--model", "-m", help="The base GGUF (default: the embedded SmolLM2).")] = None,
+    threads: ThreadsOpt = None,
+    rounds: Annotated[int, typer.Option(help="Passes over the steps (4 demo requests x 3 roles each).")] = 3,
+    out: Annotated[Path | None, typer.Option(help="Also write the result (JSON) here.")] = None,
+) -> None:
+    """Per-role adapters on one base: time per step when each step switches adapter vs one adapter, and memory."""
+    from agentslm.bench.adapter_switch import measure_switching
+    from agentslm.bench.bfcl_run import machine_description
+    from agentslm.models import embedded_model_path
+    from agentslm.models.role_adapters import RoleAdapters, parse_adapter_option
+
+    roles = RoleAdapters.parse(parse_adapter_option(adapter))
+    base = Path(model) if model else embedded_model_path()
+    result = measure_switching(base, dict(roles.by_role), rounds=rounds, threads=threads or 2)
+    result = {"command": "agentslm " + " ".join(sys.argv[1:]), **result, "machine": machine_description()}
+    table = Table(title=f"Adapter switching on {base.name}")
+    for col in ("setting", "adapter files", "steps", "switches", "ms/step mean", "median", "set call us", "RSS MB", "peak MB"):
+        table.add_column(col)
+    for name, row in result["rows"].items():
+        table.add_row(
+            name,
+            str(row["files"]),
+            str(row["steps"]),
+            str(row["switches"]),
+            str(row["step_ms_mean"]),
+            str(row["step_ms_median"]),
+            str(row["set_call_us_median"]),
+            str(row["rss_loaded_mb"]),
+            str(row["peak_rss_mb"]),
+        )
+    console.print(table)
+    console.print(
+        f"switching costs {result['switch_cost_ms_per_step']} ms per step; the adapters add {result['adapters_rss_mb']} MB",
+        highlight=False,
+    )
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        console.print(f"written: {out}")
+
+
 @bench_app.command("schema-valid")
 def bench_schema_valid(
     category: Annotated[str, typer.Option(help="BFCL category.")] = "simple_python",

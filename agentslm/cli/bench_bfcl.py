@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from agentslm.cli.common import (
+    AdapterOpt,
     LoraOpt,
     ModelOpt,
     PlannerPolicyOpt,
@@ -67,6 +68,7 @@ def _run_suite_cli(
     fallback: str | None = None,
     routing: Path | None = None,
     planner_policy: dict[str, Any] | None = None,
+    adapters: list[str] | None = None,
 ) -> None:
     from agentslm.bench.bfcl_run import Suite, read_records, run_suite
     from agentslm.bench.report import write_report
@@ -79,7 +81,7 @@ def _run_suite_cli(
         grounding=DEFAULT_GATE.grounding if grounding is None else grounding,
     )
     t0 = time.perf_counter()
-    m = _load(model, threads, lora)
+    m = _load(model, threads, lora, adapters)
     load_seconds = time.perf_counter() - t0
     from agentslm.router import RoutingPolicy
 
@@ -171,6 +173,7 @@ def bench_bfcl(
     model: ModelOpt = None,
     threads: ThreadsOpt = None,
     lora: LoraOpt = None,
+    adapter: AdapterOpt = None,
     fallback: FallbackOpt = None,
     routing: RoutingOpt = None,
     max_tokens: Annotated[int, typer.Option(help="Token budget per case.")] = 384,
@@ -214,6 +217,7 @@ def bench_bfcl(
         fallback,
         routing,
         _policy_overrides(planner_policy),
+        adapter,
     )
 
 

@@ -12,13 +12,24 @@ from typing import Annotated, Any
 
 import typer
 
-from agentslm.cli.common import LoraOpt, ModelOpt, PlannerPolicyOpt, ThreadsOpt, _load, _policy_overrides, bench_app, console
+from agentslm.cli.common import (
+    AdapterOpt,
+    LoraOpt,
+    ModelOpt,
+    PlannerPolicyOpt,
+    ThreadsOpt,
+    _load,
+    _policy_overrides,
+    bench_app,
+    console,
+)
 
 
 @bench_app.command("tasks")
 def bench_tasks(
     model: ModelOpt = None,
     lora: LoraOpt = None,
+    adapter: AdapterOpt = None,
     threads: ThreadsOpt = None,
     cases: Annotated[Path, typer.Option(help="Task cases (JSON Lines).")] = Path("examples/tasks/cases.jsonl"),
     only: Annotated[str | None, typer.Option(help="Run only cases whose id or kind contains this text.")] = None,
@@ -36,7 +47,7 @@ def bench_tasks(
         items = [c for c in items if only in c["id"] or only in c["kind"]]
     from agentslm.roles.planner import PlannerPolicy
 
-    loaded = _load(model, threads, lora)
+    loaded = _load(model, threads, lora, adapter)
     policy = PlannerPolicy.for_model(loaded, **_policy_overrides(planner_policy))
 
     def make_agent(registry: Any) -> Agent:

@@ -49,6 +49,15 @@ LoraOpt = Annotated[
         "--lora", help="LoRA adapter: a GGUF adapter (llama.cpp; `agentslm train export`) or a peft folder (transformers)."
     ),
 ]
+AdapterOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--adapter",
+        help="A GGUF LoRA adapter per role on the one loaded base, ROLE=PATH (repeatable; roles: planner, "
+        "planner-after-results, caller, summarizer, * for the others; PATH 'base': no adapter). Replaces the default "
+        "configuration's adapters.",
+    ),
+]
 
 
 PlannerPolicyOpt = Annotated[
@@ -82,8 +91,9 @@ def _policy_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _load(model: str | None, threads: int | None, lora: Path | None = None) -> Any:
+def _load(model: str | None, threads: int | None, lora: Path | None = None, adapters: list[str] | None = None) -> Any:
     from agentslm.models import load_model
+    from agentslm.models.role_adapters import parse_adapter_option
 
     spec = model or "embedded"
     options: dict[str, Any] = {}
@@ -92,6 +102,8 @@ def _load(model: str | None, threads: int | None, lora: Path | None = None) -> A
         options["n_threads"] = threads
     if lora is not None:
         options["adapter" if transformers else "lora_path"] = lora
+    if adapters:
+        options["adapters"] = parse_adapter_option(adapters)
     return load_model(spec, **options)
 
 

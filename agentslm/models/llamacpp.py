@@ -26,24 +26,44 @@ from agentslm.models.cpu_buffers import ExtraBuffersDecision, decide_extra_buffe
 from agentslm.models.local import LocalModel
 from agentslm.models.prefix_cache import PrefixCache, SavedPrefix, common_prefix
 from agentslm.models.profiles import detect_profile, fit_roles, named_profile, template_messages
+from agentslm.models.role_adapters import AdapterSpec, RoleAdapters
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["LlamaCppModel", "set_lora_adapter"]
+__all__ = ["LlamaCppModel", "set_adapter", "set_lora_adapter"]
 
 
 def set_lora_adapter(llm: Any, on: bool) -> int:
     """Apply (scale 1.0) or remove the LoRA adapter a ``llama_cpp.Llama`` was loaded with, for its next decodes; the
     KV state computed before is then stale. Returns llama.cpp's status (0: done)."""
+    return set_adapter(llm, llm._lora_adapter if on else None)
+
+
+def set_adapter(llm: Any, handle: Any | None, scale: float = 1.0) -> int:
+    """Decode with the loaded LoRA adapter ``handle`` alone (None: the base weights) from the next decode on; the KV
+    state computed before is then stale. Returns llama.cpp's status (0: done)."""
     import ctypes
 
     import llama_cpp
 
     ctx = llm._ctx.ctx
-    if not on:
+    if handle is None:
         return int(llama_cpp.llama_set_adapters_lora(ctx, None, 0, None))
-    handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(llm._lora_adapter)
-    return int(llama_cpp.llama_set_adapters_lora(ctx, handles, 1, (ctypes.c_float * 1)(1.0)))
+    handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(handle)
+    return int(llama_cpp.llama_set_adapters_lora(ctx, handles, 1, (ctypes.c_float * 1)(scale)))
+
+
+def _load_adapter(llm: Any, path: Path) -> Any:
+    """Load the GGUF LoRA adapter at ``path`` for ``llm``'s model (freed when ``llm`` closes)."""
+    import llama_cpp
+
+    handle = llama_cpp.llama_adapter_lora_init(llm._model.model, str(path).encode("utf-8"))
+    if not handle:
+        raise ModelNotFoundError(
+            f"llama.cpp could not load the LoRA adapter {str(path)!r}.", hint="pass a GGUF adapter (agentslm train export)."
+        )
+    llm._stack.callback(llama_cpp.llama_adapter_lora_free, handle)  # before the context and model are freed
+    return handle
 
 
 class LlamaCppModel(LocalModel):
@@ -55,10 +75,13 @@ class LlamaCppModel(LocalModel):
         n_threads: CPU threads (default: ``AGENTSLM_THREADS`` or all cores). On a busy
             2-core machine 1 thread can beat 2.
         lora_path: optional GGUF LoRA adapter applied on top.
-        lora_roles: the agent roles the adapter was trained for (``None``: every role). For other roles
-            :meth:`for_role` returns a view that decodes on the same loaded model with the adapter switched
-            off (no reload; the KV cache is reset at each switch). The embedded default's adapter was trained
-            on plans, so its summaries come from the base weights.
+        lora_roles: the agent roles ``lora_path`` was trained for (``None``: every role); the others decode with the
+            base weights.
+        adapters: one adapter per agent role instead (``{"planner": PATH, "caller": PATH, "summarizer": None}``,
+            see :mod:`agentslm.models.role_adapters`): each file is loaded once and :meth:`for_role` returns a view
+            that decodes on the same loaded base and context with its role's adapter (no reload; the context's
+            state is saved in the prefix cache and the new setting's restored at each switch). This model itself
+            decodes with the planner's.
         engine: constraint engine (``llguidance`` by default; ``outlines`` also works).
         extra_buffers: whether llama.cpp may load weights into its extra buffer types (AMX, repacked
             layouts): ``None``/``"auto"`` decides from the CPU (off with AMX, where llama.cpp crashes),
@@ -84,6 +107,7 @@ class LlamaCppModel(LocalModel):
         n_threads: int | None = None,
         lora_path: str | os.PathLike[str] | None = None,
         lora_roles: Sequence[str] | None = None,
+        adapters: AdapterSpec | None = None,
         engine: str | None = None,
         fast_forward: bool = True,
         extra_buffers: str | bool | None = None,
@@ -101,14 +125,14 @@ class LlamaCppModel(LocalModel):
                 f"No GGUF model file at {str(model_path)!r}.",
                 hint="pass the path of an existing .gguf file, or omit it to use the embedded SmolLM2.",
             )
-        if lora_path is not None:
-            if not Path(lora_path).is_file():
-                raise ModelNotFoundError(
-                    f"No LoRA adapter file at {str(lora_path)!r}.", hint="pass an existing GGUF adapter file."
-                )
+        if adapters is not None and lora_path is not None:
+            raise UserError("Pass lora_path or adapters, not both.", hint="list the lora_path file in adapters.")
+        role_adapters = RoleAdapters.parse(adapters) if adapters is not None else RoleAdapters.single(lora_path, lora_roles)
+        if role_adapters.files:
             from agentslm.models.adapter_check import check_adapter
 
-            check_adapter(model_path, lora_path)  # refuses an adapter trained for another base, with the reason
+            for file in role_adapters.files:
+                check_adapter(model_path, file)  # refuses an adapter trained for another base, with the reason
         threads = n_threads or int(os.environ.get("AGENTSLM_THREADS", "0")) or (os.cpu_count() or 1)
         self.extra_buffers: ExtraBuffersDecision = decide_extra_buffers(override=extra_buffers)
         try:
@@ -118,7 +142,6 @@ class LlamaCppModel(LocalModel):
                     n_ctx=n_ctx,
                     n_threads=threads,
                     n_threads_batch=threads,
-                    lora_path=str(lora_path) if lora_path else None,
                     logits_all=False,
                     verbose=verbose,
                 )
@@ -128,16 +151,21 @@ class LlamaCppModel(LocalModel):
                 hint="check that the file is a GGUF model llama.cpp supports.",
             ) from exc
         self.path = model_path
-        self.lora_path = Path(lora_path) if lora_path else None
-        self.lora_roles = tuple(lora_roles) if lora_roles is not None else None
-        self._adapter_on = self.lora_path is not None
+        self.adapters = role_adapters
+        """Which adapter each role decodes with."""
+        self._handles = {file: _load_adapter(self._llm, file) for file in role_adapters.files}
+        self.lora_path = role_adapters.for_role("planner")
+        """The adapter this model itself (the planner) decodes with."""
+        self._active: Path | None = None  # the adapter the context decodes with now
+        self.switches = 0
+        """Adapter switches so far (each one saves the context's state and restores or recomputes the prompt)."""
         self.prefix_cache = PrefixCache(int(prefix_cache_mb * 2**20))
         """Saved prompt-prefix states (inspect ``hits``, ``stores``, ``nbytes``)."""
         self._cached = 0  # prompt tokens the last prefill reused
         self._next_stable: tuple[int, ...] = ()  # the system-message tokens of the prompt about to be evaluated
         self._live_stable: tuple[int, ...] = ()  # ... and of the prompt the context holds
         self._stable_lengths: dict[str, int] = {}  # system message + tools -> their token count in a prompt
-        self.name = f"llamacpp:{model_path.name}" + (f"+lora:{Path(lora_path).name}" if lora_path else "")
+        self.name = _name(model_path, self.lora_path)
         self.n_threads = threads
         _log.info("loaded %s: n_ctx=%d, %d threads; %s", self.name, n_ctx, threads, self.extra_buffers.describe())
         self.vocab_size = self._llm.n_vocab()
@@ -221,26 +249,24 @@ class LlamaCppModel(LocalModel):
         return np.ctypeslib.as_array(ptr, shape=(self.vocab_size,)).copy()
 
     def for_role(self, role: str) -> Model:
-        if self.lora_path is None or self.lora_roles is None or role in self.lora_roles:
-            return self
-        return _WithoutAdapter(self)
+        adapter = self.adapters.for_role(role)
+        return self if adapter == self.lora_path else _RoleView(self, adapter)
 
-    def _use_adapter(self, on: bool) -> None:
-        """Switch the LoRA adapter on or off for the next decodes (the caller holds the lock)."""
-        if on == self._adapter_on:
+    def _use_adapter(self, adapter: Path | None) -> None:
+        """Decode with ``adapter`` (None: the base weights) from the next decode on (the caller holds the lock)."""
+        if adapter == self._active:
             return
-        if getattr(self._llm, "_lora_adapter", None) is None:
-            raise GenerationError("llama-cpp-python holds no LoRA adapter handle to switch.", hint="load with lora_path.")
         self._save_live()  # computed under the current weights: keep it for the next step under them
-        rc = set_lora_adapter(self._llm, on)
+        rc = set_adapter(self._llm, self._handles[adapter] if adapter is not None else None)
         if rc:
-            raise GenerationError(f"llama.cpp could not switch the LoRA adapter {'on' if on else 'off'} (error {rc}).")
-        self._adapter_on = on
+            raise GenerationError(f"llama.cpp could not switch to the LoRA adapter {adapter} (error {rc}).")
+        self._active = adapter
+        self.switches += 1
         self._llm.n_tokens = 0  # the context's state was computed under the other weights
 
     def _weights(self) -> str:
         """What the context's state is computed under (the prefix cache's key)."""
-        return "lora" if self._adapter_on else "base"
+        return f"lora:{self._active}" if self._active is not None else "base"
 
     def _save_live(self, keep: int = 0) -> None:
         """Save the context's state in the prefix cache (before it is overwritten). Where the context's prompt began
@@ -288,8 +314,7 @@ class LlamaCppModel(LocalModel):
         llm.n_tokens = len(saved.tokens)
 
     def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
-        if self.lora_path is not None:
-            self._use_adapter(True)
+        self._use_adapter(self.lora_path)
         return self._prefill_tokens(tokens)
 
     def _prefill_tokens(self, tokens: list[int]) -> NDArray[np.float32]:
@@ -304,7 +329,10 @@ class LlamaCppModel(LocalModel):
         if saved is not None and saved_common > common + 16:  # a restore copies the state: worth it for a few tokens or more
             self._restore(saved)
             common = saved_common
-        common = min(common, len(tokens) - 1)  # always evaluate at least one token to get logits
+        # always evaluate at least one token to get logits; with an adapter two: llama.cpp's LoRA matmuls for a batch
+        # of one token round differently, and the 8-bit activations amplify it (logits up to 1.0 apart, another greedy
+        # reply to the same prompt asked twice)
+        common = min(common, len(tokens) - (1 if self._active is None else 2))
         self._cached = common
         llm.n_tokens = common
         llm.eval(tokens[common:])
@@ -363,14 +391,21 @@ class LlamaCppModel(LocalModel):
         self._llm.close()
 
 
-class _WithoutAdapter(LocalModel):
-    """A :class:`LlamaCppModel` decoding with its LoRA adapter switched off: the same loaded weights, context, lock
-    and compiled grammars; only the adapter's scale differs (each setting's states are kept apart in the prefix cache)."""
+def _name(path: Path, adapter: Path | None) -> str:
+    return f"llamacpp:{path.name}" + (f"+lora:{adapter.name}" if adapter is not None else "")
+
+
+class _RoleView(LocalModel):
+    """A :class:`LlamaCppModel` decoding with another of its loaded adapters (or none): the same loaded weights,
+    context, lock and compiled grammars; only the adapter differs (each setting's states are kept apart in the prefix
+    cache)."""
 
     provider = "llama.cpp"
 
-    def __init__(self, base: LlamaCppModel) -> None:  # no super().__init__: the lock and engines are the base's
+    def __init__(self, base: LlamaCppModel, adapter: Path | None) -> None:  # no super().__init__: the base's lock
         self.base = base
+        self.adapter = adapter
+        self.lora_path = adapter
         self._lock = base.lock
         self._engines = base._engines
         self.default_engine = base.default_engine
@@ -378,7 +413,7 @@ class _WithoutAdapter(LocalModel):
         self.vocab_size = base.vocab_size
         self.eos_token_ids = base.eos_token_ids
         self.profile = base.profile
-        self.name = f"llamacpp:{base.path.name}"
+        self.name = _name(base.path, adapter)
 
     @property
     def context_length(self) -> int:
@@ -391,8 +426,11 @@ class _WithoutAdapter(LocalModel):
         return self.base.special_tokens(text)
 
     def _prefill(self, tokens: list[int]) -> NDArray[np.float32]:
-        self.base._use_adapter(False)
+        self.base._use_adapter(self.adapter)
         return self.base._prefill_tokens(tokens)
+
+    def for_role(self, role: str) -> Model:
+        return self.base.for_role(role)
 
     def _step(self, tokens: list[int]) -> NDArray[np.float32]:
         return self.base._step(tokens)

@@ -119,3 +119,20 @@ def test_strict_scoring_fails_unrequested_writes_and_invented_identifiers() -> N
     assert extra["lenient"] is True and extra["passed"] is False  # the earlier scoring counted it as handled
     assert extra["unrequested_effects"] == [{"name": "add_note", "arguments": {"text": "buy bread", "title": "milk"}}]
     assert junk["lenient"] is True and junk["passed"] is False and junk["junk_values"]
+
+
+def test_config_takes_an_adapter_per_role(tmp_path: Path) -> None:
+    from agentslm.assistant.config import load_config
+    from agentslm.assistant.core import _model_options
+    from agentslm.errors import UserError
+
+    file = tmp_path / "a.toml"
+    file.write_text('[models]\nadapters = {planner = "p.gguf", summarizer = ""}\n', encoding="utf-8")
+    config = load_config(file)
+    assert _model_options(config, "embedded")["adapters"] == {"planner": "p.gguf", "summarizer": None}
+    file.write_text('[models]\nadapters = {planer = "p.gguf"}\n', encoding="utf-8")
+    with pytest.raises(UserError, match="unknown adapter role"):
+        load_config(file)
+    file.write_text('[models]\nlora = "a.gguf"\nadapters = {planner = "p.gguf"}\n', encoding="utf-8")
+    with pytest.raises(UserError, match="both lora and adapters"):
+        _model_options(load_config(file), "embedded")
