@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentslm.constraints.validation import validate
 from agentslm.errors import UserError
+from agentslm.plan import REFERENCE
 
 __all__ = [
     "RECORD_VERSION",
@@ -102,9 +103,23 @@ def record_key(record: TrainingRecord) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
+def _references(arguments: dict[str, Any], parameters: dict[str, Any]) -> dict[str, int]:
+    """Top-level arguments that are plan references (``"$N"`` / ``"$N.field"``): name -> N."""
+    props = parameters.get("properties", {})
+    found = {}
+    for name, value in arguments.items():
+        if isinstance(value, str) and name in props and (match := REFERENCE.match(value)):
+            found[name] = int(match.group(1))
+    return found
+
+
 def check_record(record: TrainingRecord) -> list[str]:
     """Problems that make a record unusable (empty when it is fine): a target that does not match its
-    role, a call to a tool that is not offered, or arguments that do not satisfy the tool's schema."""
+    role, a call to a tool that is not offered, or arguments that do not satisfy the tool's schema.
+
+    In a planner target, call ``k`` may hold a reference to an earlier call's result (``"$N"`` / ``"$N.field"``,
+    ``N < k``, as the planner's plan schema admits) in place of any argument value; a reference to itself or a later
+    call is a problem, as it is for the runtime's plan check."""
     problems: list[str] = []
     if record.role == "summarizer":
         if not record.target_text:
@@ -122,8 +137,18 @@ def check_record(record: TrainingRecord) -> list[str]:
         if tool is None:
             problems.append(f"target call {i} names {call.name!r}, which is not among the offered tools")
             continue
+        schema = tool.parameters
+        refs = _references(call.arguments, schema) if record.role == "planner" else {}
+        for name, n in refs.items():
+            if not 1 <= n <= i:
+                problems.append(
+                    f"target call {i} to {call.name!r}: {name}={call.arguments[name]!r} refers to call {n}, which is not an "
+                    "earlier call of the plan"
+                )
+        if refs:  # the referenced value is checked at run time, against the producing tool's result
+            schema = {**schema, "properties": {**schema["properties"], **{name: {} for name in refs}}}
         try:
-            validate(call.arguments, tool.parameters)
+            validate(call.arguments, schema)
         except jsonschema.ValidationError as exc:
             where = "/".join(str(p) for p in exc.absolute_path) or "(arguments)"
             problems.append(f"target call {i} to {call.name!r} does not satisfy its schema at {where}: {exc.message}")

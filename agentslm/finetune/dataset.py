@@ -1,6 +1,6 @@
 """Building a dataset: importers for common formats and agent traces, deduplication, a held-out split,
-and the BFCL contamination check (BFCL is for evaluation only: a training set that contains one of its
-questions is refused)."""
+and the contamination checks (BFCL and the strict task benchmark are for evaluation only: a training set that
+contains one of their questions or requests is refused)."""
 
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ from typing import Any
 from agentslm.records import DatasetError, RecordCall, TrainingRecord, check_record, record_key, tools_from
 
 __all__ = [
+    "TASK_CASES",
     "bfcl_contamination",
     "check_no_bfcl",
+    "check_no_task_requests",
     "dedupe",
     "from_agent_runs",
     "from_openai_chat",
     "from_sharegpt",
     "split_records",
+    "task_contamination",
 ]
 
 # -- common public formats ----------------------------------------------------------------------------------
@@ -332,4 +335,82 @@ def check_no_bfcl(records: Iterable[TrainingRecord]) -> None:
         raise DatasetError(
             f"{len(hits)} training record(s) contain BFCL test questions:\n{shown}",
             hint="BFCL data is for evaluation only; remove those records.",
+        )
+
+
+# -- strict task benchmark contamination --------------------------------------------------------------------
+
+TASK_CASES = Path(__file__).resolve().parents[2] / "examples" / "tasks" / "cases.jsonl"
+"""The strict task benchmark's cases (``agentslm bench tasks``, :mod:`agentslm.bench.tasks`) in a source checkout."""
+
+_SHORT_TASK_WORDS = 5
+"""Requests shorter than this ("What's the weather?") count when a whole sentence of a record is the request; longer
+ones count wherever their words appear in a row."""
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n")
+
+
+def _task_texts(cases: Path) -> tuple[frozenset[str], frozenset[str]]:
+    """(short, long) normalised texts of the task benchmark: every turn of every case, and the longer texts of its
+    world (the messages, notes and files its results show, such as its injected instruction)."""
+    from agentslm.bench.task_world import SEED
+
+    short: set[str] = set()
+    long: set[str] = set()
+    for _, row in _load_rows(cases):
+        for turn in row.get("turns", []) if isinstance(row, dict) else []:
+            if isinstance(turn, str) and (words := _norm_words(turn)):
+                (long if len(words) >= _SHORT_TASK_WORDS else short).add(" ".join(words))
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, str) and len(words := _norm_words(value)) >= _MIN_QUESTION_WORDS:
+            long.add(" ".join(words))
+
+    walk(SEED)
+    return frozenset(short), frozenset(long)
+
+
+def _task_hit(text: str, short: frozenset[str], long: frozenset[str], lengths: Sequence[int]) -> str | None:
+    for sentence in _SENTENCE.split(text):
+        if (said := " ".join(_norm_words(sentence))) in short:
+            return said
+    words = _norm_words(text)
+    for k in lengths:
+        for i in range(len(words) - k + 1):
+            if (run := " ".join(words[i : i + k])) in long:
+                return run
+    return None
+
+
+def task_contamination(
+    records: Iterable[TrainingRecord], *, cases: str | os.PathLike[str] | None = None
+) -> list[tuple[str, str]]:
+    """``(record id, reason)`` for every record with a message that contains a whole request of the strict task
+    benchmark (normalised words; a request under 5 words must be a whole sentence of the message) or a text of its
+    world of 6+ words (its inbox, notes and files). ``cases``: the benchmark's cases file (default :data:`TASK_CASES`)."""
+    path = Path(cases) if cases is not None else TASK_CASES
+    if not path.is_file():
+        raise DatasetError(f"No task benchmark cases at {str(path)!r}.", hint="pass the cases file of `agentslm bench tasks`.")
+    short, long = _task_texts(path)
+    lengths = sorted({len(t.split()) for t in long})
+    hits: list[tuple[str, str]] = []
+    for r in records:
+        for m in r.messages:
+            if found := _task_hit(m.get("content", ""), short, long, lengths):
+                hits.append((r.id or record_key(r), f"contains the task benchmark's text {found!r}"))
+                break
+    return hits
+
+
+def check_no_task_requests(records: Iterable[TrainingRecord], *, cases: str | os.PathLike[str] | None = None) -> None:
+    """Raise :class:`DatasetError` if any record contains a request of the strict task benchmark (see
+    :func:`task_contamination`)."""
+    hits = task_contamination(records, cases=cases)
+    if hits:
+        shown = "\n".join(f"  {rid}: {why}" for rid, why in hits[:10])
+        raise DatasetError(
+            f"{len(hits)} training record(s) contain requests of the task benchmark:\n{shown}",
+            hint="the task benchmark is for evaluation only; remove those records or rephrase the templates.",
         )

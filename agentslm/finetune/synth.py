@@ -34,7 +34,7 @@ import jsonschema
 
 from agentslm.records import DatasetError, RecordCall, RecordTool, TrainingRecord
 
-__all__ = ["CatalogEntry", "DEFAULT_MIX", "entry_for_tool", "load_catalog", "synthesize", "template_slots"]
+__all__ = ["CHAINS_FILE", "CatalogEntry", "DEFAULT_MIX", "entry_for_tool", "load_catalog", "synthesize", "template_slots"]
 
 DEFAULT_MIX: dict[str, float] = {"single": 0.25, "choice": 0.35, "parallel": 0.1, "irrelevant": 0.18, "missing": 0.12}
 """Share of each record kind in :func:`synthesize`."""
@@ -106,13 +106,18 @@ def _check_entry(entry: CatalogEntry, where: str) -> None:  # noqa: C901 - compl
                 raise DatasetError(f"{where}: value {item!r} of {entry.tool.name}.{name}: {msg}") from None
 
 
+CHAINS_FILE = "chains.json"
+"""The multi-round chains (:mod:`agentslm.finetune.rounds`) live in the catalog folder under this name; a folder scan
+skips it (it is not a list of catalog entries)."""
+
+
 def load_catalog(paths: Iterable[str | os.PathLike[str]]) -> list[CatalogEntry]:
-    """Catalog entries from JSON files (each a list of entries) or folders of them; every entry is checked
-    (slots, required values, value types) and errors name the file and entry."""
+    """Catalog entries from JSON files (each a list of entries) or folders of them (less :data:`CHAINS_FILE`); every
+    entry is checked (slots, required values, value types) and errors name the file and entry."""
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(p.glob("*.json"))
+            files += sorted(f for f in p.glob("*.json") if f.name != CHAINS_FILE)
         elif p.is_file():
             files.append(p)
         else:
