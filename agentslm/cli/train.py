@@ -61,14 +61,30 @@ def data_cmd(
         list[Path] | None, typer.Option("--records", help="Add training-record JSONL (e.g. escalation logs); verified.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthesis and the split.")] = 0,
+    rounds: Annotated[
+        int, typer.Option(help="Multi-round (v2) training records from --chains: dependent steps, stopping, asking, answers.")
+    ] = 0,
+    chains: Annotated[
+        Path, typer.Option(help="Chains of lookups and writes for --rounds (format: agentslm/finetune/rounds.py).")
+    ] = Path("training/catalog/chains.json"),
     allow_no_bfcl_check: Annotated[
         bool, typer.Option(help="Build even when bfcl-eval is not installed (the BFCL contamination check is skipped).")
     ] = False,
 ) -> None:
-    """Build a deduplicated dataset with a held-out split, refusing any BFCL question."""
+    """Build a deduplicated dataset with a held-out split, refusing any BFCL question or task-benchmark request."""
     import random
 
-    from agentslm.finetune.dataset import check_no_bfcl, dedupe, from_agent_runs, from_openai_chat, from_sharegpt, split_records
+    from agentslm.finetune.dataset import (
+        TASK_CASES,
+        check_no_bfcl,
+        check_no_task_requests,
+        dedupe,
+        from_agent_runs,
+        from_openai_chat,
+        from_sharegpt,
+        split_records,
+    )
+    from agentslm.finetune.rounds import load_chains, split_chains, synthesize_rounds
     from agentslm.finetune.synth import entry_for_tool, load_catalog, synthesize
     from agentslm.records import read_records, write_records
 
@@ -87,6 +103,12 @@ def data_cmd(
     val_entries = [e for e in entries if e.tool.name in held]
     train = synthesize(train_entries, n, seed=seed) if train_entries and n else []
     val = synthesize(val_entries, val_n, seed=seed + 1, distractors=entries) if val_entries else []
+    all_chains = load_chains(chains) if rounds else []
+    train_chains, held_chains = split_chains(all_chains, val_tools if val_n else 0.0, seed=seed)
+    if rounds:
+        train += synthesize_rounds(train_chains, train_entries, rounds, seed=seed, distractor_chains=train_chains)
+    if rounds and held_chains:
+        val += synthesize_rounds(held_chains, entries, val_n, seed=seed + 1, distractor_chains=all_chains)
     imported: list[Any] = []
     for path in openai or []:
         imported += from_openai_chat(path)
@@ -117,6 +139,9 @@ def data_cmd(
                 hint="pip install --no-deps bfcl-eval, or pass --allow-no-bfcl-check.",
             ) from None
         bfcl_checked = False
+    task_checked = TASK_CASES.is_file()  # a source checkout; an installed package has no benchmark cases to leak
+    if task_checked:
+        check_no_task_requests(train + val)
     out.mkdir(parents=True, exist_ok=True)
     write_records(out / "train.jsonl", train)
     write_records(out / "val.jsonl", val)
@@ -128,15 +153,21 @@ def data_cmd(
         "val": len(val),
         "train_kinds": dict(Counter(r.kind for r in train)),
         "val_kinds": dict(Counter(r.kind for r in val)),
+        "train_kinds_rounds": dict(Counter(r.kind for r in train if "chain" in r.meta)),
+        "val_kinds_rounds": dict(Counter(r.kind for r in val if "chain" in r.meta)),
         "tools": len(entries),
         "held_out_tools": sorted(held),
+        "chains": len(all_chains),
+        "held_out_chains": sorted(c.name for c in held_chains),
         "imported": len(imported),
         "bfcl_checked": bfcl_checked,
+        "task_checked": task_checked,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     console.print(
-        f"{len(train)} train / {len(val)} val records in {out} (tools: {len(entries)}, held out: {len(held)}); "
-        f"BFCL check: {'passed' if bfcl_checked else 'skipped'}"
+        f"{len(train)} train / {len(val)} val records in {out} (tools: {len(entries)}, held out: {len(held)}; "
+        f"chains: {len(all_chains)}, held out: {len(held_chains)}); BFCL check: {'passed' if bfcl_checked else 'skipped'}; "
+        f"task benchmark check: {'passed' if task_checked else 'skipped'}"
     )
 
 
@@ -146,12 +177,18 @@ def tokenize_cmd(
     out: Annotated[Path, typer.Option(help="Tokenized examples (JSONL).")],
     base: BaseOpt = None,
     max_length: Annotated[int, typer.Option(help="Longest example in tokens.")] = 2048,
+    role: Annotated[
+        str | None, typer.Option(help="Only records of this role (planner, caller, summarizer): one adapter per role.")
+    ] = None,
 ) -> None:
     """Render records with the runtime's prompts and tokenize them (the input of `train lora --tokens`)."""
     from agentslm.finetune.render import example_summary, tokenize_records
     from agentslm.records import read_records
 
-    examples = tokenize_records(_tokenizer_model(_base_path(base)), read_records(data), max_length=max_length)
+    records = [r for r in read_records(data) if role is None or r.role == role]
+    if not records:
+        raise UserError(f"{data} has no {role or ''} records.".replace("  ", " "))
+    examples = tokenize_records(_tokenizer_model(_base_path(base)), records, max_length=max_length)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("".join(e.to_json() + "\n" for e in examples), encoding="utf-8")
     console.print(f"{out}: {json.dumps(example_summary(examples))}")
@@ -176,6 +213,12 @@ def lora_cmd(
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     seed: Annotated[int, typer.Option(help="Seed.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue from OUT/checkpoint.")] = False,
+    init_adapter: Annotated[
+        Path | None, typer.Option(help="Start from this peft adapter folder (a warm start, e.g. training/adapters/...).")
+    ] = None,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Stop and save after this many seconds (a CPU session; --resume goes on).")
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Train a LoRA adapter (peft) on the transformers backend; loss on the target tokens only."""
@@ -217,7 +260,11 @@ def lora_cmd(
         save_every=save_every,
         device=device,
         seed=seed,
+        init_adapter=str(init_adapter) if init_adapter else None,
+        max_seconds=max_seconds,
     )
+    if init_adapter is not None and not (init_adapter / "adapter_config.json").is_file():
+        raise UserError(f"{init_adapter} is not a peft adapter folder (no adapter_config.json).")
     result = train_lora(train_tokens, base_path, out, spec, val_tokens=val_tokens, resume=resume, progress=progress)
     plot = plot_loss(out)
     console.print(
@@ -513,3 +560,43 @@ def _recall(retriever: Any, requests: Any, registry: Any) -> tuple[float, float]
         hits1.append(sum(n in ranked[:1] for n in r.tools) / len(r.tools))
         hits5.append(sum(n in ranked[:5] for n in r.tools) / len(r.tools))
     return sum(hits1) / len(hits1), sum(hits5) / len(hits5)
+
+
+@train_app.command("distill")
+def distill_cmd(
+    data: Annotated[
+        Path, typer.Argument(help="Records whose requests the teacher plans (agentslm train data, an escalation log).")
+    ],
+    teacher: Annotated[
+        str, typer.Option(help="The teacher model: a catalog name (qwen2.5-coder-1.5b), a .gguf path or 'openai:URL#MODEL'.")
+    ],
+    out: Annotated[Path, typer.Option(help="Where the kept records go (JSONL); OUT.stats.json gets the counts.")],
+    limit: Annotated[int | None, typer.Option(help="Only the first N first-round planner records.")] = None,
+    keep_disagreements: Annotated[
+        bool, typer.Option(help="Keep a teacher's verified plan that differs from the record's own label.")
+    ] = False,
+) -> None:
+    """Relabel requests with a larger model through agentslm's planner; keep a plan only when every call verifies and
+    its values are grounded (and, for labelled records, when it agrees with the label)."""
+    from agentslm.cli.common import _progress
+    from agentslm.finetune.dataset import check_no_bfcl
+    from agentslm.finetune.distill import distill_records
+    from agentslm.models import load_model
+    from agentslm.records import read_records, write_records
+
+    records = [r for r in read_records(data) if r.role == "planner" and all(m["role"] == "user" for m in r.messages)]
+    records = records[:limit] if limit is not None else records
+    if not records:
+        raise UserError(f"{data} has no first-round planner records to distill.")
+    model = load_model(teacher)
+    t0 = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("distill", total=len(records))
+        kept, stats = distill_records(
+            records, model, keep_disagreements=keep_disagreements, on_record=lambda _r, _o: bar.advance(task)
+        )
+    check_no_bfcl(kept)
+    write_records(out, kept)
+    summary = {**stats.as_dict(), "teacher": getattr(model, "name", teacher), "seconds": round(time.perf_counter() - t0, 1)}
+    out.with_suffix(".stats.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    console.print(f"kept {stats.kept} of {stats.seen}: {json.dumps(summary['outcomes'])} -> {out}")

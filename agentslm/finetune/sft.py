@@ -55,6 +55,8 @@ class LoraConfigSpec:
     """Stop (and save) once training has run this long, even before ``max_steps``/``epochs``."""
     save_float16: bool = False
     """Store the final adapter's tensors as float16 (half the size; the GGUF export writes float32 anyway)."""
+    init_adapter: str | None = None
+    """Start from this peft adapter folder (its rank, alpha and targets) instead of a fresh LoRA (a warm start)."""
 
 
 @dataclass
@@ -372,6 +374,12 @@ def train_lora(
     pad_id = int(getattr(model.config, "pad_token_id", None) or 0)
     if resume and (ckpt / "state.pt").is_file():
         model = PeftModel.from_pretrained(model, str(ckpt / "adapter"), is_trainable=True)
+    elif spec.init_adapter:
+        resume = False
+        model = PeftModel.from_pretrained(model, spec.init_adapter, is_trainable=True)
+        for param in model.parameters():  # a float16 adapter file: train in float32
+            if param.requires_grad:
+                param.data = param.data.float()
     else:
         resume = False
         config = LoraConfig(
@@ -433,7 +441,7 @@ def _main() -> None:
         elif isinstance(value, bool):
             parser.add_argument(f"--{name.replace('_', '-')}", type=lambda s: s.lower() in ("1", "true", "yes"), default=value)
         else:
-            kind = type(value) if value is not None else (float if name == "max_seconds" else int)
+            kind = type(value) if value is not None else {"max_seconds": float, "init_adapter": str}.get(name, int)
             parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=value)
     args = vars(parser.parse_args())
     spec_args = {k: args[k] for k in asdict(defaults)}
