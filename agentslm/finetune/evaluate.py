@@ -1,6 +1,7 @@
-"""Held-out evaluation of planner records on the runtime: the model decodes each record's call list under
-the registry grammar (exactly as the agent's planner and ``agentslm bench`` do) and the calls are compared
-with the target (same calls, any order; numbers compared by value)."""
+"""Held-out evaluation of planner records on the runtime: the model decodes each record's call list on the prompt the
+record renders to (first rounds and later rounds with earlier calls and results) under the plan grammar (references to
+earlier calls admitted, as the agent's planner decodes) and the calls are compared with the target (same calls, any
+order; numbers compared by value; a reference counts as written)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentslm.constraints.call_schema import DecodeLimits
+from agentslm.constraints.plan_schema import plan_schema
+from agentslm.finetune.render import render_record
 from agentslm.models.local import LocalModel
 from agentslm.records import TrainingRecord
 from agentslm.registry import ToolRegistry
-from agentslm.roles.caller import Caller
+from agentslm.roles.caller import parse_calls
+
+_MAX_TASKS = 6
+"""Calls a decoded list may hold (the longest targets: four parallel calls, or two lookups and a write)."""
 
 __all__ = ["HeldOutResult", "evaluate_records", "same_calls"]
 
@@ -56,7 +63,6 @@ def evaluate_records(
     model: LocalModel, records: Sequence[TrainingRecord], *, max_tokens: int = 384, on_case: Callable[[], None] | None = None
 ) -> HeldOutResult:
     """Exact-match accuracy of ``model`` on planner ``records`` (greedy, constrained, no gate)."""
-    caller = Caller(model, max_tokens=max_tokens)
     by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     rows: list[dict[str, Any]] = []
     exact = 0
@@ -65,8 +71,10 @@ def evaluate_records(
         if record.role != "planner" or record.target_calls is None:
             continue
         tools = list(ToolRegistry.from_openai([{"type": "function", "function": t.model_dump()} for t in record.tools]))
-        context = [dict(m) for m in record.messages[:-1]]
-        listed = caller.calls(record.messages[-1]["content"], tools, context)
+        rendered = render_record(record)  # the runtime's prompt, later rounds' earlier calls and results included
+        schema = plan_schema(tools, DecodeLimits(), max_tasks=_MAX_TASKS)  # references to earlier calls admitted
+        gen = model.generate(rendered.messages, schema=schema, max_tokens=max_tokens, response_prefix=rendered.prefix)
+        listed = parse_calls(gen)
         predicted = [(c.name, c.arguments) for c in listed.calls]
         target = [(c.name, c.arguments) for c in record.target_calls]
         ok = listed.parse_error is None and same_calls(predicted, target)
