@@ -363,19 +363,26 @@ def eval_cmd(
     lora: Annotated[list[Path] | None, typer.Option("--lora", help="GGUF adapter(s) to compare with the base.")] = None,
     base: BaseOpt = None,
     limit: Annotated[int | None, typer.Option(help="Only the first N records.")] = None,
+    sample: Annotated[int | None, typer.Option(help="A seeded random sample of N records instead (every kind).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of --sample.")] = 0,
     threads: Annotated[int | None, typer.Option(help="llama.cpp threads.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write per-record results and the summary (JSON) here.")] = None,
+    no_base: Annotated[bool, typer.Option("--no-base", help="Only the adapters, not the bare base.")] = False,
 ) -> None:
     """Held-out exact-match accuracy on the runtime (constrained decoding), the base and each adapter."""
+    import random
+
     from rich.progress import Progress
 
     from agentslm.finetune.evaluate import evaluate_records
     from agentslm.records import read_records
 
     records = [r for r in read_records(data) if r.role == "planner"][:limit]
+    if sample is not None:
+        records = random.Random(seed).sample(records, min(sample, len(records)))
     base_path = _base_path(base)
     results = []
-    for adapter in [None, *(lora or [])]:
+    for adapter in [*([] if no_base else [None]), *(lora or [])]:
         options: dict[str, Any] = {"n_threads": threads} if threads else {}
         if adapter is not None:
             options["lora_path"] = adapter
