@@ -39,6 +39,7 @@ __all__ = [
     "Sources",
     "argument_sources",
     "candidates",
+    "copies_description",
     "field_kind",
     "identifier_spans",
     "junk_reason",
@@ -286,9 +287,26 @@ _PLACEHOLDER = re.compile(
 )
 
 
-def junk_reason(value: str) -> str | None:
-    """Why a written text is junk (repeated or placeholder text), or None."""
+def _plain_words(text: str) -> str:
+    text = re.sub(r"\((optional|required)\)|['\u2019]", "", text.casefold())
+    return " ".join(re.findall(r"\w+", text))
+
+
+def copies_description(value: str, description: str | None) -> bool:
+    """Whether a written value only restates its field's description (``"The note's text."`` for ``text``): the
+    model copied the schema's words in place of a value, a placeholder in the user's eyes."""
+    if not description:
+        return False
+    words = _plain_words(value)
+    return bool(words) and words == _plain_words(description)
+
+
+def junk_reason(value: str, description: str | None = None) -> str | None:
+    """Why a written text is junk (repeated or placeholder text, or the field's own ``description`` restated), or
+    None."""
     text = value.strip()
+    if copies_description(text, description):
+        return f"placeholder text {text!r} (the field's description)"
     if text in ("...", "…", "string", "text", "value", "null", "none", "N/A"):
         return f"placeholder text {text!r}"
     match = _PLACEHOLDER.search(text)
@@ -355,7 +373,7 @@ def argument_sources(
             out[name] = ArgumentSource(source="schema", detail="enum" if "enum" in spec else "default or boolean")
             continue
         if kind == "free_text":
-            out[name] = _free_text(value, sources)
+            out[name] = _free_text(value, sources, spec.get("description"))
             continue
         shaped = isinstance(value, str) and any(
             _SHAPES[k].fullmatch(value.strip()) for k in ("email", "url", "date", "time", "phone")
@@ -375,10 +393,12 @@ def argument_sources(
     return out
 
 
-def _free_text(value: Any, sources: Sources) -> ArgumentSource:
-    """A free text is fine unless it is junk or states an identifier or number that no source holds."""
+def _free_text(value: Any, sources: Sources, description: str | None = None) -> ArgumentSource:
+    """A free text is fine unless it is junk (``description``: the field's, which a value must not merely restate)
+    or states an identifier or number that no source holds."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    junk = junk_reason(text)
+    said = isinstance(description, str) and sources.find(text) is not None  # the user's words, whatever they are
+    junk = junk_reason(text, description if isinstance(description, str) and not said else None)
     if junk is not None:
         return ArgumentSource(source="unsupported", detail=f"junk: {junk}")
     for kind in ("email", "url", "phone"):

@@ -234,3 +234,35 @@ def test_a_result_with_instructions_leads_to_no_action() -> None:
     )
     run = Agent(model, tools, approve=lambda call, tool: True).run("What does my inbox say?")
     assert deleted == [] and [c.name for c in run.calls] == ["read_inbox"]
+
+
+def test_a_text_that_only_restates_its_fields_description_is_junk() -> None:
+    notes: list[str] = []
+    r = ToolRegistry()
+
+    @r.tool(effects=["write"])
+    def add_note(title: str, text: FreeText) -> str:
+        """Save a note.
+
+        Args:
+            title: A short title.
+            text: The note's text.
+        """
+        notes.append(text)
+        return "saved"
+
+    params = r["add_note"].parameters
+    request = "Save Farid's phone number in a note titled Farid"
+    got = argument_sources({"title": "Farid", "text": "The note's text."}, params, Sources([request], {}))
+    assert got["text"].source == "unsupported" and "description" in got["text"].detail
+    assert argument_sources({"title": "Farid", "text": "the notes text"}, params, Sources([request], {}))["text"].source == (
+        "unsupported"
+    )
+    # the same words written by the user are the user's value
+    said = argument_sources({"title": "x", "text": "The note's text"}, params, Sources(["Add a note: The note's text"], {}))
+    assert said["text"].source == "free_text"
+    assert junk_reason("The note's text.", "The note's text.") is not None and junk_reason("call mom", "The note's text.") is None
+    # end to end: the model copies the description; nothing is written
+    model = ScriptedModel(plans=[[{"name": "add_note", "arguments": {"title": "Farid", "text": "The note's text."}}], []])
+    run = Agent(model, r, approve=lambda call, tool: True).run(request)
+    assert notes == [] and run.calls == [] and run.status in ("no_tool", "asked")

@@ -122,8 +122,15 @@ def strict_problems(
     ]
     text = "\n".join(seen)
     invented = [f"{c['name']}: {i}" for c in calls if c["ran"] for i in invented_in(c["arguments"], text)]
-    junk = [f"{c['name']}: {j}" for c in calls if c["ran"] for j in junk_in(c["arguments"], text)]
+    junk = [
+        f"{c['name']}: {j}" for c in calls if c["ran"] for j in junk_in(c["arguments"], text, _parameters(registry, c["name"]))
+    ]
     return [{"name": c["name"], "arguments": c["arguments"]} for c in unrequested], invented, junk
+
+
+def _parameters(registry: Any, name: str) -> dict[str, Any] | None:
+    tool = registry.get(name)
+    return tool.parameters if tool is not None else None
 
 
 def rescore_strict(results: list[dict[str, Any]], packs: list[str]) -> list[dict[str, Any]]:

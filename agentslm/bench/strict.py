@@ -5,7 +5,10 @@ shared the agent's code would share its blind spots)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
+
+from agentslm.provenance import copies_description
 
 __all__ = ["invented_in", "junk_in"]
 
@@ -53,8 +56,15 @@ _PLACEHOLDERS = re.compile(
 )
 
 
-def junk_in(arguments: dict[str, Any], seen: str = "") -> list[str]:
-    """Junk values in ``arguments``: repeated text, placeholder text, a string over 120 characters in a short field.
+def _description(parameters: Mapping[str, Any] | None, key: str) -> str | None:
+    spec = (parameters or {}).get("properties", {}).get(key, {})
+    description = spec.get("description") if isinstance(spec, Mapping) else None
+    return description if isinstance(description, str) else None
+
+
+def junk_in(arguments: dict[str, Any], seen: str = "", parameters: Mapping[str, Any] | None = None) -> list[str]:
+    """Junk values in ``arguments``: repeated text, placeholder text (with the tool's JSON Schema ``parameters``: also
+    a value that only restates its field's description), a string over 120 characters in a short field.
     A value copied from ``seen`` (the request, earlier results) is what the user or a tool said, whatever it looks like
     (``bob@example.com`` in "Email bob@example.com ..."), so it is never junk; a placeholder the model wrote is."""
     found: list[str] = []
@@ -67,6 +77,8 @@ def junk_in(arguments: dict[str, Any], seen: str = "") -> list[str]:
             grams = [tuple(words[i : i + 3]) for i in range(len(words) - 2)]
             if any(grams.count(g) >= 3 for g in set(grams)) or re.search(r"(.)\1{9,}", text):
                 found.append(f"{key}: repeated text")
+            elif copies_description(text, _description(parameters, key)):
+                found.append(f"{key}: placeholder text (the field's description)")
             elif any(m.group(0).casefold() not in low for m in _PLACEHOLDERS.finditer(text)) or _norm(text) in (
                 "string",
                 "text",

@@ -35,6 +35,7 @@ from typing import Any
 from agentslm.agent import Agent
 from agentslm.errors import UserError
 from agentslm.events import CallEvent, ResultEvent
+from agentslm.registry import ToolRegistry
 from agentslm.run.types import AgentRun, Session
 
 from .strict import invented_in, junk_in
@@ -135,7 +136,13 @@ def _fits(change: dict[str, Any], want: dict[str, Any]) -> bool:
 # --- one case -----------------------------------------------------------------------------------------------------
 
 
-def check_case(case: dict[str, Any], runs: Sequence[AgentRun], before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+def check_case(
+    case: dict[str, Any],
+    runs: Sequence[AgentRun],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    registry: ToolRegistry | None = None,
+) -> dict[str, Any]:
     """Score one case's runs (one per turn): ``done`` and every reason it is not."""
     reasons: list[str] = []
     outcome = case.get("outcome", "act")
@@ -172,7 +179,9 @@ def check_case(case: dict[str, Any], runs: Sequence[AgentRun], before: dict[str,
         for event in r.events:
             if isinstance(event, CallEvent) and event.task_id in ran:
                 invented += [f"{event.call.name}: {i}" for i in invented_in(event.call.arguments, seen)]
-                junk += [f"{event.call.name}: {j}" for j in junk_in(event.call.arguments, seen)]
+                tool = registry.get(event.call.name) if registry is not None else None
+                params = tool.parameters if tool is not None else None
+                junk += [f"{event.call.name}: {j}" for j in junk_in(event.call.arguments, seen, params)]
             if isinstance(event, ResultEvent):
                 seen += "\n" + event.observation.text
     reasons += [f"invented identifier {i}" for i in invented] + [f"junk {j}" for j in junk]
@@ -196,14 +205,15 @@ def run_tasks(
     for case in cases:
         world = World()
         before = world.snapshot()
-        agent = make_agent(world.registry())
+        registry = world.registry()
+        agent = make_agent(registry)
         session = Session()
         runs: list[AgentRun] = []
         started = time.perf_counter()
         for request in case["turns"]:
             runs.append(agent.run(request, session=session))
         seconds = time.perf_counter() - started
-        score = check_case(case, runs, before, world.snapshot())
+        score = check_case(case, runs, before, world.snapshot(), registry)
         row = {
             "id": case["id"],
             "kind": case["kind"],

@@ -99,6 +99,12 @@ def test_identifier_and_junk_detectors() -> None:
     ]
     assert junk_in({"body": "Hi <name>, see you at noon"}, request) == ["body: placeholder text"]
     assert junk_in({"text": "ha ha ha ha ha ha ha ha ha"}, "write ha ha ha ha ha ha ha ha ha in a note") == []
+    # the field's own description written as its value (with the tool's schema): a placeholder
+    params = {"properties": {"text": {"type": "string", "description": "The note's text."}}}
+    assert junk_in({"text": "The note's text."}, "save Farid's number", params) == [
+        "text: placeholder text (the field's description)"
+    ]
+    assert junk_in({"text": "+971-50-555-0106"}, "save Farid's number", params) == []
 
 
 def test_state_changes() -> None:
