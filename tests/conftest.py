@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -67,19 +68,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def openai_server() -> Iterator[str]:
-    """A real OpenAI-compatible server: llama-cpp-python's ``llama_cpp.server`` (extra ``server``) serving the
-    embedded GGUF on 127.0.0.1, started here through ``agentslm.models.llamacpp_server`` (this machine's
-    extra-buffer decision applied: no AMX crash) and stopped after the session. Yields the base URL (``…/v1``)."""
+@contextlib.contextmanager
+def serve_gguf(path: str, alias: str, *, n_ctx: int = 4096, threads: int = 1) -> Iterator[str]:
+    """llama-cpp-python's OpenAI-compatible server (``llama_cpp.server``, extra ``server``) serving the GGUF at
+    ``path`` on 127.0.0.1 with the file's own chat template, started through ``agentslm.models.llamacpp_server``
+    (this machine's extra-buffer decision applied: no AMX crash) and stopped on exit. Yields the base URL (``…/v1``)."""
     import subprocess
     import sys
     import tempfile
     import time
 
     import httpx
-
-    from agentslm.models import embedded_model_path
 
     pytest.importorskip("fastapi", reason="llama-cpp-python[server] is not installed")
     port = free_port()
@@ -90,17 +89,17 @@ def openai_server() -> Iterator[str]:
             "-m",
             "agentslm.models.llamacpp_server",
             "--model",
-            str(embedded_model_path()),
+            path,
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
             "--n_ctx",
-            "4096",
+            str(n_ctx),
             "--n_threads",
-            "1",
+            str(threads),
             "--model_alias",
-            "smollm2",
+            alias,
         ],
         stdout=subprocess.DEVNULL,
         stderr=log,
@@ -129,3 +128,12 @@ def openai_server() -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def openai_server() -> Iterator[str]:
+    """A real OpenAI-compatible server (:func:`serve_gguf`) serving the embedded GGUF for the test session."""
+    from agentslm.models import embedded_model_path
+
+    with serve_gguf(str(embedded_model_path()), "smollm2") as url:
+        yield url

@@ -28,6 +28,7 @@ from agentslm.models.local import LocalModel
 from agentslm.registry import Tool
 from agentslm.roles.call_format import template_tools
 from agentslm.roles.caller import CALLS_PREFIX, Caller
+from agentslm.roles.reply_calls import lenient_calls
 from agentslm.step_types import ToolCall
 
 if TYPE_CHECKING:
@@ -229,40 +230,6 @@ class RoutedSystem:
                 "llm_seconds": round(routed.seconds, 4),
             },
         )
-
-
-def lenient_calls(text: str) -> list[ToolCall] | None:
-    """Every ``{"name": str, "arguments"/"parameters": object}`` found in ``text`` (also inside lists);
-    ``[]`` if the text starts with an empty JSON list; ``None`` if nothing call-like is found."""
-    decoder = json.JSONDecoder()
-    stripped = text.lstrip()
-    if stripped.startswith("[]"):
-        return []
-    calls: list[ToolCall] = []
-    i = 0
-    while i < len(text):
-        if text[i] not in "{[":
-            i += 1
-            continue
-        try:
-            value, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            i += 1
-            continue
-        found = False
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict) and isinstance(item.get("name"), str):
-                args = item.get("arguments", item.get("parameters", {}))
-                if isinstance(args, str):
-                    try:
-                        args = json.loads(args)
-                    except json.JSONDecodeError:
-                        continue
-                if isinstance(args, dict):
-                    calls.append(ToolCall(name=item["name"], arguments=args, raw=json.dumps(item)))
-                    found = True
-        i = end if found else i + 1
-    return calls or None
 
 
 class UnconstrainedSystem:

@@ -55,9 +55,10 @@ def load_model(spec: str | os.PathLike[str] | Model | None = None, **options: An
     text = "embedded" if spec is None else os.fspath(spec)
     backend, sep, rest = text.partition(":")
     if backend == "openai" and sep:
-        from agentslm.models.openai_compat import OpenAICompatModel, parse_openai_spec
+        from agentslm.models.openai_compat import OpenAICompatModel, openai_spec_options, parse_openai_spec
 
         url, name = parse_openai_spec(text)
+        options = {**openai_spec_options(text), **options}
         if options.pop("adapters", None):
             raise UserError("Per-role adapters (adapters=...) need a local GGUF model.", hint="serve one model per role.")
         return OpenAICompatModel(url, name, **options)

@@ -1,7 +1,14 @@
 """OpenAI-compatible chat backend (llama.cpp server, vLLM, SGLang, Ollama, hosted APIs), over httpx.
 
-Spec: ``openai:BASE_URL#MODEL`` (e.g. ``openai:http://127.0.0.1:8080/v1#qwen``); the key comes from
-``api_key=`` or ``$AGENTSLM_OPENAI_API_KEY`` / ``$OPENAI_API_KEY``.
+Spec: ``openai:BASE_URL#MODEL`` (e.g. ``openai:http://127.0.0.1:8080/v1#qwen``), options after ``?``
+(``openai:http://127.0.0.1:8080/v1#qwen?tool_calls=native``); the key comes from ``api_key=`` or
+``$AGENTSLM_OPENAI_API_KEY`` / ``$OPENAI_API_KEY``.
+
+Calls come either under agentslm's own prompt and a JSON Schema (``tool_calls="schema"``, the default: works on any
+server) or in the model's own tool format (``tool_calls="native"``: the tools go as ``tools``, the server's chat
+template renders them, and :meth:`OpenAICompatModel.tool_completion` returns the calls the server parsed, or the
+ones written in the reply's text when the server does not parse them; :class:`~agentslm.roles.caller.Caller` checks
+each against its tool's schema and decodes a call that breaks it again under ``tool_choice`` naming its tool).
 
 Under a JSON Schema the request asks for ``response_format: {"type": "json_schema", ...}`` (or llama-cpp-python's
 ``{"type": "json_object", "schema": ...}`` when the server rejects the former) and *always* validates the reply itself: a server that ignores the format, returns malformed JSON or
@@ -33,7 +40,15 @@ from agentslm.usage import record
 
 _log = logging.getLogger(__name__)
 
-__all__ = ["OpenAICompatModel", "RemoteAuthError", "RemoteModelError", "parse_openai_spec", "retry_after"]
+__all__ = [
+    "OpenAICompatModel",
+    "openai_spec_options",
+    "RemoteAuthError",
+    "RemoteModelError",
+    "parse_openai_spec",
+    "retry_after",
+    "strict_compatible",
+]
 
 
 class RemoteModelError(RunError):
@@ -53,15 +68,34 @@ class RemoteAuthError(UserError):
 _TRANSIENT = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
+_SPEC_OPTIONS = {"tool_calls": ("schema", "native"), "structured": ("auto", "json_schema", "json_object", "none")}
+
+
 def parse_openai_spec(spec: str) -> tuple[str, str]:
-    """``"openai:URL#MODEL"`` (or ``"URL#MODEL"``) → (base URL, model name)."""
+    """``"openai:URL#MODEL"`` (or ``"URL#MODEL"``) → (base URL, model name); options after ``?`` are left out (see
+    :func:`openai_spec_options`)."""
     rest = spec.removeprefix("openai:")
     url, _, model = rest.partition("#")
     if not url.startswith(("http://", "https://")):
         raise UserError(
             f"OpenAI-compatible spec {spec!r} needs an http(s) base URL.", hint="e.g. openai:http://127.0.0.1:8080/v1#qwen"
         )
-    return url.rstrip("/"), model
+    return url.rstrip("/"), model.partition("?")[0]
+
+
+def openai_spec_options(spec: str) -> dict[str, str]:
+    """The options of a spec (``...#MODEL?tool_calls=native&structured=json_object``), checked."""
+    query = spec.partition("#")[2].partition("?")[2]
+    options: dict[str, str] = {}
+    for part in filter(None, query.split("&")):
+        key, _, value = part.partition("=")
+        allowed = _SPEC_OPTIONS.get(key)
+        if allowed is None:
+            raise UserError(f"Unknown option {key!r} in {spec!r}.", hint=f"options: {', '.join(sorted(_SPEC_OPTIONS))}.")
+        if value not in allowed:
+            raise UserError(f"{key}={value!r} in {spec!r} is not an option.", hint=f"{key} takes {' | '.join(allowed)}.")
+        options[key] = value
+    return options
 
 
 def retry_after(value: str | None, *, cap: float = 30.0) -> float | None:
@@ -98,7 +132,14 @@ class OpenAICompatModel(Model):
             llama.cpp's server), ``json_object`` (``{"type": "json_object", "schema": ...}``, llama-cpp-python's
             server), ``none`` (not sent: validate + retry), or ``auto``: ``json_schema``, switching to ``json_object``
             for good when the server rejects it.
-        logprobs: ask for token log-probabilities (confidence signals) when the server supports them.
+        tool_calls: ``schema`` (agentslm's prompt, the calls constrained by ``response_format``; any server) or
+            ``native`` (the model's own tool format through the server's ``tools``; for servers whose chat template
+            renders tools: vLLM, SGLang, Ollama, llama.cpp's ``--jinja``, llama-cpp-python with the model's template,
+            hosted APIs). The roles that decode a whole call list (the caller, the fallback) use it.
+        logprobs: ask for token log-probabilities (confidence signals) when the server supports them: ``logprobs``
+            with ``top_logprobs`` (llama-cpp-python's server returns none without the latter).
+        top_logprobs: alternatives per token to ask for (1 to 20); only the chosen token's log-probability is used (the
+            server's grammar mask is not visible, so the alternatives may be tokens the schema does not allow).
     """
 
     provider = "openai"
@@ -113,7 +154,9 @@ class OpenAICompatModel(Model):
         max_retries: int = 2,
         max_attempts: int = 2,
         structured: Literal["auto", "json_schema", "json_object", "none"] = "auto",
+        tool_calls: Literal["schema", "native"] = "schema",
         logprobs: bool = True,
+        top_logprobs: int = 1,
         transport: Any = None,
     ) -> None:
         import httpx
@@ -125,7 +168,13 @@ class OpenAICompatModel(Model):
         self.max_retries = max_retries
         self.max_attempts = max(1, max_attempts)
         self.structured = structured
+        if tool_calls not in ("schema", "native"):
+            raise UserError(f"tool_calls={tool_calls!r} is not an option.", hint="use 'schema' or 'native'.")
+        self.tool_calls = tool_calls
         self.logprobs = logprobs
+        if not 1 <= top_logprobs <= 20:
+            raise UserError(f"top_logprobs={top_logprobs} is out of range.", hint="use 1 to 20 (OpenAI's limit).")
+        self.top_logprobs = top_logprobs
         key = api_key or os.environ.get("AGENTSLM_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
@@ -230,25 +279,14 @@ class OpenAICompatModel(Model):
             payload["seed"] = seed
         if self.logprobs:
             payload["logprobs"] = True
+            payload["top_logprobs"] = self.top_logprobs
         problems: list[str] = []
         t0 = time.perf_counter()
         for _attempt in range(self.max_attempts):
             data = self._post_structured(payload, schema)
             choice = data["choices"][0]
             text = (choice.get("message") or {}).get("content") or ""
-            usage = data.get("usage") or {}
-            self.usage["requests"] += 1
-            self.usage["prompt_tokens"] += int(usage.get("prompt_tokens", 0))
-            self.usage["completion_tokens"] += int(usage.get("completion_tokens", 0))
-            generation = Generation(
-                text=text,
-                tokens=_tokens(choice),
-                prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
-                seconds=time.perf_counter() - t0,
-                reported_completion_tokens=int(usage["completion_tokens"]) if "completion_tokens" in usage else None,
-            )
-            record(generation, model=self.model or self.name, provider=self.provider)
+            generation = self._generation(data, choice, text, t0)
             if schema is None:
                 return generation
             try:
@@ -268,6 +306,75 @@ class OpenAICompatModel(Model):
             kind=kind,
         )
 
+    @property
+    def native_tools(self) -> bool:
+        """Whether calls come in the model's own tool format (``tool_calls="native"``)."""
+        return self.tool_calls == "native"
+
+    def tool_completion(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        tool_choice: str | Mapping[str, Any] = "auto",
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> tuple[Generation, list[dict[str, Any]]]:
+        """One chat completion with ``tools`` (OpenAI's function specs) rendered by the server.
+
+        Returns the generation (its text: the reply's content, empty when the server parsed calls out of it) and
+        the calls the server parsed from the reply, ``{"name": str, "arguments": dict | None}`` (``None``: the
+        arguments were not a JSON object). ``tool_choice``: ``auto``, ``required``, or
+        ``{"type": "function", "function": {"name": NAME}}`` (the server then constrains the arguments to that
+        tool's parameters)."""
+        payload: dict[str, Any] = {
+            "messages": [dict(m) for m in neutralize_control_text(messages)],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "tools": [dict(t) for t in tools],
+            "tool_choice": tool_choice if isinstance(tool_choice, str) else dict(tool_choice),
+        }
+        if self.model:
+            payload["model"] = self.model
+        if seed is not None:
+            payload["seed"] = seed
+        if self.logprobs:
+            payload["logprobs"] = True
+            payload["top_logprobs"] = self.top_logprobs
+        t0 = time.perf_counter()
+        data = self._post(payload)
+        choice = data["choices"][0]
+        message = choice.get("message") or {}
+        generation = self._generation(data, choice, message.get("content") or "", t0)
+        calls: list[dict[str, Any]] = []
+        for item in message.get("tool_calls") or []:
+            function = (item or {}).get("function") or {}
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                try:
+                    arguments = json.loads(arguments) if arguments.strip() else {}
+                except json.JSONDecodeError:
+                    arguments = None
+            calls.append({"name": str(function.get("name", "")), "arguments": arguments if isinstance(arguments, dict) else None})
+        return generation, calls
+
+    def _generation(self, data: Mapping[str, Any], choice: Mapping[str, Any], text: str, t0: float) -> Generation:
+        usage = data.get("usage") or {}
+        self.usage["requests"] += 1
+        self.usage["prompt_tokens"] += int(usage.get("prompt_tokens", 0))
+        self.usage["completion_tokens"] += int(usage.get("completion_tokens", 0))
+        generation = Generation(
+            text=text,
+            tokens=_tokens(choice),
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+            seconds=time.perf_counter() - t0,
+            reported_completion_tokens=int(usage["completion_tokens"]) if "completion_tokens" in usage else None,
+        )
+        record(generation, model=self.model or self.name, provider=self.provider)
+        return generation
+
     def _post_structured(self, payload: dict[str, Any], schema: Mapping[str, Any] | None) -> dict[str, Any]:
         if schema is None or self.structured == "none":
             return self._post(payload)
@@ -275,7 +382,7 @@ class OpenAICompatModel(Model):
         if mode == "json_schema":
             payload["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "output", "schema": dict(schema), "strict": True},
+                "json_schema": {"name": "output", "schema": dict(schema), "strict": strict_compatible(schema)},
             }
         else:
             payload["response_format"] = {"type": "json_object", "schema": _without_patterns(schema)}
@@ -313,6 +420,63 @@ def _tokens(choice: Mapping[str, Any]) -> list[TokenLogprob]:
             )
         )
     return out
+
+
+_STRICT_UNSUPPORTED = frozenset(
+    {
+        "allOf",
+        "not",
+        "if",
+        "then",
+        "else",
+        "dependentRequired",
+        "dependentSchemas",
+        "patternProperties",
+        "unevaluatedProperties",
+        "unevaluatedItems",
+        "propertyNames",
+        "contains",
+        "minContains",
+        "maxContains",
+        "uniqueItems",
+        "minProperties",
+        "maxProperties",
+        "prefixItems",
+    }
+)
+
+
+def strict_compatible(schema: Mapping[str, Any]) -> bool:
+    """Whether OpenAI's strict structured-output mode accepts ``schema`` as it is: an object at the root, every
+    object closed (``additionalProperties: false``) with all its properties required, and no keyword outside the
+    subset strict mode supports. Otherwise the schema is sent with ``strict: false`` (a strict server would refuse
+    it with 400; making optional fields nullable would change what a call may omit) and the reply is validated here
+    against the full schema either way."""
+    if schema.get("type") != "object":
+        return False
+
+    def ok(node: Any) -> bool:
+        if isinstance(node, list):
+            return all(ok(v) for v in node)
+        if not isinstance(node, dict):
+            return True
+        if _STRICT_UNSUPPORTED & node.keys():
+            return False
+        if node.get("type") == "object" or "properties" in node:
+            properties = node.get("properties")
+            if not isinstance(properties, dict) or node.get("additionalProperties") is not False:
+                return False
+            if set(node.get("required") or []) != set(properties):
+                return False
+        for key, value in node.items():
+            if key in ("properties", "$defs", "definitions") and isinstance(value, dict):
+                if not all(ok(v) for v in value.values()):
+                    return False
+            elif key in ("items", "anyOf", "oneOf") and not ok(value):
+                return False
+        return True
+
+    return ok(dict(schema))
 
 
 def _without_patterns(schema: Any) -> Any:

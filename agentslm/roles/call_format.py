@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from agentslm.constraints.normalize import strip_extensions
 from agentslm.models.base import Generation, Message, Model
 from agentslm.models.profiles import CallFormat
 from agentslm.registry import Tool
 from agentslm.roles.caller import CALLS_PREFIX, parse_calls, signals_from_generation
-from agentslm.roles.prompts import render_prompt, tools_json
+from agentslm.roles.prompts import render_prompt, template_tools, tools_json
 from agentslm.step_types import CallList, ToolCall
 
 if TYPE_CHECKING:
@@ -163,11 +161,6 @@ class CallWriter:
         if self.format.call_open:
             starts.add(model.prefix_tokens(self.format.call_open)[0])
         return sorted(starts)
-
-
-def template_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """``tools`` as the function specs a chat template renders (their OpenAI form, without agentslm's ``x-`` extensions)."""
-    return [replace(t, parameters=strip_extensions(t.parameters)).to_openai() for t in tools]
 
 
 def _renamed(branch: Mapping[str, Any], old: str, new: str) -> dict[str, Any]:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import jsonschema
+
 from agentslm.constraints.call_schema import DecodeLimits, call_schema, calls_schema
+from agentslm.constraints.validation import validate
 from agentslm.models.base import Generation, Message, Model
 from agentslm.registry import Tool
-from agentslm.roles.prompts import render_prompt, tools_json
+from agentslm.roles.prompts import render_prompt, template_tools, tools_json
+from agentslm.roles.reply_calls import lenient_calls
 from agentslm.step_types import CallList, CallSignals, ToolCall
 
 __all__ = ["CALLS_PREFIX", "RESPONSE_PREFIX", "Caller", "parse_call", "parse_calls", "signals_from_generation"]
@@ -61,13 +65,69 @@ class Caller:
         return [{"role": "system", "content": system}, *context, {"role": "user", "content": request}]
 
     def calls(self, request: str, tools: Sequence[Tool], context: Sequence[Message] = (), *, max_calls: int = 8) -> CallList:
-        """Decode a list of 0..``max_calls`` calls to ``tools``; an empty list means that no tool fits."""
+        """Decode a list of 0..``max_calls`` calls to ``tools``; an empty list means that no tool fits.
+
+        A served model set to its own tool format (``OpenAICompatModel(tool_calls="native")``) gets the tools
+        natively instead (see :meth:`native_calls`)."""
+        if getattr(self.model, "native_tools", False):
+            return self.native_calls(request, tools, context, max_calls=max_calls)
         schema = calls_schema(tools, self.limits, max_calls=max_calls)
         messages = self.calls_messages(request, tools, context)
         gen = self.model.generate(
             messages, schema=schema, max_tokens=self.max_tokens, engine=self.engine, response_prefix=CALLS_PREFIX
         )
         return parse_calls(gen)
+
+    def native_calls(
+        self, request: str, tools: Sequence[Tool], context: Sequence[Message] = (), *, max_calls: int = 8
+    ) -> CallList:
+        """Calls in the served model's own tool format: the tools go to the server as ``tools`` (its chat template
+        renders them; the prompt is the conversation alone), and every call that comes back (parsed by the server, or
+        written in the reply's text where the server does not parse calls) must match its tool's grammar (the same
+        schema, limits included, that constrains a local decode). A call whose arguments break it is decoded again
+        with ``tool_choice`` naming its tool, which the server constrains to the tool's parameters; a call to an
+        unknown tool, or one that still breaks its schema, makes the reply unusable (``parse_error``). A reply in
+        plain text is the model's answer that no tool fits (an empty list)."""
+        model: Any = self.model
+        messages = [*context, {"role": "user", "content": request}]
+        specs = template_tools(tools)
+        gen, parsed = model.tool_completion(messages, specs, max_tokens=self.max_tokens)
+        signals = signals_from_generation(gen)
+        found: list[tuple[str, Any]] = [(c["name"], c["arguments"]) for c in parsed]
+        if not found:
+            written = lenient_calls(gen.text)
+            found = [(c.name, c.arguments) for c in written or []]
+        raw = gen.text or json.dumps([{"name": n, "arguments": a} for n, a in found])
+        if gen.finish_reason == "length":
+            error = f"the token budget ran out after {gen.completion_tokens} tokens before the reply was complete"
+            return CallList(raw=raw, signals=signals, parse_error=error)
+        by_name = {t.name: t for t in tools}
+        calls: list[ToolCall] = []
+        for name, arguments in found[:max_calls]:
+            tool = by_name.get(name)
+            if tool is None:
+                return CallList(raw=raw, signals=signals, parse_error=f"the reply calls {name!r}, which is not one of the tools")
+            schema = call_schema([tool], self.limits)
+            if not _valid({"name": name, "arguments": arguments}, schema):
+                choice = {"type": "function", "function": {"name": name}}
+                _again, redone = model.tool_completion(
+                    messages, [s for s in specs if s["function"]["name"] == name], tool_choice=choice, max_tokens=self.max_tokens
+                )
+                arguments = redone[0]["arguments"] if redone else None
+                if not _valid({"name": name, "arguments": arguments}, schema):
+                    error = f"the arguments of {name!r} break its schema, also when decoded again under its grammar"
+                    return CallList(raw=raw, signals=signals, parse_error=error)
+            item = {"name": name, "arguments": arguments}
+            calls.append(ToolCall(name=name, arguments=arguments, raw=json.dumps(item), signals=signals))
+        return CallList(calls=calls, raw=raw, signals=signals, open_probabilities=[1.0] * len(calls))
+
+
+def _valid(item: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
+    try:
+        validate(item, schema)
+    except jsonschema.ValidationError:
+        return False
+    return True
 
 
 def parse_calls(gen: Generation) -> CallList:

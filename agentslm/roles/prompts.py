@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -12,7 +14,7 @@ import jinja2
 from agentslm.constraints.normalize import strip_extensions
 from agentslm.registry import Tool
 
-__all__ = ["render_prompt", "tools_json", "CALLS_PROMPT_VERSION", "PROMPT_VERSION", "SUMMARIZER_PROMPT_VERSION"]
+__all__ = ["render_prompt", "template_tools", "tools_json", "CALLS_PROMPT_VERSION", "PROMPT_VERSION", "SUMMARIZER_PROMPT_VERSION"]
 
 PROMPT_VERSION = "caller-v2"
 """Bumped whenever a template changes, so traces and benchmark results say which prompt they used."""
@@ -43,3 +45,8 @@ def tools_json(tools: list[Tool]) -> str:
 def render_prompt(name: str, **variables: Any) -> str:
     """Render the packaged template ``name`` (e.g. ``"caller"``)."""
     return _template(name).render(**variables).strip()
+
+
+def template_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
+    """``tools`` as the function specs a chat template renders (their OpenAI form, without agentslm's ``x-`` extensions)."""
+    return [replace(t, parameters=strip_extensions(t.parameters)).to_openai() for t in tools]

@@ -4,6 +4,7 @@ HTTP server for each failure (auth, 404, 4xx, 5xx with retries, malformed JSON, 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -13,11 +14,18 @@ from typing import Any
 import jsonschema
 import pytest
 
+from agentslm import ToolRegistry
 from agentslm.constraints.call_schema import calls_schema
-from agentslm.errors import ModelNotFoundError
+from agentslm.errors import ModelNotFoundError, UserError
 from agentslm.models import load_model
-from agentslm.models.openai_compat import OpenAICompatModel, RemoteAuthError, RemoteModelError, retry_after
-from agentslm.roles.caller import Caller
+from agentslm.models.openai_compat import (
+    OpenAICompatModel,
+    RemoteAuthError,
+    RemoteModelError,
+    retry_after,
+    strict_compatible,
+)
+from agentslm.roles.caller import Caller, signals_from_generation
 from tests.sample_tools import registry as sample_registry
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": False}
@@ -32,6 +40,10 @@ def test_real_server_honours_the_schema(openai_server: str) -> None:
     jsonschema.validate(json.loads(gen.text), schema)
     assert gen.prompt_tokens > 0 and gen.completion_tokens > 0
     assert model.usage["requests"] == 1 and model.usage["completion_tokens"] == gen.completion_tokens
+    # confidence works remotely: llama-cpp-python's server gives per-token log-probabilities (with top_logprobs)
+    assert len(gen.tokens) == gen.completion_tokens
+    assert all(t.logprob is not None and t.logprob <= 0 for t in gen.tokens)
+    assert signals_from_generation(gen).mean_logprob is not None
     listed = Caller(model).calls("What is the weather in Paris?", tools)
     assert listed.parse_error is None
     assert all(c.name == "get_weather" for c in listed.calls)
@@ -46,6 +58,9 @@ class _Script:
         self.hits = 0
         self.headers: dict[str, str] = {}
         self.times: list[float] = []
+        self.requests: list[Any] = []
+        self.queue: list[Any] = []
+        """Bodies answered in turn before ``body`` (one per request)."""
 
 
 @pytest.fixture()
@@ -56,9 +71,10 @@ def fake() -> Iterator[tuple[_Script, str]]:
         def do_POST(self) -> None:
             script.hits += 1
             script.times.append(time.monotonic())
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            script.requests.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"null"))
             time.sleep(script.delay)
-            body = script.body if isinstance(script.body, str) else json.dumps(script.body)
+            answer = script.queue.pop(0) if script.queue else script.body
+            body = answer if isinstance(answer, str) else json.dumps(answer)
             self.send_response(script.status)
             self.send_header("Content-Type", "application/json")
             for name, value in script.headers.items():
@@ -90,6 +106,37 @@ def _reply(content: str) -> dict[str, Any]:
 
 def _model(url: str, **options: Any) -> OpenAICompatModel:
     return OpenAICompatModel(url, "m", **({"max_retries": 2, "timeout": 5.0} | options))
+
+
+def test_request_asks_for_logprobs_and_strict_only_where_acceptable(fake: tuple[_Script, str]) -> None:
+    """Log-probabilities are asked for with ``top_logprobs`` (llama-cpp-python's server returns none without it);
+    ``strict`` is on only for a schema OpenAI's strict mode accepts (a calls list, an optional field: off)."""
+    script, url = fake
+    script.body = _reply('{"city": "Oslo"}')
+    _model(url).generate([{"role": "user", "content": "x"}], schema=SCHEMA)
+    sent = script.requests[-1]
+    assert sent["logprobs"] is True and sent["top_logprobs"] == 1
+    assert sent["response_format"]["json_schema"]["strict"] is True
+    optional = {**SCHEMA, "properties": {**SCHEMA["properties"], "units": {"type": "string"}}}
+    _model(url).generate([{"role": "user", "content": "x"}], schema=optional)
+    assert script.requests[-1]["response_format"]["json_schema"]["strict"] is False
+    _model(url, logprobs=False).generate([{"role": "user", "content": "x"}])
+    assert "logprobs" not in script.requests[-1] and "top_logprobs" not in script.requests[-1]
+    with pytest.raises(UserError, match="top_logprobs=0"):
+        _model(url, top_logprobs=0)
+
+
+def test_strict_compatible() -> None:
+    closed = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"], "additionalProperties": False}
+    assert strict_compatible(closed)
+    nested = {**closed, "properties": {"a": {"type": "array", "items": closed}}}
+    assert strict_compatible(nested)
+    assert not strict_compatible({**closed, "additionalProperties": True})
+    assert not strict_compatible({**closed, "required": []})  # an optional field
+    assert not strict_compatible({**nested, "properties": {"a": {"type": "array", "items": {**closed, "required": []}}}})
+    assert not strict_compatible({**closed, "allOf": [closed]})
+    assert not strict_compatible({"type": "array", "items": closed})  # the root must be an object
+    assert not strict_compatible({"type": "object"})  # an open dict
 
 
 def test_statuses_give_clear_errors(fake: tuple[_Script, str]) -> None:
@@ -179,3 +226,116 @@ def test_spec_parsing() -> None:
     assert isinstance(model, OpenAICompatModel) and model.base_url == "http://127.0.0.1:8080/v1" and model.model == "qwen"
     with pytest.raises(UserError, match="http"):
         load_model("openai:localhost:8080#x")
+
+
+def _tool_reply(*calls: tuple[str, Any], content: str | None = None) -> dict[str, Any]:
+    tool_calls = [
+        {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a if isinstance(a, str) else json.dumps(a)}}
+        for i, (n, a) in enumerate(calls)
+    ]
+    message = {"role": "assistant", "content": content, **({"tool_calls": tool_calls} if tool_calls else {})}
+    return {
+        "choices": [{"message": message, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 4},
+    }
+
+
+def test_native_tool_calls_are_read_and_checked(fake: tuple[_Script, str]) -> None:
+    """``tool_calls=native``: the tools go as ``tools`` (no agentslm prompt), the server's parsed calls come back as
+    calls; calls written in the text (a server that does not parse them) too; a text reply is "no tool fits"."""
+    script, url = fake
+    model = load_model(f"openai:{url}#m?tool_calls=native")
+    assert isinstance(model, OpenAICompatModel) and model.native_tools and model.model == "m"
+    more = ToolRegistry()
+
+    @more.tool
+    def convert_currency(amount: float, to_currency: str) -> float:
+        """Convert an amount of euros.
+
+        Args:
+            amount: The amount.
+            to_currency: Target currency code.
+        """
+        return amount
+
+    tools = [sample_registry.get("get_weather"), more.get("convert_currency")]
+    caller = Caller(model)
+    script.body = _tool_reply(("get_weather", {"city": "Paris"}), ("get_weather", '{"city": "Oslo"}'))
+    listed = caller.calls("Weather in Paris and Oslo?", tools)
+    assert listed.parse_error is None
+    assert [(c.name, c.arguments) for c in listed.calls] == [
+        ("get_weather", {"city": "Paris"}),
+        ("get_weather", {"city": "Oslo"}),
+    ]
+    sent = script.requests[-1]
+    assert [t["function"]["name"] for t in sent["tools"]] == ["get_weather", "convert_currency"]
+    assert sent["tool_choice"] == "auto" and "response_format" not in sent
+    assert sent["messages"] == [{"role": "user", "content": "Weather in Paris and Oslo?"}]  # the template renders the tools
+    script.body = _reply('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Rome"}}\n</tool_call>')
+    assert [c.arguments for c in caller.calls("Weather in Rome?", tools).calls] == [{"city": "Rome"}]
+    script.body = _reply("Hamlet was written by William Shakespeare.")
+    answered = caller.calls("Who wrote Hamlet?", tools)
+    assert answered.parse_error is None and answered.calls == []
+
+
+def test_native_call_that_breaks_its_schema_is_decoded_again_under_its_grammar(fake: tuple[_Script, str]) -> None:
+    script, url = fake
+    model = OpenAICompatModel(url, "m", tool_calls="native", max_retries=0)
+    tools = [sample_registry.get("get_weather")]
+    script.queue = [_tool_reply(("get_weather", {"town": "Paris"})), _tool_reply(("get_weather", {"city": "Paris"}))]
+    listed = Caller(model).calls("Weather in Paris?", tools)
+    assert listed.parse_error is None and [c.arguments for c in listed.calls] == [{"city": "Paris"}]
+    again = script.requests[-1]
+    assert again["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert [t["function"]["name"] for t in again["tools"]] == ["get_weather"]
+    script.queue = [_tool_reply(("get_weather", "{not json")), _tool_reply(("get_weather", {"town": "Paris"}))]
+    broken = Caller(model).calls("Weather in Paris?", tools)
+    assert broken.calls == [] and broken.parse_error is not None and "break its schema" in broken.parse_error
+    script.queue = [_tool_reply(("delete_everything", {}))]
+    invented = Caller(model).calls("Weather in Paris?", tools)
+    assert invented.parse_error is not None and "not one of the tools" in invented.parse_error
+    assert model.usage["requests"] == 5
+
+
+def test_spec_options_are_checked() -> None:
+    with pytest.raises(UserError, match="Unknown option 'tools'"):
+        load_model("openai:http://127.0.0.1:9/v1#m?tools=native")
+    with pytest.raises(UserError, match=re.escape("tool_calls takes schema | native")):
+        load_model("openai:http://127.0.0.1:9/v1#m?tool_calls=yes")
+    with pytest.raises(UserError, match="tool_calls='x' is not an option"):
+        OpenAICompatModel("http://127.0.0.1:9/v1", tool_calls="x")  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+def test_served_qwen_calls_in_its_own_format() -> None:
+    """Qwen2.5-Coder-1.5B served by llama_cpp.server with its own chat template (pulled: ``agentslm models pull
+    qwen2.5-coder-1.5b``), ``tool_calls=native``: the template renders the tools and the model writes its calls freely
+    (this model writes a JSON code block, which that server does not parse: the caller reads it from the text). Its
+    call for two cities gives ``city`` a list, which breaks the schema: decoded again under ``tool_choice``, the server
+    constrains it to a string. A call for a question no tool fits states a city the request does not hold: grounding
+    refuses it. Per-token log-probabilities come back (confidence works remotely)."""
+    from agentslm.grounding import grounding_report
+    from agentslm.models.catalog import catalog_model, pulled_path
+    from tests.conftest import serve_gguf
+
+    entry = catalog_model("qwen2.5-coder-1.5b")
+    assert entry is not None
+    if not pulled_path(entry).is_file():
+        pytest.skip("Qwen2.5-Coder-1.5B is not pulled here (agentslm models pull qwen2.5-coder-1.5b)")
+    tool = sample_registry.get("get_weather")
+    assert tool is not None
+    with serve_gguf(str(pulled_path(entry)), "qwen") as url:
+        model = load_model(f"openai:{url}#qwen?tool_calls=native")
+        caller = Caller(model, max_tokens=96)
+        oslo = caller.calls("Weather in Oslo?", [tool])
+        assert [(c.name, c.arguments) for c in oslo.calls] == [("get_weather", {"city": "Oslo"})]
+        assert oslo.signals.mean_logprob is not None
+        requests = model.usage["requests"]
+        two = caller.calls("What's the weather in Paris and in London?", [tool])
+        assert re.search(r'"city":\s*\[', two.raw)  # the model's own reply: a list
+        assert two.parse_error is None and model.usage["requests"] == requests + 2  # decoded again under its grammar
+        assert [c.arguments["city"] for c in two.calls] in (["Paris"], ["London"])
+        hamlet = caller.calls("Who wrote Hamlet?", [tool])
+        assert hamlet.parse_error is None
+        assert all(grounding_report(c.arguments, tool.parameters, "Who wrote Hamlet?") for c in hamlet.calls)
+        model.close()
