@@ -162,15 +162,20 @@ def bench_assistant(
 
     results = run_cases(loaded, items, seed_data, on_case=show)
     from agentslm.bench.bfcl_run import machine_description
-    from agentslm.models.embedded import EMBEDDED_ADAPTER_NAME
+    from agentslm.models.embedded import EMBEDDED_ADAPTER_NAME, EMBEDDED_AFTER_RESULTS_ADAPTER_NAME
 
     machine = machine_description()
     meta = {
         "model": loaded.models.model
         + (f" + LoRA {loaded.models.lora}" if loaded.models.lora else "")
         + (
-            f" (SmolLM2-135M + adapter {EMBEDDED_ADAPTER_NAME})"
-            if loaded.models.model == "embedded" and not loaded.models.lora
+            " with adapters " + ", ".join(f"{role}={path or 'base'}" for role, path in loaded.models.adapters.items())
+            if loaded.models.adapters
+            else ""
+        )
+        + (
+            f" (SmolLM2-135M + adapter {EMBEDDED_ADAPTER_NAME}; after results {EMBEDDED_AFTER_RESULTS_ADAPTER_NAME})"
+            if loaded.models.model == "embedded" and not loaded.models.lora and not loaded.models.adapters
             else ""
         ),
         "command": "agentslm " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
