@@ -228,6 +228,7 @@ def test_doctor_json_names_the_cpu_decision_and_the_embedded_files() -> None:
     if data["llama_extra_buffers"]["source"] == "auto":  # no override in the environment: off exactly on AMX CPUs
         assert data["llama_extra_buffers"]["enabled"] == (not data["cpu"]["amx_flags"])
     assert data["embedded"]["model"].endswith(".gguf") and data["embedded"]["adapter"].endswith(".gguf")
+    assert data["embedded"]["adapter after results"].endswith("smollm2-135m-planner-v2.gguf")
     assert data["packages"]["llama-cpp-python"] != "not installed"
 
 

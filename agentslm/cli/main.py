@@ -182,12 +182,15 @@ def doctor(
     embedded: dict[str, str] = {}
     try:
         from agentslm.models import embedded_adapter_path, embedded_model_path
+        from agentslm.models.embedded import embedded_after_results_adapter_path
 
         embedded["model"] = str(embedded_model_path())
         embedded["adapter"] = str(embedded_adapter_path())
+        embedded["adapter after results"] = str(embedded_after_results_adapter_path())
     except AgentslmError as exc:
         embedded.setdefault("model", f"missing: {exc}")
         embedded.setdefault("adapter", f"missing: {exc}")
+        embedded.setdefault("adapter after results", f"missing: {exc}")
     rows += [*packages.items(), *((f"embedded {key}", value) for key, value in embedded.items())]
     report: dict[str, Any] = {
         "agentslm": rows[0][1],

