@@ -15,7 +15,14 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["ENUM_ALIASES", "enum_member_stated", "grounding_report", "is_grounded_string", "is_grounded_number"]
+__all__ = [
+    "ENUM_ALIASES",
+    "enum_member_stated",
+    "grounding_report",
+    "is_grounded_number",
+    "is_grounded_string",
+    "scoped_grounding_report",
+]
 
 _WORDS = {
     "zero": 0,
@@ -166,3 +173,31 @@ def grounding_report(
             if not any(grounded):
                 missing.append(name)
     return missing
+
+
+def scoped_grounding_report(
+    arguments: Mapping[str, Any], schema: Mapping[str, Any], source: str, *, scope: str = "every"
+) -> list[str]:
+    """:func:`grounding_report` under a model's grounding scope (``PlannerPolicy.grounding_scope``): ``every`` value
+    must appear in ``source``; under ``any``, a call that states one value the request holds (a string or a number,
+    not an enum member, a default or a flag) may normalise the others ("500 US dollars" -> ``USD``), except a paired
+    enum the request leaves open, which is still reported (to be asked for)."""
+    missing = grounding_report(arguments, schema, source)
+    if missing and scope == "any" and _states_a_value(arguments, missing, schema):
+        props = schema.get("properties", {})
+        missing = [m for m in missing if isinstance(props.get(m), dict) and "enum" in props[m]]
+    return missing
+
+
+def _states_a_value(arguments: Mapping[str, Any], missing: list[str], schema: Mapping[str, Any]) -> bool:
+    """Whether a value the request states (a string or number that grounding found, not an enum member, a default or a
+    flag) is among ``arguments``."""
+    props = schema.get("properties", {})
+    for name, value in arguments.items():
+        spec = props.get(name, {}) if isinstance(props, dict) else {}
+        if name in missing or not isinstance(spec, dict) or "enum" in spec or "const" in spec or spec.get("x-free-text"):
+            continue
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if (isinstance(value, str) or (number and value not in (0, 1))) and spec.get("default") != value:
+            return True
+    return False

@@ -16,7 +16,7 @@ import referencing.exceptions
 from pydantic import ValidationError
 
 from agentslm.constraints.validation import schema_validator
-from agentslm.grounding import grounding_report
+from agentslm.grounding import scoped_grounding_report
 from agentslm.registry import Tool, ToolRegistry
 from agentslm.step_types import Check, ToolCall, Verdict
 
@@ -39,6 +39,8 @@ class Verifier:
         allow: if given, only these tool names may run (an allow-list).
         grounding: refuse calls whose free-text or numeric argument values do not appear in the
             conversation (see :mod:`agentslm.grounding`); needs ``source`` in :meth:`verify`.
+        grounding_scope: ``every`` value must appear, or ``any``: one stated value ties the call to the request
+            (the per-model ``PlannerPolicy.grounding_scope``; :func:`agentslm.grounding.scoped_grounding_report`).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class Verifier:
         validators: Sequence[Validator] | Mapping[str, Sequence[Validator]] = (),
         allow: Iterable[str] | None = None,
         grounding: bool = False,
+        grounding_scope: str = "every",
     ) -> None:
         self.registry = registry
         self.approve = approve
@@ -58,6 +61,7 @@ class Verifier:
         )
         self.allow = frozenset(allow) if allow is not None else None
         self.grounding = grounding
+        self.grounding_scope = grounding_scope
 
     def verify(self, call: ToolCall, *, source: str | None = None) -> Verdict:  # noqa: C901 - complexity exception, issue 22
         """Run the pipeline; ``source`` is the conversation text arguments are grounded in."""
@@ -92,7 +96,7 @@ class Verifier:
             return refuse("types", "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5]))
         checks.append(Check(stage="types", ok=True))
         if self.grounding and source is not None:
-            missing = grounding_report(call.arguments, tool.parameters, source)
+            missing = scoped_grounding_report(call.arguments, tool.parameters, source, scope=self.grounding_scope)
             if missing:
                 return refuse("grounding", f"values of {missing} do not appear in the request (ask the user for them)")
             checks.append(Check(stage="grounding", ok=True))

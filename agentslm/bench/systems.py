@@ -19,7 +19,7 @@ import json
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from agentslm.errors import UserError
@@ -63,6 +63,8 @@ class Gate:
     min_first: float = 0.0
     min_more: float = 0.0
     grounding: bool = False
+    grounding_scope: str = "every"
+    """The model's ``PlannerPolicy.grounding_scope`` (the agent's planner applies the same rule)."""
 
 
 DEFAULT_GATE = Gate(min_first=0.0, min_more=0.67, grounding=True)
@@ -83,7 +85,9 @@ def decide(
     kept = kept.gated(min_first=gate.min_first, min_more=gate.min_more)
     if not gate.grounding:
         return kept.calls, []
-    verifier = Verifier(ToolRegistry([t for t in tools]), grounding=True, approve=lambda c, t: True)
+    verifier = Verifier(
+        ToolRegistry([t for t in tools]), grounding=True, grounding_scope=gate.grounding_scope, approve=lambda c, t: True
+    )
     refusals = [
         f"{c.name}: {check.reason}"
         for c in kept.calls
@@ -397,14 +401,19 @@ def make_system(
     planner_policy: Mapping[str, Any] | None = None,
 ) -> System:
     """The system called ``name`` (one of :data:`SYSTEMS`, ``agent``, or with ``fallback``: ``llm`` and
-    ``agentslm+fallback``) on ``model``."""
+    ``agentslm+fallback``) on ``model``. The gate's grounding scope is each model's planner policy (its profile's,
+    then ``planner_policy`` for ``model``), so the caller's gate and the agent's planner ground values alike."""
+    from agentslm.roles.planner import PlannerPolicy
+
+    gate = replace(gate, grounding_scope=PlannerPolicy.for_model(model, **(planner_policy or {})).grounding_scope)
     if name == "agentslm":
         return AgentslmSystem(model, gate=gate, max_tokens=max_tokens)
     if name in ("llm", "agentslm+fallback"):
         if fallback is None:
             raise UserError(f"System {name!r} needs a fallback model.", hint="pass --fallback openai:URL#MODEL (or a GGUF path).")
         if fallback not in _LLM_SYSTEMS:  # one instance per fallback model, so both systems share its memo
-            _LLM_SYSTEMS[fallback] = AgentslmSystem(fallback, gate=gate, max_tokens=max_tokens, name="llm", memo=8)
+            own = replace(gate, grounding_scope=PlannerPolicy.for_model(fallback).grounding_scope)
+            _LLM_SYSTEMS[fallback] = AgentslmSystem(fallback, gate=own, max_tokens=max_tokens, name="llm", memo=8)
         llm = _LLM_SYSTEMS[fallback]
         if name == "llm":
             return llm

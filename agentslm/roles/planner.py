@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
 from agentslm.errors import UserError
-from agentslm.grounding import enum_member_stated, grounding_report
+from agentslm.grounding import enum_member_stated, grounding_report, scoped_grounding_report
 from agentslm.models.base import Generation, Message, Model
 from agentslm.plan import REFERENCE, Plan, Task
 from agentslm.provenance import Sources, field_kind, restrict_parameters
@@ -194,10 +194,7 @@ def _grounded(
     for item in fresh:
         tool = by_name.get(item["name"])
         plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
-        missing = grounding_report(plain, tool.parameters, source) if tool is not None else []
-        if missing and scope == "any" and tool is not None and _states_a_value(plain, missing, tool):
-            props = tool.parameters.get("properties", {})  # a paired enum the request leaves open is still asked for
-            missing = [m for m in missing if isinstance(props.get(m), dict) and "enum" in props[m]]
+        missing = scoped_grounding_report(plain, tool.parameters, source, scope=scope) if tool is not None else []
         refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
         if missing or refs & ungrounded:
             first_missing = first_missing or (item["name"], missing)
@@ -205,20 +202,6 @@ def _grounded(
             continue
         grounded.append(item)
     return grounded, first_missing
-
-
-def _states_a_value(arguments: dict[str, Any], missing: list[str], tool: Tool) -> bool:
-    """Whether a value the request states (a string or number that grounding found, not an enum member, a default or a
-    flag) is among ``arguments``."""
-    props = tool.parameters.get("properties", {})
-    for name, value in arguments.items():
-        spec = props.get(name, {}) if isinstance(props, dict) else {}
-        if name in missing or not isinstance(spec, dict) or "enum" in spec or "const" in spec or spec.get("x-free-text"):
-            continue
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if (isinstance(value, str) or (number and value not in (0, 1))) and spec.get("default") != value:
-            return True
-    return False
 
 
 class _Round:

@@ -44,3 +44,41 @@ def test_agentslm_gate_can_abstain(embedded_model: LlamaCppModel) -> None:
     tools = list(ToolRegistry.from_bfcl(case.functions))
     out = make_system("agentslm", embedded_model, gate=Gate(min_first=1.01)).run(case.messages, tools)  # type: ignore[arg-type]
     assert out.calls == [] and out.extra["ungated"]
+
+
+def test_the_gate_grounds_values_under_the_models_policy(embedded_model: LlamaCppModel) -> None:
+    """The caller's gate and the agent's planner share one grounding rule: ``every`` value stated (the embedded model's
+    calibration) or, under ``grounding_scope=any`` (a profile's or ``--planner-policy``), one stated value ties the
+    call and an optional value may be the model's own ("units": "cm" for "a circle of radius 3")."""
+    from agentslm.bench.systems import AgentslmSystem, decide
+    from agentslm.step_types import ToolCall
+
+    registry = ToolRegistry.from_openai(
+        [
+            {
+                "type": "function",
+                "function": {
+                    "name": "circumference",
+                    "description": "Circumference of a circle.",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"radius": {"type": "integer"}, "units": {"type": "string"}},
+                        "required": ["radius"],
+                    },
+                },
+            }
+        ]
+    )
+    tools = list(registry)
+    call = ToolCall(name="circumference", arguments={"radius": 3, "units": "cm"})
+    source = "What is the circumference of a circle of radius 3?"
+    kept, refused = decide([call], [1.0], Gate(grounding=True), tools, source)
+    assert kept == [] and refused and "units" in refused[0]
+    kept, refused = decide([call], [1.0], Gate(grounding=True, grounding_scope="any"), tools, source)
+    assert kept == [call] and refused == []
+    invented = ToolCall(name="circumference", arguments={"radius": 7, "units": "cm"})  # no stated value at all
+    assert decide([invented], [1.0], Gate(grounding=True, grounding_scope="any"), tools, source)[0] == []
+    default = make_system("agentslm", embedded_model)
+    assert isinstance(default, AgentslmSystem) and default.gate.grounding_scope == "every"  # the smollm profile
+    scoped = make_system("agentslm", embedded_model, planner_policy={"grounding_scope": "any"})
+    assert isinstance(scoped, AgentslmSystem) and scoped.gate.grounding_scope == "any"
