@@ -268,18 +268,7 @@ class OpenAICompatModel(Model):
                 "OpenAICompatModel.generate takes no tools= (the server renders its own template).",
                 hint="give the tools in the messages' text, as the agent's roles do for a served model.",
             )
-        payload: dict[str, Any] = {
-            "messages": [dict(m) for m in neutralize_control_text(messages)],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-        }
-        if self.model:
-            payload["model"] = self.model
-        if seed is not None:
-            payload["seed"] = seed
-        if self.logprobs:
-            payload["logprobs"] = True
-            payload["top_logprobs"] = self.top_logprobs
+        payload = self._payload(messages, max_tokens, temperature, seed)
         problems: list[str] = []
         t0 = time.perf_counter()
         for _attempt in range(self.max_attempts):
@@ -328,20 +317,9 @@ class OpenAICompatModel(Model):
         arguments were not a JSON object). ``tool_choice``: ``auto``, ``required``, or
         ``{"type": "function", "function": {"name": NAME}}`` (the server then constrains the arguments to that
         tool's parameters)."""
-        payload: dict[str, Any] = {
-            "messages": [dict(m) for m in neutralize_control_text(messages)],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "tools": [dict(t) for t in tools],
-            "tool_choice": tool_choice if isinstance(tool_choice, str) else dict(tool_choice),
-        }
-        if self.model:
-            payload["model"] = self.model
-        if seed is not None:
-            payload["seed"] = seed
-        if self.logprobs:
-            payload["logprobs"] = True
-            payload["top_logprobs"] = self.top_logprobs
+        payload = self._payload(messages, max_tokens, temperature, seed)
+        payload["tools"] = [dict(t) for t in tools]
+        payload["tool_choice"] = tool_choice if isinstance(tool_choice, str) else dict(tool_choice)
         t0 = time.perf_counter()
         data = self._post(payload)
         choice = data["choices"][0]
@@ -358,6 +336,22 @@ class OpenAICompatModel(Model):
                     arguments = None
             calls.append({"name": str(function.get("name", "")), "arguments": arguments if isinstance(arguments, dict) else None})
         return generation, calls
+
+    def _payload(self, messages: Sequence[Message], max_tokens: int, temperature: float, seed: int | None) -> dict[str, Any]:
+        """The request fields every chat completion sends (messages, budget, model, seed, log-probabilities)."""
+        payload: dict[str, Any] = {
+            "messages": [dict(m) for m in neutralize_control_text(messages)],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if self.model:
+            payload["model"] = self.model
+        if seed is not None:
+            payload["seed"] = seed
+        if self.logprobs:
+            payload["logprobs"] = True
+            payload["top_logprobs"] = self.top_logprobs
+        return payload
 
     def _generation(self, data: Mapping[str, Any], choice: Mapping[str, Any], text: str, t0: float) -> Generation:
         usage = data.get("usage") or {}
