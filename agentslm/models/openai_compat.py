@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ import jsonschema
 from agentslm.constraints.validation import validate
 from agentslm.errors import ModelNotFoundError, RunError, UserError
 from agentslm.models.base import Generation, Message, Model, TokenLogprob, neutralize_control_text
+from agentslm.models.profiles import CALLS_TEXT
+from agentslm.models.served_schema import for_llama_cpp_python, for_server
 from agentslm.usage import record
 
 _log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ __all__ = [
     "parse_openai_spec",
     "retry_after",
     "strict_compatible",
+    "wire_messages",
 ]
 
 
@@ -261,14 +265,18 @@ class OpenAICompatModel(Model):
         """One chat completion; under ``schema`` the reply is JSON that validates against it (or an error).
 
         The server constrains the reply (``engine`` does not apply) and writes it whole: ``response_prefix`` is not
-        sent (:attr:`continues_reply` is false). ``tools`` is not taken: a served model's profile is ``generic`` (the
-        tools are in the messages' text), so the roles never pass them."""
-        if tools:
+        sent (:attr:`continues_reply` is false). ``tools`` (OpenAI function specs) are taken in the model's own tool
+        format (``tool_calls="native"``): the server's chat template renders them, earlier calls go as structured
+        ``tool_calls`` (:func:`wire_messages`), and ``schema`` still constrains the reply. Otherwise the tools belong
+        in the messages' text, as agentslm's own prompt puts them."""
+        if tools and not self.native_tools:
             raise UserError(
-                "OpenAICompatModel.generate takes no tools= (the server renders its own template).",
-                hint="give the tools in the messages' text, as the agent's roles do for a served model.",
+                "OpenAICompatModel.generate takes tools= only with tool_calls='native' (the server renders them).",
+                hint="give the tools in the messages' text, or create the model with tool_calls='native'.",
             )
-        payload = self._payload(messages, max_tokens, temperature, seed)
+        payload = self._payload(messages, max_tokens, temperature, seed, structured_calls=bool(tools))
+        if tools:
+            payload["tools"] = [dict(t) for t in tools]
         problems: list[str] = []
         t0 = time.perf_counter()
         for _attempt in range(self.max_attempts):
@@ -317,7 +325,7 @@ class OpenAICompatModel(Model):
         arguments were not a JSON object). ``tool_choice``: ``auto``, ``required``, or
         ``{"type": "function", "function": {"name": NAME}}`` (the server then constrains the arguments to that
         tool's parameters)."""
-        payload = self._payload(messages, max_tokens, temperature, seed)
+        payload = self._payload(messages, max_tokens, temperature, seed, structured_calls=True)
         payload["tools"] = [dict(t) for t in tools]
         payload["tool_choice"] = tool_choice if isinstance(tool_choice, str) else dict(tool_choice)
         t0 = time.perf_counter()
@@ -337,10 +345,19 @@ class OpenAICompatModel(Model):
             calls.append({"name": str(function.get("name", "")), "arguments": arguments if isinstance(arguments, dict) else None})
         return generation, calls
 
-    def _payload(self, messages: Sequence[Message], max_tokens: int, temperature: float, seed: int | None) -> dict[str, Any]:
-        """The request fields every chat completion sends (messages, budget, model, seed, log-probabilities)."""
+    def _payload(
+        self,
+        messages: Sequence[Message],
+        max_tokens: int,
+        temperature: float,
+        seed: int | None,
+        *,
+        structured_calls: bool = False,
+    ) -> dict[str, Any]:
+        """The request fields every chat completion sends (messages in OpenAI's wire form, see :func:`wire_messages`;
+        budget, model, seed, log-probabilities)."""
         payload: dict[str, Any] = {
-            "messages": [dict(m) for m in neutralize_control_text(messages)],
+            "messages": wire_messages(neutralize_control_text(messages), structured_calls=structured_calls),
             "max_tokens": max_tokens,
             "temperature": temperature,
         }
@@ -374,19 +391,20 @@ class OpenAICompatModel(Model):
             return self._post(payload)
         mode = "json_schema" if self.structured == "auto" else self.structured
         if mode == "json_schema":
+            sent = for_server(dict(schema))
             payload["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "output", "schema": dict(schema), "strict": strict_compatible(schema)},
+                "json_schema": {"name": "output", "schema": sent, "strict": strict_compatible(sent)},
             }
         else:
-            payload["response_format"] = {"type": "json_object", "schema": _without_patterns(schema)}
+            payload["response_format"] = {"type": "json_object", "schema": for_llama_cpp_python(dict(schema))}
         try:
             return self._post(payload, retry_status=mode != "json_schema" or self.structured != "auto")
         except RemoteModelError as exc:
             if self.structured != "auto" or "response_format" not in str(exc):
                 raise
         self.structured = "json_object"  # the server does not know json_schema (llama-cpp-python's): use its variant
-        payload["response_format"] = {"type": "json_object", "schema": _without_patterns(schema)}
+        payload["response_format"] = {"type": "json_object", "schema": for_llama_cpp_python(dict(schema))}
         return self._post(payload)
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
@@ -394,6 +412,57 @@ class OpenAICompatModel(Model):
 
     def close(self) -> None:
         self._client.close()
+
+
+_RESULT_LINE = re.compile(r"\n(?=\[\d+\] )")
+
+
+def wire_messages(messages: Sequence[Message], *, structured_calls: bool) -> list[dict[str, Any]]:
+    """``messages`` as OpenAI's API takes them: each ``tool`` message answers a call id (servers validate it:
+    llama-cpp-python's answers 500 without one).
+
+    ``structured_calls`` (the model's own tool format, :meth:`OpenAICompatModel.tool_completion`): an assistant
+    message holding the run's calls as ``<tool_call>[...]</tool_call>`` becomes one with ``tool_calls`` (arguments as a
+    JSON string, ids ``call_1``, ``call_2``, ...), so the server's chat template writes them in the family's format,
+    and the results that follow become one ``tool`` message per call where their lines (``[N] call -> result``) pair
+    up with the calls (else one message answering the first). Otherwise the calls stay as text (agentslm's own
+    prompt reads them so) and the results get the id ``call_1``."""
+    out: list[dict[str, Any]] = []
+    pending: list[str] = []
+    issued = 0
+    for m in messages:
+        msg = dict(m)
+        listed = CALLS_TEXT.match(str(msg.get("content", ""))) if msg.get("role") == "assistant" else None
+        calls = _listed_calls(listed.group(1)) if listed and structured_calls else None
+        if calls:
+            pending = [f"call_{issued + n}" for n in range(1, len(calls) + 1)]
+            issued += len(calls)
+            wire = [
+                {"id": i, "type": "function", "function": {"name": c["name"], "arguments": json.dumps(c.get("arguments") or {})}}
+                for i, c in zip(pending, calls, strict=True)
+            ]
+            out.append({"role": "assistant", "content": "", "tool_calls": wire})
+            continue
+        if msg.get("role") == "tool" and "tool_call_id" not in msg:
+            chunks = _RESULT_LINE.split(str(msg.get("content", "")))
+            if structured_calls and len(pending) > 1 and len(chunks) == len(pending):
+                out += [{"role": "tool", "tool_call_id": i, "content": c} for i, c in zip(pending, chunks, strict=True)]
+            else:
+                out.append({**msg, "tool_call_id": pending[0] if pending else "call_1"})
+            pending = []
+            continue
+        out.append(msg)
+    return out
+
+
+def _listed_calls(text: str) -> list[dict[str, Any]] | None:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(data, list) or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in data):
+        return None
+    return data
 
 
 def _tokens(choice: Mapping[str, Any]) -> list[TokenLogprob]:
@@ -471,13 +540,3 @@ def strict_compatible(schema: Mapping[str, Any]) -> bool:
         return True
 
     return ok(dict(schema))
-
-
-def _without_patterns(schema: Any) -> Any:
-    """``schema`` without string ``pattern`` keywords: llama-cpp-python's grammar converter writes invalid GBNF for
-    some regexes (``^\\$1…``) and its server then dies. The reply is still validated against the full schema."""
-    if isinstance(schema, dict):
-        return {k: _without_patterns(v) for k, v in schema.items() if not (k == "pattern" and isinstance(v, str))}
-    if isinstance(schema, list):
-        return [_without_patterns(v) for v in schema]
-    return schema

@@ -8,12 +8,17 @@ the tools itself; the model's first token decides between a call (the wrapper) a
 models were trained to do; each call is decoded inside the wrapper under the grammar of one plan task; after a call,
 the model's choice between another wrapper and the end of its turn decides whether more calls follow. The probabilities
 of these choices are the list's ``open_probabilities``.
+
+A served model in its own format (``OpenAICompatModel(tool_calls="native")``): the server's chat template renders the
+tools and the earlier calls, and the reply is the call list under the plan grammar, sent as ``response_format``
+(the server cannot continue a reply, so the first-token choice is not available; the list may be empty instead).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from agentslm.models.base import Generation, Message, Model
@@ -44,9 +49,12 @@ class CallWriter:
         fmt = model.profile.call_format
         self.format: CallFormat = fmt
         self.native = fmt.native and model.continues_reply and hasattr(model, "token_probability")
+        self.served = bool(getattr(model, "native_tools", False))
+        """A served model in its own tool format (``tool_calls="native"``): the server's chat template renders the
+        tools, and the reply is the call list under the plan grammar (``response_format``), as for ``apigen-list``."""
 
     def prompt(self, tools: Sequence[Tool], conversation: Sequence[Message]) -> Prompt:
-        if not self.native:
+        if not self.native and not self.served:
             system = render_prompt("calls", tools_json=tools_json(list(tools)))
             return Prompt([{"role": "system", "content": system}, *conversation])
         prompt = Prompt(conversation)
@@ -105,6 +113,8 @@ class CallWriter:
         engine: str | None,
     ) -> tuple[CallList, Generation | None]:
         """The round's calls. ``item_schema(position)``: the schema of task ``position`` (native formats)."""
+        if self.served:
+            return self._served_list(model, prompt, list_schema, item_schema, max_tokens)
         if not self.native:
             gen = model.generate(prompt, schema=list_schema, max_tokens=max_tokens, engine=engine, response_prefix=CALLS_PREFIX)
             return parse_calls(gen), gen
@@ -143,6 +153,19 @@ class CallWriter:
         raw = self._written(written)
         signals = signals_from_generation(first) if first is not None else CallList().signals
         return CallList(calls=calls, raw=raw, signals=signals, open_probabilities=probabilities), first
+
+    def _served_list(
+        self, model: Model, prompt: Prompt, list_schema: Mapping[str, Any], item_schema: Any, max_tokens: int
+    ) -> tuple[CallList, Generation | None]:
+        """A served model's calls in its own format: the server renders the tools, and the reply is one call object
+        (what these models write inside their wrapper) or a list of calls, under the plan grammar either way."""
+        if list_schema.get("maxItems") == 0:
+            return CallList(), None
+        one_or_list = {"anyOf": [dict(item_schema(1)), dict(list_schema)]}
+        gen = model.generate(prompt, schema=one_or_list, max_tokens=max_tokens, tools=prompt.tools)
+        if gen.text.lstrip().startswith("{"):
+            gen = replace(gen, text=f"[{gen.text.strip()}]")
+        return parse_calls(gen), gen
 
     def _written(self, calls: Sequence[Mapping[str, Any]]) -> str:
         """The reply text of ``calls`` in the native format, each followed by the separator before another call."""

@@ -5,17 +5,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-import jsonschema
-
 from agentslm.constraints.call_schema import DecodeLimits, call_schema, calls_schema
-from agentslm.constraints.validation import validate
 from agentslm.models.base import Generation, Message, Model
 from agentslm.registry import Tool
 from agentslm.roles.prompts import render_prompt, template_tools, tools_json
-from agentslm.roles.reply_calls import lenient_calls
 from agentslm.step_types import CallList, CallSignals, ToolCall
 
 __all__ = ["CALLS_PREFIX", "RESPONSE_PREFIX", "Caller", "parse_call", "parse_calls", "signals_from_generation"]
@@ -88,46 +84,17 @@ class Caller:
         with ``tool_choice`` naming its tool, which the server constrains to the tool's parameters; a call to an
         unknown tool, or one that still breaks its schema, makes the reply unusable (``parse_error``). A reply in
         plain text is the model's answer that no tool fits (an empty list)."""
-        model: Any = self.model
-        messages = [*context, {"role": "user", "content": request}]
-        specs = template_tools(tools)
-        gen, parsed = model.tool_completion(messages, specs, max_tokens=self.max_tokens)
-        signals = signals_from_generation(gen)
-        found: list[tuple[str, Any]] = [(c["name"], c["arguments"]) for c in parsed]
-        if not found:
-            written = lenient_calls(gen.text)
-            found = [(c.name, c.arguments) for c in written or []]
-        raw = gen.text or json.dumps([{"name": n, "arguments": a} for n, a in found])
-        if gen.finish_reason == "length":
-            error = f"the token budget ran out after {gen.completion_tokens} tokens before the reply was complete"
-            return CallList(raw=raw, signals=signals, parse_error=error)
+        from agentslm.roles.served_calls import served_calls  # it reads the caller's signals
+
         by_name = {t.name: t for t in tools}
-        calls: list[ToolCall] = []
-        for name, arguments in found[:max_calls]:
-            tool = by_name.get(name)
-            if tool is None:
-                return CallList(raw=raw, signals=signals, parse_error=f"the reply calls {name!r}, which is not one of the tools")
-            schema = call_schema([tool], self.limits)
-            if not _valid({"name": name, "arguments": arguments}, schema):
-                choice = {"type": "function", "function": {"name": name}}
-                _again, redone = model.tool_completion(
-                    messages, [s for s in specs if s["function"]["name"] == name], tool_choice=choice, max_tokens=self.max_tokens
-                )
-                arguments = redone[0]["arguments"] if redone else None
-                if not _valid({"name": name, "arguments": arguments}, schema):
-                    error = f"the arguments of {name!r} break its schema, also when decoded again under its grammar"
-                    return CallList(raw=raw, signals=signals, parse_error=error)
-            item = {"name": name, "arguments": arguments}
-            calls.append(ToolCall(name=name, arguments=arguments, raw=json.dumps(item), signals=signals))
-        return CallList(calls=calls, raw=raw, signals=signals, open_probabilities=[1.0] * len(calls))
-
-
-def _valid(item: Mapping[str, Any], schema: Mapping[str, Any]) -> bool:
-    try:
-        validate(item, schema)
-    except jsonschema.ValidationError:
-        return False
-    return True
+        return served_calls(
+            self.model,  # type: ignore[arg-type]  # native_tools: an OpenAICompatModel
+            [*context, {"role": "user", "content": request}],
+            template_tools(tools),
+            lambda name, _position: call_schema([by_name[name]], self.limits),
+            max_calls=max_calls,
+            max_tokens=self.max_tokens,
+        )
 
 
 def parse_calls(gen: Generation) -> CallList:
