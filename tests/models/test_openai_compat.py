@@ -339,3 +339,88 @@ def test_served_qwen_calls_in_its_own_format() -> None:
         assert hamlet.parse_error is None
         assert all(grounding_report(c.arguments, tool.parameters, "Who wrote Hamlet?") for c in hamlet.calls)
         model.close()
+
+
+def test_wire_messages_give_each_result_a_call_id() -> None:
+    """llama-cpp-python's server answers 500 to a ``tool`` message without ``tool_call_id``. In the model's own format
+    the run's calls become structured ``tool_calls`` and each result answers its call; in agentslm's prompt the calls
+    stay as the text the prompt shows and the results answer ``call_1``."""
+    from agentslm.models.openai_compat import wire_messages
+
+    listed = [{"name": "find_contact", "arguments": {"name": "Ana"}}, {"name": "get_weather", "arguments": {"city": "Oslo"}}]
+    convo = [
+        {"role": "user", "content": "Find Ana and the weather in Oslo"},
+        {"role": "assistant", "content": "<tool_call>" + json.dumps(listed) + "</tool_call>"},
+        {"role": "tool", "content": '[1] find_contact(name=\'Ana\') -> [{"id": 1}]\n[2] get_weather(city=\'Oslo\') -> "snow\n-4"'},
+    ]
+    native = wire_messages(convo, structured_calls=True)
+    assert native[0] == convo[0]
+    calls = native[1]["tool_calls"]
+    assert [c["id"] for c in calls] == ["call_1", "call_2"]
+    assert [json.loads(c["function"]["arguments"]) for c in calls] == [{"name": "Ana"}, {"city": "Oslo"}]
+    assert [(m["role"], m["tool_call_id"]) for m in native[2:]] == [("tool", "call_1"), ("tool", "call_2")]
+    assert native[3]["content"] == "[2] get_weather(city='Oslo') -> \"snow\n-4\""  # a result's own newline stays in it
+    text = wire_messages(convo, structured_calls=False)
+    assert text[:2] == convo[:2]
+    assert text[2] == {**convo[2], "tool_call_id": "call_1"}
+
+
+def test_the_planner_uses_a_served_models_own_format_under_the_plan_grammar(fake: tuple[_Script, str]) -> None:
+    """``tool_calls=native`` as the agent's model: the server's template renders the tools (``tools`` sent, no
+    agentslm prompt), the plan grammar goes as ``response_format`` and admits one call object (what these models
+    write) or a list; in the next round the earlier call goes back as structured ``tool_calls`` and its result as the
+    ``tool`` message that answers it."""
+    from agentslm import Agent
+    from agentslm.bench.task_world import World
+    from agentslm.events import CallEvent
+
+    script, url = fake
+    model = OpenAICompatModel(url, "m", tool_calls="native", max_retries=0)
+    send = {"to": "chloe@martin-design.fr", "subject": "Late", "body": "I am 10 minutes late"}
+    script.queue = [
+        _reply('{"name": "find_contact", "arguments": {"name": "Chloe"}}'),
+        _reply(json.dumps({"name": "send_email", "arguments": send})),
+        _reply("[]"),
+    ]
+    script.body = _reply("Sent.")
+    world = World()
+    agent = Agent(model=model, tools=world.registry(), approve=lambda *_: True)
+    run = agent.run("Find Chloe's address and send her an email saying I am 10 minutes late.")
+    assert [e.call.name for e in run.events if isinstance(e, CallEvent)] == ["find_contact", "send_email"]
+    assert [m["to"] for m in world.snapshot()["outbox"].values()] == ["chloe@martin-design.fr"]
+    first, second = script.requests[:2]
+    assert "find_contact" in [t["function"]["name"] for t in first["tools"]]
+    assert first["messages"] == [{"role": "user", "content": run.request}]
+    alternatives = first["response_format"]["json_schema"]["schema"]["anyOf"]
+    assert all(b["type"] == "object" for b in alternatives[0]["anyOf"])  # one call object ...
+    assert all(a["type"] == "array" for a in alternatives[1]["anyOf"])  # ... or a list, one tuple per length
+    assert second["tools"] == first["tools"]
+    called, answered = second["messages"][-2:]
+    assert called["tool_calls"][0]["id"] == "call_1" and called["tool_calls"][0]["function"]["name"] == "find_contact"
+    assert answered["role"] == "tool" and answered["tool_call_id"] == "call_1" and "chloe@martin-design.fr" in answered["content"]
+
+
+def test_generate_takes_tools_only_in_the_models_own_format(fake: tuple[_Script, str]) -> None:
+    _script, url = fake
+    with pytest.raises(UserError, match="tool_calls='native'"):
+        _model(url).generate([{"role": "user", "content": "x"}], tools=[{"type": "function", "function": {"name": "f"}}])
+
+
+def test_a_real_server_takes_the_planners_schema_and_a_conversation_with_results(openai_server: str) -> None:
+    """The run that failed on llama-cpp-python's server: the plan schema of the task benchmark's tools ("failed to
+    parse grammar": prefixItems, a 2,000-character text, patterns) and a second round with a tool result (422: no
+    ``tool_call_id``). Both now reach the model, and the reply keeps the original schema."""
+    from agentslm.bench.task_world import World
+    from agentslm.constraints.plan_schema import plan_schema
+
+    model = load_model(f"openai:{openai_server}#smollm2?structured=json_object")
+    schema = plan_schema(list(World().registry()), max_tasks=4)
+    convo = [
+        {"role": "user", "content": "Find Chloe's address, then email her that I am late."},
+        {"role": "assistant", "content": '<tool_call>[{"name": "find_contact", "arguments": {"name": "Chloe"}}]</tool_call>'},
+        {"role": "tool", "content": '[1] find_contact(name=\'Chloe\') -> [{"email": "chloe@martin-design.fr"}]'},
+    ]
+    gen = model.generate(convo, schema=schema, max_tokens=160)
+    jsonschema.validate(json.loads(gen.text), schema)
+    assert gen.prompt_tokens > 0
+    model.close()
