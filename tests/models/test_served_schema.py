@@ -115,3 +115,17 @@ def test_the_planners_schema_for_a_real_tool_set_parses_in_llama_cpp_once_rewrit
     schema = plan_schema(list(World().registry()), max_tasks=4)
     assert not _parses_in_llama_cpp(schema)
     assert _parses_in_llama_cpp(for_llama_cpp_python(schema))
+
+
+def test_any_server_gets_tuples_and_bounded_lengths_with_its_patterns_kept() -> None:
+    """``json_schema`` servers (llama.cpp's C++ server, vLLM, SGLang) convert patterns themselves: only the arrays and
+    the long bounds change."""
+    schema = {
+        "type": "array",
+        "prefixItems": [{"type": "string", "pattern": r"^\d+$", "maxLength": 2000}],
+        "items": False,
+        "maxItems": 1,
+    }
+    out = for_server(schema)
+    assert out["anyOf"][0]["prefixItems"] == []
+    assert out["anyOf"][1]["prefixItems"] == [{"type": "string", "pattern": r"^\d+$"}]
