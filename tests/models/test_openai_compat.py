@@ -351,7 +351,10 @@ def test_wire_messages_give_each_result_a_call_id() -> None:
     convo = [
         {"role": "user", "content": "Find Ana and the weather in Oslo"},
         {"role": "assistant", "content": "<tool_call>" + json.dumps(listed) + "</tool_call>"},
-        {"role": "tool", "content": '[1] find_contact(name=\'Ana\') -> [{"id": 1}]\n[2] get_weather(city=\'Oslo\') -> "snow\n-4"'},
+        {
+            "role": "tool",
+            "content": "[1] find_contact(name='Ana') -> [{\"id\": 1}]\n[2] get_weather(city='Oslo') -> \"snow\n-4\"",
+        },
     ]
     native = wire_messages(convo, structured_calls=True)
     assert native[0] == convo[0]
