@@ -14,6 +14,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from agentslm.async_bridge import events_on_loop
 from agentslm.audit import AuditLog
 from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.errors import UserError
@@ -200,9 +201,9 @@ class Agent:
         return run
 
     async def arun(self, request: str, *, session: Session | None = None, idempotency_key: str | None = None) -> AgentRun:
-        """Like :meth:`run`, for asyncio applications (see :meth:`astream`: async tools run on this event loop)."""
+        """Like :meth:`run`, for asyncio applications (see :meth:`astream`)."""
         state = self._start(request, session, idempotency_key, loop=asyncio.get_running_loop())
-        events = [event async for event in _events_on_loop(state)]
+        events = [event async for event in events_on_loop(state.events)]
         run = outcome(request, events)
         run.generated_tokens = state.meter.generated
         run.prompt_tokens = state.meter.prompt
@@ -211,12 +212,14 @@ class Agent:
     async def astream(
         self, request: str, *, session: Session | None = None, idempotency_key: str | None = None
     ) -> AsyncIterator[AgentEvent]:
-        """Like :meth:`stream`, for asyncio applications: the events arrive as they happen without blocking the event
-        loop (the model steps run in a worker thread), and async tools are awaited on this event loop, so they can use
-        the application's clients (an ``httpx.AsyncClient``, a database pool). Leaving the loop early lets the run
-        finish its current step in the background."""
+        """Like :meth:`stream`, for asyncio applications: the events arrive as they happen and the event loop is never
+        blocked. The run's loop runs on this event loop (:mod:`agentslm.async_bridge`): a served model's requests are
+        awaited here (``httpx.AsyncClient``), a local model's decode and a sync approval callback run in a worker
+        thread one step at a time, and async tools are awaited on this loop, so they can use the application's clients
+        (an ``httpx.AsyncClient``, a database pool). Leaving early stops the run at the step it is in (a step already
+        in a worker thread finishes there)."""
         state = self._start(request, session, idempotency_key, loop=asyncio.get_running_loop())
-        async for event in _events_on_loop(state):
+        async for event in events_on_loop(state.events):
             yield event
 
     def session(self) -> Session:
@@ -227,6 +230,19 @@ class Agent:
         """Run ``request``, yielding each event as it happens (``idempotency_key``: see :meth:`run`)."""
         run = self._start(request, session, idempotency_key)
         yield from run.events()
+
+    def _served_only(self) -> bool:
+        """Whether every model of a run is served (I/O-bound) and no retriever ranks the tools (the registry is at most
+        its ``min_tools``): then ``arun`` runs the model steps on the event loop itself."""
+        retrieves = self.selector is not None and len(self.registry) > self.selector.policy.min_tools
+        if retrieves or isinstance(self.planner, RoutedPlanner):
+            return False
+        models = [
+            getattr(self.planner, "model", None),
+            getattr(self.planner, "after_results_model", None),
+            getattr(self.summarizer, "model", None),
+        ]
+        return all(m is not None and m.io_bound for m in models)
 
     def _start(
         self,
@@ -261,39 +277,6 @@ class Agent:
             allow=self.allow,
             select_tools=self.select_tools,
             loop=loop,
+            steps_on_loop=loop is not None and self._served_only(),
         )
         return RunState(context, request, session, idempotency_key)
-
-
-_END = object()
-
-
-async def _events_on_loop(state: RunState) -> AsyncIterator[AgentEvent]:
-    """``state``'s events, computed in a worker thread and handed to the running event loop one by one."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Any] = asyncio.Queue()
-
-    def hand(item: Any) -> None:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
-        except RuntimeError:  # the loop closed after the caller stopped listening: the run just finishes
-            pass
-
-    def work() -> None:
-        try:
-            for event in state.events():
-                hand(event)
-        except BaseException as exc:  # re-raised in the caller's task
-            hand(exc)
-        finally:
-            hand(_END)
-
-    worker = loop.run_in_executor(None, work)
-    try:
-        while (item := await queue.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        if worker.done():
-            await worker

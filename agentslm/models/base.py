@@ -91,6 +91,10 @@ class Model(ABC):
     """Whether :meth:`generate` places ``response_prefix`` at the start of the reply and decodes after it (local
     backends). Without it the backend decodes the constrained part alone, and roles skip the steps that continue a
     partly written reply (probing a plan for further calls, forcing a call)."""
+    io_bound: bool = False
+    """Whether a step of this model mostly waits for I/O (a served model's HTTP reply): inside ``Agent.arun`` /
+    ``astream`` such a step runs on the application's event loop and awaits its reply there; a CPU-bound one (a local
+    decode) runs in a worker thread so the loop stays free (:mod:`agentslm.async_bridge`)."""
     profile: ModelProfile = PROFILES["generic"]
     """The model family's conventions (tool format, end-of-turn tokens, roles; :mod:`agentslm.models.profiles`):
     detected from a local model's metadata; ``generic`` (agentslm's APIGen prompt) where unknown."""

@@ -20,6 +20,7 @@ at once with a message that says what to check.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -34,6 +35,7 @@ from typing import Any, Literal
 
 import jsonschema
 
+from agentslm.async_bridge import await_on_loop, in_async_run
 from agentslm.constraints.validation import validate
 from agentslm.errors import ModelNotFoundError, RunError, UserError
 from agentslm.models.base import Generation, Message, Model, TokenLogprob, neutralize_control_text
@@ -147,6 +149,7 @@ class OpenAICompatModel(Model):
     """
 
     provider = "openai"
+    io_bound = True
 
     def __init__(
         self,
@@ -182,6 +185,8 @@ class OpenAICompatModel(Model):
         key = api_key or os.environ.get("AGENTSLM_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
+        self._headers = headers
+        self._async_transport = transport if isinstance(transport, httpx.MockTransport) else None
         self.usage = {"requests": 0, "prompt_tokens": 0, "completion_tokens": 0}
         """Totals over this instance's life (what a fallback costs)."""
 
@@ -193,7 +198,7 @@ class OpenAICompatModel(Model):
             last = attempt == self.max_retries
             asked: float | None = None  # the server's Retry-After, when it sent one
             try:
-                response = self._client.post("/chat/completions", json=payload)
+                response = self._send(payload)
             except httpx.TimeoutException:
                 if last:
                     raise RemoteModelError(
@@ -246,9 +251,32 @@ class OpenAICompatModel(Model):
                 asked = retry_after(response.headers.get("retry-after"))
             wait = asked if asked is not None else delay * (1 + random.random() * 0.25)
             _log.warning("%s: transient failure (try %d), retrying in %.1f s", self.name, attempt + 1, wait)
-            time.sleep(wait)
+            self._pause(wait)
             delay *= 2
         raise AssertionError("unreachable")
+
+    def _send(self, payload: dict[str, Any]) -> Any:
+        """POST ``/chat/completions``: inside ``Agent.arun`` / ``astream`` awaited on the application's event loop with
+        an ``httpx.AsyncClient`` (one per request: an async client belongs to one loop), else with this model's
+        client."""
+        if in_async_run():
+            return await_on_loop(self._send_async(payload))
+        return self._client.post("/chat/completions", json=payload)
+
+    async def _send_async(self, payload: dict[str, Any]) -> Any:
+        import httpx
+
+        async with httpx.AsyncClient(
+            base_url=self.base_url, headers=self._headers, timeout=self.timeout, transport=self._async_transport
+        ) as client:
+            return await client.post("/chat/completions", json=payload)
+
+    @staticmethod
+    def _pause(seconds: float) -> None:
+        if in_async_run():
+            await_on_loop(asyncio.sleep(seconds))
+        else:
+            time.sleep(seconds)
 
     def generate(
         self,

@@ -13,10 +13,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from agentslm.async_bridge import await_on_loop, in_async_run, off_loop
 from agentslm.audit import AuditLog
 from agentslm.events import (
     AgentEvent,
@@ -72,6 +73,9 @@ class RunContext:
     """``select_tools(request, widen=False)``: the tools offered to the model."""
     loop: asyncio.AbstractEventLoop | None = None
     """The application's event loop async tools are awaited on (``Agent.astream``), or None: each gets its own."""
+    steps_on_loop: bool = False
+    """Inside ``arun`` / ``astream``: whether the model steps run on the event loop itself (every model is served,
+    :attr:`~agentslm.models.base.Model.io_bound`, and no retriever embeds requests) rather than in a worker thread."""
 
 
 _Approved = tuple[int, Tool, ToolCall, Any, list[Any], str | None]
@@ -165,7 +169,14 @@ class RunState:
     def approve(self, call: ToolCall, tool: Tool) -> bool:
         """Record the approval request as an event, then ask the agent's approver."""
         self.approval_requests.append(ApprovalRequestEvent(run_id="", task_id=-1, tool=tool.name, arguments=dict(call.arguments)))
-        return bool(self.ctx.approve(call, tool)) if self.ctx.approve is not None else False
+        return bool(off_loop(self.ctx.approve, call, tool)) if self.ctx.approve is not None else False
+
+    def step(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A model step: on the event loop where every model is served (:attr:`RunContext.steps_on_loop`), else off it
+        (:func:`~agentslm.async_bridge.off_loop`: a worker thread inside ``arun`` / ``astream``, directly otherwise)."""
+        if self.ctx.steps_on_loop:
+            return fn(*args, **kwargs)
+        return off_loop(fn, *args, **kwargs)
 
     def retrieval_event(self, selection: Selection) -> RetrievalEvent:
         return RetrievalEvent(
@@ -295,7 +306,7 @@ class RunState:
             self.trace.end(status, input_tokens=self.meter.prompt, output_tokens=self.meter.generated, calls=len(self.done_calls))
 
     def _events(self) -> Iterator[AgentEvent]:
-        selection = self.ctx.select_tools(self.request)
+        selection = self.step(self.ctx.select_tools, self.request)
         if selection.active:
             yield self.emit(self.retrieval_event(selection))
         rounds = _Rounds(selection=selection)
@@ -329,7 +340,8 @@ class RunState:
         """The planner's decision for this round (None if its model failed: the run stops, nothing half-decoded runs)."""
         try:
             with self.meter.active("planner"):
-                decision = self.ctx.planner.decide(
+                decision = self.step(
+                    self.ctx.planner.decide,
                     rounds.selection.tools,
                     self.conversation(),
                     executed=self.handled,
@@ -349,7 +361,9 @@ class RunState:
         ctx = self.ctx
         selection = rounds.selection
         if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
-            rounds.selection = ctx.select_tools(self.request, widen=True)  # none of the retrieved tools fit: widen once
+            rounds.selection = self.step(
+                ctx.select_tools, self.request, widen=True
+            )  # none of the retrieved tools fit: widen once
             yield self.emit(self.retrieval_event(rounds.selection))
             return "next"
         if decision.kind == "no_tool":
@@ -423,7 +437,7 @@ class RunState:
         else:
             try:
                 with self.meter.active("summarizer"):
-                    text, cited, replaced = self.ctx.summarizer.checked_answer(self.request, shown)
+                    text, cited, replaced = self.step(self.ctx.summarizer.checked_answer, self.request, shown)
             except Exception as exc:
                 yield self.emit(ErrorEvent(run_id="", kind="model", message=f"the summarizer's model failed: {_describe(exc)}"))
                 text, cited = listed, [r.id for r in shown]
@@ -587,7 +601,7 @@ class RunState:
             }
             pending = set(futures)
             while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                finished, pending = _first_done(pending)
                 for future in finished:
                     task_id, tool, call, checks, key = futures[future]
                     observation, started, ended = future.result()
@@ -652,3 +666,18 @@ class RunState:
                 key=key,
             )
         )
+
+
+def _first_done(pending: set[Future[Any]]) -> tuple[set[Future[Any]], set[Future[Any]]]:
+    """Wait for the first of ``pending`` to finish (inside ``arun`` / ``astream`` on the event loop, which meanwhile
+    runs the application and the async tools of this wave). Returns (finished, still pending)."""
+    if not in_async_run():
+        done, rest = wait(pending, return_when=FIRST_COMPLETED)
+        return set(done), set(rest)
+    await_on_loop(_any_done(pending))
+    done = {f for f in pending if f.done()}
+    return done, pending - done
+
+
+async def _any_done(futures: set[Future[Any]]) -> None:
+    await asyncio.wait([asyncio.wrap_future(f) for f in futures], return_when=asyncio.FIRST_COMPLETED)
