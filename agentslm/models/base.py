@@ -11,11 +11,19 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from agentslm.models.profiles import PROFILES, ModelProfile
 
-__all__ = ["Message", "TokenLogprob", "Generation", "Model", "neutralize_control_text", "GENERIC_CONTROL_TEXT"]
+__all__ = [
+    "Message",
+    "TokenLogprob",
+    "Generation",
+    "Model",
+    "ToolCompletionModel",
+    "neutralize_control_text",
+    "GENERIC_CONTROL_TEXT",
+]
 
 Message = Mapping[str, str]
 """A chat message: ``{"role": "system" | "user" | "assistant", "content": str}``."""
@@ -162,3 +170,23 @@ def neutralize_control_text(messages: Sequence[Message], specials: Iterable[str]
             content = GENERIC_CONTROL_TEXT.sub(defang, content)
         out.append({**m, "content": content})  # type: ignore[typeddict-item]
     return out
+
+
+@runtime_checkable
+class ToolCompletionModel(Protocol):
+    """A model that takes tools in its own format and returns the calls it made
+    (:meth:`~agentslm.models.openai_compat.OpenAICompatModel.tool_completion`); ``native_tools`` says whether it is set to."""
+
+    @property
+    def native_tools(self) -> bool: ...
+
+    def tool_completion(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Mapping[str, Any]],
+        *,
+        tool_choice: str | Mapping[str, Any] = "auto",
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> tuple[Generation, list[dict[str, Any]]]: ...

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from agentslm.models.base import Generation, Message, Model
+from agentslm.models.base import Generation, Message, Model, ToolCompletionModel
 from agentslm.models.profiles import CallFormat
 from agentslm.registry import Tool
 from agentslm.roles.caller import CALLS_PREFIX, parse_calls, signals_from_generation
@@ -49,7 +49,7 @@ class CallWriter:
         fmt = model.profile.call_format
         self.format: CallFormat = fmt
         self.native = fmt.native and model.continues_reply and hasattr(model, "token_probability")
-        self.served = bool(getattr(model, "native_tools", False))
+        self.served = isinstance(model, ToolCompletionModel) and model.native_tools
         """A served model in its own tool format (``tool_calls="native"``): the server's chat template renders the
         tools, and the reply is the call list under the plan grammar (``response_format``), as for ``apigen-list``."""
 

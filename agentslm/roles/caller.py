@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from agentslm.constraints.call_schema import DecodeLimits, call_schema, calls_schema
-from agentslm.models.base import Generation, Message, Model
+from agentslm.errors import UserError
+from agentslm.models.base import Generation, Message, Model, ToolCompletionModel
 from agentslm.registry import Tool
 from agentslm.roles.prompts import render_prompt, template_tools, tools_json
 from agentslm.step_types import CallList, CallSignals, ToolCall
@@ -65,7 +66,7 @@ class Caller:
 
         A served model set to its own tool format (``OpenAICompatModel(tool_calls="native")``) gets the tools
         natively instead (see :meth:`native_calls`)."""
-        if getattr(self.model, "native_tools", False):
+        if isinstance(self.model, ToolCompletionModel) and self.model.native_tools:
             return self.native_calls(request, tools, context, max_calls=max_calls)
         schema = calls_schema(tools, self.limits, max_calls=max_calls)
         messages = self.calls_messages(request, tools, context)
@@ -86,9 +87,15 @@ class Caller:
         plain text is the model's answer that no tool fits (an empty list)."""
         from agentslm.roles.served_calls import served_calls  # it reads the caller's signals
 
+        model = self.model
+        if not isinstance(model, ToolCompletionModel):
+            raise UserError(
+                f"{model.name} cannot take tools in its own format.",
+                hint="use a served model with tool_calls='native' (OpenAICompatModel), or Caller.calls.",
+            )
         by_name = {t.name: t for t in tools}
         return served_calls(
-            self.model,  # type: ignore[arg-type]  # native_tools: an OpenAICompatModel
+            model,
             [*context, {"role": "user", "content": request}],
             template_tools(tools),
             lambda name, _position: call_schema([by_name[name]], self.limits),

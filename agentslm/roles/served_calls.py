@@ -14,32 +14,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import jsonschema
 
 from agentslm.constraints.validation import validate
-from agentslm.models.base import Generation, Message
+from agentslm.models.base import Message, ToolCompletionModel
 from agentslm.roles.caller import signals_from_generation
 from agentslm.roles.reply_calls import lenient_calls
 from agentslm.step_types import CallList, ToolCall
 
-__all__ = ["ToolCompletionModel", "served_calls"]
-
-
-class ToolCompletionModel(Protocol):
-    """A model that takes tools natively (:meth:`~agentslm.models.openai_compat.OpenAICompatModel.tool_completion`)."""
-
-    def tool_completion(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[Mapping[str, Any]],
-        *,
-        tool_choice: str | Mapping[str, Any] = "auto",
-        max_tokens: int = 512,
-        temperature: float = 0.0,
-        seed: int | None = None,
-    ) -> tuple[Generation, list[dict[str, Any]]]: ...
+__all__ = ["served_calls"]
 
 
 def served_calls(
