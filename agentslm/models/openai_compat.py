@@ -74,7 +74,11 @@ class RemoteAuthError(UserError):
 _TRANSIENT = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
-_SPEC_OPTIONS = {"tool_calls": ("schema", "native"), "structured": ("auto", "json_schema", "json_object", "none")}
+_SPEC_OPTIONS: dict[str, tuple[str, ...]] = {
+    "tool_calls": ("schema", "native"),
+    "structured": ("auto", "json_schema", "json_object", "none"),
+    "timeout": ("SECONDS",),
+}
 
 
 def parse_openai_spec(spec: str) -> tuple[str, str]:
@@ -89,15 +93,25 @@ def parse_openai_spec(spec: str) -> tuple[str, str]:
     return url.rstrip("/"), model.partition("?")[0]
 
 
-def openai_spec_options(spec: str) -> dict[str, str]:
-    """The options of a spec (``...#MODEL?tool_calls=native&structured=json_object``), checked."""
+def openai_spec_options(spec: str) -> dict[str, Any]:
+    """The options of a spec (``...#MODEL?tool_calls=native&structured=json_object&timeout=600``), checked; ``timeout``
+    (seconds per request) for a slow server, e.g. a large prompt on a CPU."""
     query = spec.partition("#")[2].partition("?")[2]
-    options: dict[str, str] = {}
+    options: dict[str, Any] = {}
     for part in filter(None, query.split("&")):
         key, _, value = part.partition("=")
         allowed = _SPEC_OPTIONS.get(key)
         if allowed is None:
             raise UserError(f"Unknown option {key!r} in {spec!r}.", hint=f"options: {', '.join(sorted(_SPEC_OPTIONS))}.")
+        if key == "timeout":
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = 0.0
+            if not 0 < seconds < float("inf"):
+                raise UserError(f"timeout={value!r} in {spec!r} is not a number of seconds.", hint="e.g. timeout=600.")
+            options[key] = seconds
+            continue
         if value not in allowed:
             raise UserError(f"{key}={value!r} in {spec!r} is not an option.", hint=f"{key} takes {' | '.join(allowed)}.")
         options[key] = value

@@ -302,6 +302,11 @@ def test_spec_options_are_checked() -> None:
         load_model("openai:http://127.0.0.1:9/v1#m?tools=native")
     with pytest.raises(UserError, match=re.escape("tool_calls takes schema | native")):
         load_model("openai:http://127.0.0.1:9/v1#m?tool_calls=yes")
+    slow = load_model("openai:http://127.0.0.1:9/v1#m?tool_calls=native&timeout=600")
+    assert isinstance(slow, OpenAICompatModel) and slow.timeout == 600.0 and slow.native_tools
+    for bad in ("0", "soon", "inf"):
+        with pytest.raises(UserError, match="not a number of seconds"):
+            load_model(f"openai:http://127.0.0.1:9/v1#m?timeout={bad}")
     with pytest.raises(UserError, match="tool_calls='x' is not an option"):
         OpenAICompatModel("http://127.0.0.1:9/v1", tool_calls="x")  # type: ignore[arg-type]
 
