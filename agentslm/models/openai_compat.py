@@ -39,7 +39,7 @@ from agentslm.async_bridge import await_on_loop, in_async_run
 from agentslm.constraints.validation import validate
 from agentslm.errors import ModelNotFoundError, RunError, UserError
 from agentslm.models.base import Generation, Message, Model, TokenLogprob, neutralize_control_text
-from agentslm.models.profiles import CALLS_TEXT
+from agentslm.models.profiles import CALLS_TEXT, PROFILES, ModelProfile, named_profile
 from agentslm.models.served_schema import for_llama_cpp_python, for_server
 from agentslm.usage import record
 
@@ -52,6 +52,7 @@ __all__ = [
     "RemoteModelError",
     "parse_openai_spec",
     "retry_after",
+    "served_profile",
     "strict_compatible",
     "wire_messages",
 ]
@@ -75,6 +76,7 @@ _TRANSIENT = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 _SPEC_OPTIONS: dict[str, tuple[str, ...]] = {
+    "profile": tuple(PROFILES),
     "tool_calls": ("schema", "native"),
     "structured": ("auto", "json_schema", "json_object", "none"),
     "timeout": ("SECONDS",),
@@ -116,6 +118,29 @@ def openai_spec_options(spec: str) -> dict[str, Any]:
             raise UserError(f"{key}={value!r} in {spec!r} is not an option.", hint=f"{key} takes {' | '.join(allowed)}.")
         options[key] = value
     return options
+
+
+_FAMILY_NAMES = (
+    ("qwen", "qwen"),
+    ("llama-3", "llama3"),
+    ("llama3", "llama3"),
+    ("phi-4", "phi4"),
+    ("phi4", "phi4"),
+    ("granite", "granite"),
+    ("gemma", "gemma"),
+    ("hermes", "hermes"),
+    ("smollm", "smollm"),
+)
+
+
+def served_profile(model: str) -> ModelProfile:
+    """The profile a served model's name implies (``Qwen/Qwen2.5-1.5B-Instruct``, ``qwen2.5-coder-1.5b``: ``qwen``), or
+    ``generic``. Only its policy defaults and control tokens apply to a served model: the server renders the prompt."""
+    lowered = model.lower()
+    for word, family in _FAMILY_NAMES:
+        if word in lowered:
+            return PROFILES[family]
+    return PROFILES["generic"]
 
 
 def retry_after(value: str | None, *, cap: float = 30.0) -> float | None:
@@ -160,6 +185,9 @@ class OpenAICompatModel(Model):
             with ``top_logprobs`` (llama-cpp-python's server returns none without the latter).
         top_logprobs: alternatives per token to ask for (1 to 20); only the chosen token's log-probability is used (the
             server's grammar mask is not visible, so the alternatives may be tokens the schema does not allow).
+        profile: the model family's profile (:data:`~agentslm.models.profiles.PROFILES`), which sets its planner
+            policy defaults and the control tokens neutralised in tool results; default: guessed from the served
+            model's name (:func:`served_profile`), ``generic`` where it names no known family.
     """
 
     provider = "openai"
@@ -179,6 +207,7 @@ class OpenAICompatModel(Model):
         logprobs: bool = True,
         top_logprobs: int = 1,
         transport: Any = None,
+        profile: str | None = None,
     ) -> None:
         import httpx
 
@@ -196,6 +225,7 @@ class OpenAICompatModel(Model):
         if not 1 <= top_logprobs <= 20:
             raise UserError(f"top_logprobs={top_logprobs} is out of range.", hint="use 1 to 20 (OpenAI's limit).")
         self.top_logprobs = top_logprobs
+        self.profile = named_profile(profile) if profile else served_profile(model)
         key = api_key or os.environ.get("AGENTSLM_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)

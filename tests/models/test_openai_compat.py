@@ -302,6 +302,19 @@ def test_spec_options_are_checked() -> None:
         load_model("openai:http://127.0.0.1:9/v1#m?tools=native")
     with pytest.raises(UserError, match=re.escape("tool_calls takes schema | native")):
         load_model("openai:http://127.0.0.1:9/v1#m?tool_calls=yes")
+    from agentslm.models.openai_compat import served_profile
+    from agentslm.roles.planner import PlannerPolicy
+
+    assert served_profile("Qwen/Qwen2.5-1.5B-Instruct").family == "qwen"
+    assert served_profile("qwen2.5-coder-1.5b").family == "qwen"
+    assert served_profile("meta-llama/Llama-3.2-3B-Instruct").family == "llama3"
+    assert served_profile("my-model").family == "generic"
+    qwen = load_model("openai:http://127.0.0.1:9/v1#qwen2.5-coder-1.5b")
+    assert PlannerPolicy.for_model(qwen).grounding_scope == "any"  # the family's calibrated policy reaches it served
+    named = load_model("openai:http://127.0.0.1:9/v1#my-model?profile=qwen")
+    assert named.profile.family == "qwen"
+    with pytest.raises(UserError, match="profile='nope'"):
+        load_model("openai:http://127.0.0.1:9/v1#m?profile=nope")
     slow = load_model("openai:http://127.0.0.1:9/v1#m?tool_calls=native&timeout=600")
     assert isinstance(slow, OpenAICompatModel) and slow.timeout == 600.0 and slow.native_tools
     for bad in ("0", "soon", "inf"):
