@@ -23,7 +23,7 @@ from agentslm.bench.systems import Gate, decide
 from agentslm.registry import ToolRegistry
 from agentslm.step_types import ToolCall
 
-__all__ = ["regate", "sweep"]
+__all__ = ["choose_policy", "policy_fields", "regate", "sweep"]
 
 
 def _ungated(record: dict[str, Any]) -> list[ToolCall] | None:
@@ -64,20 +64,48 @@ def sweep(
     firsts: Iterable[float] = (0.0, 0.6, 0.7, 0.74, 0.8),
     mores: Iterable[float] = (0.0, 0.67, 0.8, 1.01),
     groundings: Iterable[bool] = (False, True),
+    scopes: Iterable[str] = ("every", "any"),
 ) -> list[dict[str, Any]]:
-    """Accuracy per category and its unweighted mean for every gate of the grid, best mean first.
+    """Accuracy per category and its unweighted mean for every gate of the grid, best mean first (with grounding on,
+    each ``grounding_scope``: ``every`` stated value, or ``any``).
 
     The mean alone rewards never calling when the model is weak; read the per-category columns."""
     categories = sorted({r["category"] for r in records if r["system"] == "agentslm"})
     rows: list[dict[str, Any]] = []
-    mores = list(mores)
-    grid = [(f, m, g) for f in firsts for m in mores for g in groundings]
-    for first, more, grounding in grid:
-        gate = Gate(min_first=first, min_more=more, grounding=grounding)
+    mores, scopes = list(mores), list(scopes)
+    grid = [(f, m, g, scope) for f in firsts for m in mores for g in groundings for scope in (scopes if g else scopes[:1])]
+    for first, more, grounding, scope in grid:
+        gate = Gate(min_first=first, min_more=more, grounding=grounding, grounding_scope=scope)
         per = {}
         for cat in categories:
             verdicts = regate([r for r in records if r["category"] == cat], cases, gate)
             per[cat] = sum(verdicts) / len(verdicts) if verdicts else 0.0
-        rows.append({"min_first": first, "min_more": more, "grounding": grounding, "mean": statistics.fmean(per.values()), **per})
-    rows.sort(key=lambda row: (-row["mean"], row["min_first"], row["min_more"]))
+        rows.append(
+            {
+                "min_first": first,
+                "min_more": more,
+                "grounding": grounding,
+                "grounding_scope": scope,
+                "mean": statistics.fmean(per.values()),
+                **per,
+            }
+        )
+    rows.sort(key=lambda row: (-row["mean"], row["min_first"], row["min_more"], row["grounding_scope"] != "every"))
     return rows
+
+
+def choose_policy(rows: list[dict[str, Any]], floors: dict[str, float] | None = None) -> dict[str, Any] | None:
+    """The best row of :func:`sweep` (highest mean; ties: the lower thresholds, then ``every``) whose accuracy in each
+    category of ``floors`` is at least its floor (0..1), or None if no row meets them."""
+    floors = floors or {}
+    unknown = sorted(set(floors) - {k for row in rows[:1] for k in row})
+    if unknown:
+        from agentslm.errors import UserError
+
+        raise UserError(f"No results for {', '.join(unknown)}.", hint="name categories the results hold.")
+    return next((row for row in rows if all(row[c] >= f for c, f in floors.items())), None)
+
+
+def policy_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """The :class:`~agentslm.roles.planner.PlannerPolicy` fields a chosen gate row sets."""
+    return {k: row[k] for k in ("min_first", "min_more", "grounding", "grounding_scope")}

@@ -464,15 +464,36 @@ def bench_fallback(
 def bench_gate(
     results: Annotated[Path, typer.Argument(help="A results folder with agentslm records (gate 0/0).")],
     top: Annotated[int, typer.Option(help="Rows to print.")] = 10,
+    floor: Annotated[
+        list[str] | None,
+        typer.Option(help="CATEGORY=PERCENT: a policy is chosen only among gates at least this accurate there (repeatable)."),
+    ] = None,
+    write_policy: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the chosen gate as this model's planner policy (JSON), for --planner-policy @FILE or "
+            "Agent(policy=PlannerPolicy.from_file(FILE))."
+        ),
+    ] = None,
 ) -> None:
-    """Accuracy of the agentslm caller under a grid of confidence gates, from recorded results (no decoding)."""
+    """Accuracy of the agentslm caller under a grid of confidence gates and grounding rules, from recorded results (no
+    decoding); with --write-policy, the best (highest mean, within --floor) becomes the model's policy file.
+
+    Calibrate on categories you do not report (BFCL live_*, or `agentslm bench bfcl --holdout`), then report the
+    others under the written policy."""
+    import json
+
     from agentslm.bench.bfcl_data import load_bfcl
     from agentslm.bench.bfcl_run import read_records
-    from agentslm.bench.gate import sweep
+    from agentslm.bench.gate import choose_policy, policy_fields, sweep
 
     records = [r for r in read_records(results) if r["system"] == "agentslm"]
     if not records:
         raise UserError(f"No agentslm records in {results}.")
+    floors = _policy_overrides(floor)
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 100 for v in floors.values()):
+        raise UserError(f"--floor takes CATEGORY=PERCENT (0 to 100), not {floor}.", hint="e.g. --floor irrelevance=80")
+    floors = {k: v / 100 for k, v in floors.items()}
     categories = sorted({r["category"] for r in records})
     cases = {(c, case.id): case for c in categories for case in load_bfcl(c)}
     rows = sweep(records, cases)
@@ -484,12 +505,31 @@ def bench_gate(
         table.add_row(
             f"{row['min_first']:.2f}",
             f"{row['min_more']:.2f}",
-            "on" if row["grounding"] else "off",
+            f"on ({row['grounding_scope']})" if row["grounding"] else "off",
             f"{100 * row['mean']:.1f}",
             *(f"{100 * row[c]:.1f}" for c in categories),
             style="dim" if row is base else None,
         )
     console.print(table)
+    if write_policy is None:
+        return
+    chosen = choose_policy(rows, floors)
+    if chosen is None:
+        raise UserError(f"No gate of the grid meets the floors {floor}.", hint="lower a --floor, or calibrate on more cases.")
+    meta_path = results / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    document = {
+        "policy": policy_fields(chosen),
+        "model": meta.get("model"),
+        "chosen_by": "agentslm bench gate: the highest unweighted mean over the categories"
+        + (f" among gates with {', '.join(floor or [])}" if floor else ""),
+        "results": str(results),
+        "records": len(records),
+        "accuracy": {c: round(chosen[c], 4) for c in ("mean", *categories)},
+    }
+    write_policy.parent.mkdir(parents=True, exist_ok=True)
+    write_policy.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    console.print(f"policy: {document['policy']} -> {write_policy}")
 
 
 @app.command("eval")

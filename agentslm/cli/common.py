@@ -71,9 +71,15 @@ PlannerPolicyOpt = Annotated[
 
 
 def _policy_overrides(items: list[str] | None) -> dict[str, Any]:
-    """``["grounding_scope=any", "probe_more=false"]`` -> ``{"grounding_scope": "any", "probe_more": False}``."""
+    """``["grounding_scope=any", "probe_more=false"]`` -> ``{"grounding_scope": "any", "probe_more": False}``;
+    ``@FILE`` reads a policy file (``agentslm bench gate --write-policy``); later items override earlier ones."""
     out: dict[str, Any] = {}
     for item in items or []:
+        if item.startswith("@"):  # a policy file (agentslm bench gate --write-policy)
+            from agentslm.roles.planner import read_policy_file
+
+            out.update(read_policy_file(item[1:]))
+            continue
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise UserError(f"--planner-policy {item!r} is not KEY=VALUE.", hint="e.g. --planner-policy grounding_scope=any")

@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -72,6 +74,7 @@ __all__ = [
     "PlannerPolicy",
     "empty_list_probability",
     "name_lookups",
+    "read_policy_file",
     "value_lookups",
 ]
 
@@ -149,6 +152,13 @@ class PlannerPolicy:
     finished request usually yields a repeat and stops."""
 
     @classmethod
+    def from_file(cls, path: str | os.PathLike[str], model: Model | None = None) -> PlannerPolicy:
+        """The policy in a file ``agentslm bench gate --write-policy`` wrote, over ``model``'s defaults (or the
+        class defaults)."""
+        fields = read_policy_file(path)
+        return cls.for_model(model, **fields) if model is not None else cls(**fields)
+
+    @classmethod
     def for_model(cls, model: Model, **overrides: Any) -> PlannerPolicy:
         """The policy calibrated for ``model``: its ``no_tool_threshold``, its profile's defaults
         (:attr:`~agentslm.models.profiles.ModelProfile.policy`), then ``overrides``."""
@@ -160,6 +170,27 @@ class PlannerPolicy:
                 hint=f"use fields of PlannerPolicy: {', '.join(sorted(cls.__dataclass_fields__))}.",
             )
         return cls(**values)
+
+
+def read_policy_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The policy fields in a file ``agentslm bench gate --write-policy`` wrote (``{"policy": {...}, ...}``), checked
+    against :class:`PlannerPolicy`; a clear error for a missing or malformed file."""
+    file = Path(path)
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(
+            f"No policy file {file}.", hint="write one with agentslm bench gate RESULTS --write-policy FILE."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"Cannot read the policy file {file}: {exc}.", hint="it is JSON with a 'policy' object.") from None
+    fields = document.get("policy") if isinstance(document, dict) else None
+    if not isinstance(fields, dict):
+        raise UserError(f"{file} has no 'policy' object.", hint="write it with agentslm bench gate --write-policy.")
+    unknown = sorted(set(fields) - set(PlannerPolicy.__dataclass_fields__))
+    if unknown:
+        raise UserError(f"{file} sets unknown policy field(s): {', '.join(unknown)}.", hint="see PlannerPolicy's fields.")
+    return dict(fields)
 
 
 class Decision(BaseModel):
