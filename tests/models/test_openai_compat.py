@@ -445,3 +445,35 @@ def test_a_real_server_takes_the_planners_schema_and_a_conversation_with_results
     jsonschema.validate(json.loads(gen.text), schema)
     assert gen.prompt_tokens > 0
     model.close()
+
+
+@pytest.mark.slow
+def test_served_qwen_as_the_agents_model_does_a_dependent_task() -> None:
+    """Qwen2.5-Coder-1.5B served by llama_cpp.server as the agent's own model (``tool_calls=native``: the server's
+    template renders the tools and the earlier call, the plan grammar goes as ``response_format``): "Send Chloe an
+    email ..." needs her address from a lookup first; the email goes to the address the lookup returned, and nothing
+    else changes."""
+    from agentslm import Agent
+    from agentslm.bench.task_world import World
+    from agentslm.models.catalog import catalog_model, pulled_path
+    from tests.conftest import serve_gguf
+
+    entry = catalog_model("qwen2.5-coder-1.5b")
+    assert entry is not None
+    if not pulled_path(entry).is_file():
+        pytest.skip("Qwen2.5-Coder-1.5B is not pulled here (agentslm models pull qwen2.5-coder-1.5b)")
+    world = World()
+    before = world.snapshot()
+    with serve_gguf(str(pulled_path(entry)), "qwen2.5-coder-1.5b", threads=2) as url:
+        model = load_model(f"openai:{url}#qwen2.5-coder-1.5b?tool_calls=native&timeout=600")
+        assert model.profile.family == "qwen"
+        run = Agent(model=model, tools=world.registry(), approve=lambda *_: True).run(
+            "Send Chloe an email saying I will be 10 minutes late."
+        )
+        model.close()
+    after = world.snapshot()
+    sent = list(after["outbox"].values())
+    assert run.status == "answered", run.events
+    assert [m["to"] for m in sent] == ["chloe@martin-design.fr"]
+    assert "10 minutes" in sent[0]["body"]
+    assert {k: v for k, v in after.items() if k != "outbox"} == {k: v for k, v in before.items() if k != "outbox"}
