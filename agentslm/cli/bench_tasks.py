@@ -35,6 +35,10 @@ def bench_tasks(
     only: Annotated[str | None, typer.Option(help="Run only cases whose id or kind contains this text.")] = None,
     out: Annotated[Path, typer.Option(help="Results folder (results.jsonl, report.md, summary.json).")] = Path("bench-out/tasks"),
     planner_policy: PlannerPolicyOpt = None,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(help="Time budget of one run (Budgets.max_seconds; default 120 s): raise it for a slow served model."),
+    ] = None,
 ) -> None:
     """Multi-step tasks scored on the final state: done only with the right changes, none unrequested, no invented
     identifier and no junk value (every call approved, so whatever the agent would do happens)."""
@@ -46,12 +50,14 @@ def bench_tasks(
     if only:
         items = [c for c in items if only in c["id"] or only in c["kind"]]
     from agentslm.roles.planner import PlannerPolicy
+    from agentslm.run.types import Budgets
 
     loaded = _load(model, threads, lora, adapter)
     policy = PlannerPolicy.for_model(loaded, **_policy_overrides(planner_policy))
+    budgets = Budgets() if max_seconds is None else Budgets(max_seconds=max_seconds)
 
     def make_agent(registry: Any) -> Agent:
-        return Agent(loaded, registry, approve=lambda call, tool: True, policy=policy)
+        return Agent(loaded, registry, approve=lambda call, tool: True, policy=policy, budgets=budgets)
 
     def show(row: dict[str, Any]) -> None:
         mark = "[green]done[/]" if row["done"] else "[red]not done[/]"
@@ -68,6 +74,7 @@ def bench_tasks(
         "commit": machine["git_commit"],
         "profile": loaded.profile.family,
         "planner_policy": _policy_overrides(planner_policy),
+        "max_seconds": budgets.max_seconds,
     }
     s = write_task_report(out, rows, meta)
     console.print(

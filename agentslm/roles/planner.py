@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
 from agentslm.grounding import enum_member_stated, grounding_report, scoped_grounding_report
-from agentslm.models.base import Generation, Message, Model
+from agentslm.models.base import Generation, Message, Model, ToolCompletionModel
 from agentslm.plan import REFERENCE, Plan, Task
 from agentslm.provenance import Sources, field_kind, restrict_parameters
 from agentslm.registry import Effect, Tool
@@ -315,10 +315,10 @@ class Planner:
         stated_names = [v for v in request_values(request) if not v[:1].isdigit()]
         fresh = [f for f in fresh if not _two_names(f, by_name, stated_names)]  # one lookup finds one record
         model = rnd.model
-        if executed and all(_writes(f, by_name) for f in fresh) and model.continues_reply and self.policy.finish_named_writes:
+        if executed and all(_writes(f, by_name) for f in fresh) and _decodes_one_call(model) and self.policy.finish_named_writes:
             fresh = self._read_before_writing(rnd, fresh) or fresh
         incomplete: dict[str, list[str]] = {}
-        if not fresh and self.policy.finish_named_writes and not round_failed and model.continues_reply:
+        if not fresh and self.policy.finish_named_writes and not round_failed and _decodes_one_call(model):
             wrote, incomplete = self._finish_writes(rnd.usable, by_name, executed, conversation, sources, rnd.messages, model)
             fresh = supported(rnd.numbered(self, wrote), by_name, sources, {}, said)
             fresh = requested(fresh, by_name, executed, conversation)
@@ -334,11 +334,11 @@ class Planner:
             other = request_words - name_words(n)
             instructed += [t for t in rnd.usable if not t.effects - {Effect.READ} and name_words(t.name) & other]
         instructed = list({t.name: t for t in instructed if t.name not in ran_names}.values())
-        if not fresh and incomplete and instructed and model.continues_reply:  # "Read ... and save its content": read
+        if not fresh and incomplete and instructed and _decodes_one_call(model):  # "Read ... and save its content": read
             fresh = supported(
                 rnd.numbered(self, self._lookup(instructed, rnd.messages, conversation, model)), by_name, sources, {}, said
             )
-        if not fresh and lookup_for and model.continues_reply:  # look the value up first (e.g. an address)
+        if not fresh and lookup_for and _decodes_one_call(model):  # look the value up first (e.g. an address)
             reads = [t for t in rnd.usable if not t.effects - {Effect.READ}]
             wanted += [n for n in incomplete if n in lookup_for]
             offered = name_lookups(reads, sources, [actual for _, _, actual in executed]) if wanted else reads
@@ -639,6 +639,13 @@ class Planner:
                 ToolCall(name=item["name"], arguments=item["arguments"], raw=gen.text, signals=signals_from_generation(gen))
             )
         return extra
+
+
+def _decodes_one_call(model: Model) -> bool:
+    """Whether the planner may decode one call on its own (a lookup before a write, a named write after results): a
+    local model continues the reply after the wrapper; a served one decodes the call object under its schema
+    (``response_format``), whatever its tool format. Probing for further calls still needs a continued reply."""
+    return model.continues_reply or isinstance(model, ToolCompletionModel)
 
 
 def empty_list_probability(gen: Generation) -> float | None:
