@@ -39,7 +39,7 @@ from agentslm.async_bridge import await_on_loop, in_async_run
 from agentslm.constraints.validation import validate
 from agentslm.errors import ModelNotFoundError, RunError, UserError
 from agentslm.models.base import Generation, Message, Model, TokenLogprob, neutralize_control_text
-from agentslm.models.profiles import CALLS_TEXT, PROFILES, ModelProfile, named_profile
+from agentslm.models.profiles import CALLS_TEXT, PROFILES, ModelProfile, listed_calls, named_profile
 from agentslm.models.served_schema import for_llama_cpp_python, for_server
 from agentslm.usage import record
 
@@ -505,7 +505,7 @@ def wire_messages(messages: Sequence[Message], *, structured_calls: bool) -> lis
     for m in messages:
         msg = dict(m)
         listed = CALLS_TEXT.match(str(msg.get("content", ""))) if msg.get("role") == "assistant" else None
-        calls = _listed_calls(listed.group(1)) if listed and structured_calls else None
+        calls = listed_calls(listed.group(1)) if listed and structured_calls else None
         if calls:
             pending = [f"call_{issued + n}" for n in range(1, len(calls) + 1)]
             issued += len(calls)
@@ -525,16 +525,6 @@ def wire_messages(messages: Sequence[Message], *, structured_calls: bool) -> lis
             continue
         out.append(msg)
     return out
-
-
-def _listed_calls(text: str) -> list[dict[str, Any]] | None:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(data, list) or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in data):
-        return None
-    return data
 
 
 def _tokens(choice: Mapping[str, Any]) -> list[TokenLogprob]:

@@ -22,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "CALLS_TEXT",
+    "listed_calls",
     "CallFormat",
     "ModelProfile",
     "PROFILES",
@@ -232,12 +233,21 @@ def native_text(fmt: CallFormat, calls: Sequence[Mapping[str, Any]]) -> str:
     )
 
 
-def _calls(listed: str) -> list[dict[str, Any]] | None:
+def listed_calls(listed: str) -> list[dict[str, Any]] | None:
+    """The calls of a run's ``<tool_call>[...]</tool_call>`` text (:data:`CALLS_TEXT`'s group), ``{"name", "arguments"}``
+    each, or None when it is not such a list."""
     try:
         data = json.loads(listed)
     except json.JSONDecodeError:
         return None
     if not isinstance(data, list) or not all(isinstance(c, dict) and isinstance(c.get("name"), str) for c in data):
+        return None
+    return data
+
+
+def _calls(listed: str) -> list[dict[str, Any]] | None:
+    data = listed_calls(listed)
+    if data is None:
         return None
     return [
         {"type": "function", "id": f"call{i}", "function": {"name": c["name"], "arguments": c.get("arguments") or {}}}

@@ -75,7 +75,7 @@ class RunContext:
     """The application's event loop async tools are awaited on (``Agent.astream``), or None: each gets its own."""
     steps_on_loop: bool = False
     """Inside ``arun`` / ``astream``: whether the model steps run on the event loop itself (every model is served,
-    :attr:`~agentslm.models.base.Model.io_bound`, and no retriever embeds requests) rather than in a worker thread."""
+    :attr:`~agentslm.models.base.Model.io_bound`, and no retriever ranks the tools) rather than in a worker thread."""
 
 
 _Approved = tuple[int, Tool, ToolCall, Any, list[Any], str | None]
@@ -361,9 +361,8 @@ class RunState:
         ctx = self.ctx
         selection = rounds.selection
         if decision.kind == "no_tool" and selection.active and not selection.widened and not self.handled:
-            rounds.selection = self.step(
-                ctx.select_tools, self.request, widen=True
-            )  # none of the retrieved tools fit: widen once
+            # none of the retrieved tools fit: widen once
+            rounds.selection = self.step(ctx.select_tools, self.request, widen=True)
             yield self.emit(self.retrieval_event(rounds.selection))
             return "next"
         if decision.kind == "no_tool":

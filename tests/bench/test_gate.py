@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,18 +22,28 @@ def test_gate_closes_the_list_at_the_first_unsure_call_and_merges_duplicates() -
     assert gated.calls == [] and gated.abstained
 
 
-def test_regate_rescores_recorded_outputs() -> None:
+def _first_case_and_its_answer() -> tuple[Any, dict[str, Any]]:
+    """BFCL simple_python's first case and a call its checker accepts."""
     case = load_bfcl("simple_python", limit=1)[0]
     ((name, args),) = case.answer[0].items()
-    right = {"name": name, "arguments": {k: v[0] for k, v in args.items() if v[0] != ""}}
-    record = {
+    return case, {"name": name, "arguments": {k: v[0] for k, v in args.items() if v[0] != ""}}
+
+
+def _record(case: Any, calls: list[dict[str, Any]], ungated: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
         "system": "agentslm",
         "category": "simple_python",
         "id": case.id,
-        "calls": [right, right],
+        "calls": calls,
         "raw": "",
-        "extra": {"ungated": [right, {"name": name, "arguments": {}}], "open_probabilities": [0.8, 0.6]},
+        "extra": {"ungated": ungated, **extra},
     }
+
+
+def test_regate_rescores_recorded_outputs() -> None:
+    case, right = _first_case_and_its_answer()
+    name = right["name"]
+    record = _record(case, [right, right], [right, {"name": name, "arguments": {}}], open_probabilities=[0.8, 0.6])
     cases = {("simple_python", case.id): case}
     assert regate([record], cases, Gate()) == [False]  # two different calls: wrong count
     assert regate([record], cases, Gate(min_more=0.7)) == [True]
@@ -71,16 +82,7 @@ def test_the_chosen_gate_becomes_a_policy_file_the_planner_and_the_cli_read(tmp_
 
 
 def test_the_sweep_tries_each_grounding_scope() -> None:
-    case = load_bfcl("simple_python", limit=1)[0]
-    ((name, args),) = case.answer[0].items()
-    right = {"name": name, "arguments": {k: v[0] for k, v in args.items() if v[0] != ""}}
-    record = {
-        "system": "agentslm",
-        "category": "simple_python",
-        "id": case.id,
-        "calls": [right],
-        "raw": "",
-        "extra": {"ungated": [right]},
-    }
+    case, right = _first_case_and_its_answer()
+    record = _record(case, [right], [right])
     rows = sweep([record], {("simple_python", case.id): case}, firsts=(0.0,), mores=(0.0,))
     assert sorted((r["grounding"], r["grounding_scope"]) for r in rows) == [(False, "every"), (True, "any"), (True, "every")]
