@@ -24,18 +24,27 @@ from agentslm.provenance import MAX_CANDIDATES, SHAPED_KINDS, Sources, field_kin
 
 __all__ = [
     "INSTRUCTIONS",
+    "as_stated",
+    "asked_fields",
+    "asked_kinds",
     "copies_a_result",
     "copy_parameters",
+    "field_words",
     "identifier_values",
     "linked_identifiers",
     "named_labels",
+    "records",
     "refers_back",
     "request_values",
     "result_texts",
+    "stated_pairs",
     "stated_text",
+    "stated_texts",
+    "stated_values_like",
     "text_parts",
     "unlinked_names",
     "unused_values",
+    "waits_for_names",
 ]
 
 _QUOTED = re.compile(r"\"([^\"]{1,80})\"|'([^']{1,80})'")
@@ -85,6 +94,80 @@ def stated_text(request: str) -> str | None:
     return None
 
 
+_PAIRED = re.compile(
+    r"\b(?:titled|called|named)\s+[\"']?(?P<label>[^\"'.,;:!?\n]{1,60}?)[\"']?\s+with\s+the\s+(?:text|content|body|message)"
+    r":?\s+[\"']?(?P<text>[^\"'\n]+?)[\"']?(?=\s*(?:,\s+(?:and\s+)?(?:one|another|a|the)\b|,?\s+and\s+(?:one|another)\b|[.;!?]\s|[.;!?]?$))",
+    re.IGNORECASE,
+)
+
+
+def stated_pairs(request: str) -> dict[str, str]:
+    """The label -> text pairs a request gives for two or more records: "Save two notes: one titled Call with the text
+    call mom, one titled Stamps with the text buy stamps." -> {"Call": "call mom", "Stamps": "buy stamps"}; empty for
+    fewer than two."""
+    pairs = {m.group("label").strip(): m.group("text").strip() for m in _PAIRED.finditer(request)}
+    return pairs if len(pairs) > 1 else {}
+
+
+def stated_texts(request: str) -> list[str]:
+    """Every text a request gives: each pair's (:func:`stated_pairs`), else the one :func:`stated_text` finds."""
+    pairs = stated_pairs(request)
+    if pairs:
+        return list(dict.fromkeys(pairs.values()))
+    stated = stated_text(request)
+    return [stated] if stated else []
+
+
+def as_stated(arguments: Mapping[str, Any], parameters: Mapping[str, Any], request: str) -> dict[str, Any]:
+    """``arguments`` of a call that creates a record, put as the request states them:
+
+    * a text the request pairs with another label goes with its own label ("one titled Call with the text call mom,
+      one titled Stamps with the text buy stamps": the Stamps note's text is "buy stamps", never "call mom");
+    * a label (title, name, subject) that carries the call's other values is cut before them ("Create two events: Gym
+      on 2026-12-11 at 07:00 and ..." is titled ``Gym``, its date and time go in their own fields).
+    """
+    props = parameters.get("properties")
+    if not isinstance(props, Mapping):
+        return dict(arguments)
+    out = dict(arguments)
+    labels = [
+        n
+        for n, spec in props.items()
+        if isinstance(spec, Mapping)
+        and spec.get("type") == "string"
+        and _LABEL_FIELDS.search(n.lower())
+        and field_kind(n, spec) not in ("free_text", "schema", *SHAPED_KINDS)
+    ]
+    texts = [n for n, spec in props.items() if isinstance(spec, Mapping) and field_kind(n, spec) == "free_text"]
+    pairs = {k.casefold(): v for k, v in stated_pairs(request).items()}
+    paired_texts = {v.casefold() for v in pairs.values()}
+    for label in labels:
+        value = out.get(label)
+        if not isinstance(value, str):
+            continue
+        own = pairs.get(value.strip().casefold())
+        for text in texts:
+            current = out.get(text)
+            if own and isinstance(current, str) and current.strip().casefold() in paired_texts:
+                out[text] = own
+        others = [  # the call's own dates, times, addresses: values no label needs to repeat
+            str(v)
+            for n, v in out.items()
+            if n != label
+            and isinstance(v, str)
+            and any(identifier_spans(v, k, quoted=False) == [v] for k in ("date", "time", "email", "url", "phone"))
+        ]
+        cut = min((value.find(o) for o in others if o in value and value.find(o) > 0), default=-1)
+        if cut > 0:
+            head = _CONNECTOR_TAIL.sub("", value[:cut]).strip()
+            if head and head.casefold() in request.casefold():
+                out[label] = head
+    return out
+
+
+_CONNECTOR_TAIL = re.compile(r"(?:[\s,;:\-]+(?:on|at|for|to|from|with|in|by|@)?)+\s*$", re.IGNORECASE)
+
+
 def text_parts(request: str) -> list[str]:
     """The request's clauses of two words or more: "Email Ana: the meeting moved to 3pm." -> ["Email Ana", "the
     meeting moved to 3pm"]."""
@@ -128,6 +211,46 @@ def result_texts(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         texts += [_rendered(v) for v in value]
     return [t for t in dict.fromkeys(texts) if t.strip()]
+
+
+def field_words(key: str) -> set[str]:
+    """Words of a result's field name, singular: ``temp_c`` -> {temp}, ``email`` -> {email}, ``phoneNumber`` -> {phone,
+    number}."""
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", key).lower()
+    return {_singular(w) for w in re.split(r"[^a-z]+", spaced) if len(w) > 2}
+
+
+def _singular(word: str) -> str:
+    """addresses -> address, numbers -> number, emails -> email (not address -> addres)."""
+    if word.endswith("sses"):
+        return word[:-2]
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") and len(word) > 3 else word
+
+
+def records(data: Any) -> list[Mapping[str, Any]]:
+    """The records (objects) of a result, nested ones included, outermost first."""
+    data = _parsed(data)
+    if isinstance(data, Mapping):
+        return [data, *(r for v in data.values() for r in records(v))]
+    if isinstance(data, list | tuple):
+        return [r for v in data for r in records(v)]
+    return []
+
+
+def asked_fields(request: str, value: Any, *, not_words: Iterable[str] = ()) -> list[str]:
+    """The values of ``value``'s record fields that ``request`` asks for by their name: "Look up Ana and David and add
+    both phone numbers to a note" asks for the ``phone`` fields, "What are the email addresses of Ana and Ben?" for
+    ``email``. ``not_words``: words that name something else here (a write's own tool: "email" in "email its text to
+    Ben" is the verb of ``send_email``)."""
+    skip = {_singular(w) for w in not_words}
+    said = {_singular(w) for w in re.findall(r"[a-z]+", request.lower()) if len(w) > 2} - skip
+    found: list[str] = []
+    for record in records(value):
+        for key, v in record.items():
+            named = field_words(key)
+            if named and named <= said and isinstance(v, str | int | float) and not isinstance(v, bool) and str(v).strip():
+                found.append(str(v))
+    return list(dict.fromkeys(found))
 
 
 def _items(value: Any) -> Iterable[Any]:
@@ -190,7 +313,7 @@ def unused_values(request: str, ran: Iterable[Any]) -> list[str]:
     used, less the labels it gives ("titled Rates") and the text it states (both are a write's, not a lookup's)."""
     used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).casefold()
     labels = {v.strip().casefold() for v in _NAMED.findall(request)}
-    stated = (stated_text(request) or "").casefold()
+    stated = " ".join(stated_texts(request)).casefold()
     return [
         v
         for v in dict.fromkeys(request_values(request))
@@ -202,7 +325,12 @@ def unlinked_names(sources: Sources) -> list[str]:
     """The names the current request states (capitalised words, not numbers) that no result mentions yet: whose
     address, number or id a lookup has still to find ("Email Ana and Ben: ..." before any lookup: Ana, Ben)."""
     request = sources.requests[-1] if sources.requests else ""
-    names = [v for v in request_values(request) if not v[:1].isdigit() and not identifier_spans(v, "path")]
+    labels = {v.strip().casefold() for v in _NAMED.findall(request)}
+
+    def label_only(v: str) -> bool:  # "a note titled Phones": no one to look up (but "Look up Elena ... titled Elena")
+        return v.casefold() in labels and len(re.findall(rf"\b{re.escape(v)}\b", request)) == 1
+
+    names = [v for v in request_values(request) if not v[:1].isdigit() and not identifier_spans(v, "path") and not label_only(v)]
     seen = [_rendered(_parsed(r)).casefold() for r in sources.results.values()]
     return [n for n in dict.fromkeys(names) if not any(n.casefold() in text for text in seen)]
 
@@ -213,24 +341,42 @@ def _fits(value: str, spec: Mapping[str, Any]) -> bool:
 
 
 def _free_text_candidates(
-    sources: Sources, request: str, skip_parts: Iterable[str], from_results: bool, addressed: Iterable[str] = ()
+    sources: Sources,
+    request: str,
+    skip_parts: Iterable[str],
+    from_results: bool,
+    addressed: Iterable[str] = (),
+    write_words: Iterable[str] = (),
+    own_kinds: Iterable[str] = (),
 ) -> list[str]:
     """The text a request states ("saying I will be 10 minutes late"); else this run's results where the request asks
     for what another step finds (``from_results``: "convert ... and save the result in a note"; not "Send an email to
     Ana": her contact record is no message), else the earlier turns' results where the request points back ("Save that
     in a note"), else the request's clauses (not the one naming the write, nor "in a note titled Refund"). This run's
     results are offered all together first ("save both amounts"), then one by one, leaving out those that hold an
-    ``addressed`` identifier (David's contact record is no message to David)."""
-    stated = stated_text(request)
+    ``addressed`` identifier (David's contact record is no message to David). Where the request asks for the results'
+    fields by name ("add both phone numbers to a note": :func:`asked_fields`, less the write's own ``write_words``),
+    those fields' values are the text, not the whole records; and while a name it states is in no result yet ("Look
+    up Ana and David" after Ana's lookup), a request for all of them ("both") offers nothing: the write waits."""
+    stated = stated_texts(request)
     if stated:
-        return [stated]
+        return stated
     said = sources.request_text.casefold()
+    # "her phone number" asks the text for a number, unless the write has its own field of that kind (an email's `to`)
+    kinds = [k for k in asked_kinds(request, not_words=write_words) if k not in set(own_kinds)]
 
     def texts(ids: Iterable[int]) -> list[str]:
         found = [t for task_id in sorted(ids, reverse=True) for t in result_texts(sources.results[task_id])]
         # a value the request states adds nothing; a text that gives orders ("ignore all previous instructions") is
         # data the user never asked to pass on
         return [t for t in dict.fromkeys(found) if t.casefold() not in said and not INSTRUCTIONS.search(t)]
+
+    def fields(ids: Iterable[int]) -> list[str]:
+        found = [v for t in ids for v in asked_fields(request, sources.results[t], not_words=write_words)]
+        return [v for v in dict.fromkeys(found) if not any(a in v for a in addressed) and not INSTRUCTIONS.search(v)]
+
+    def shaped(found: list[str]) -> list[str]:  # "her phone number": a text with a phone number in it, or none
+        return [t for t in found if all(identifier_spans(t, k, quoted=False) for k in kinds)]
 
     this_run = [t for t in sources.results if t > 0]
     if this_run and not from_results:
@@ -241,20 +387,64 @@ def _free_text_candidates(
             for t in sorted(this_run)
             if _rendered(_parsed(sources.results[t])).strip() and not INSTRUCTIONS.search(_rendered(_parsed(sources.results[t])))
         ]
+        asked = fields(held)
+        if asked:  # "add both phone numbers": the numbers, once every name the request states has a result
+            if _PLURAL.search(request) and unlinked_names(sources):
+                return []
+            together = [", ".join(asked)] if len(asked) > 1 else []
+            wanted = together if together and _asks_for_all(request, [sources.results[t] for t in held]) else []
+            return wanted or [*together, *asked]
         together = ["; ".join(_rendered(_parsed(sources.results[t])) for t in held)] if len(held) > 1 else []
         found = [t for t in dict.fromkeys([*together, *texts(this_run)]) if not any(a in t for a in addressed)]
+        found = shaped(found)
         if together and found and found[0] == together[0] and _asks_for_all(request, [sources.results[t] for t in held]):
             return found[:1]  # "save both amounts", "Lisbon and Porto": one of them alone would drop what was asked
         if found or not refers_back(request):
             return found
     earlier = [t for t in sources.results if t < 0]
     if earlier and refers_back(request):  # "Email the list to Chloe": the list an earlier turn found
+        asked = fields(earlier)  # "Add her phone number to a note": the number the earlier lookup found
+        if asked:
+            return asked
         found = [t for t in texts(earlier) if not any(a in t for a in addressed)]
         if _WHOLE.search(request):  # "the list", "all of them": each result whole, not one of its items
             whole = {_rendered(_parsed(sources.results[t])) for t in earlier}
             found = [t for t in found if t in whole]
-        return found
+        return shaped(found)
     return [p for p in text_parts(request) if p not in set(skip_parts) and not _NAMED.search(p)]
+
+
+def waits_for_names(sources: Sources, *, write_words: Iterable[str] = ()) -> bool:
+    """Whether a write that carries the results' fields the request asks for must wait for another lookup: the request
+    wants them all ("add both phone numbers") and a name it states is in no result yet (David, after Ana's lookup)."""
+    request = sources.requests[-1] if sources.requests else ""
+    this_run = [t for t in sources.results if t > 0]
+    return bool(
+        this_run
+        and _PLURAL.search(request)
+        and any(asked_fields(request, sources.results[t], not_words=write_words) for t in this_run)
+        and unlinked_names(sources)
+    )
+
+
+def stated_values_like(request: str, value: str) -> list[str]:
+    """The identifiers of ``value``'s kind (a date, a time, an id, an address) that ``request`` states: "Delete notes 1
+    and 4" -> ["1", "4"] for 1; empty when ``value`` is of no such kind."""
+    for kind in ("date", "time", "email", "phone", "url", "id"):
+        if identifier_spans(value, kind, quoted=False) == [value]:
+            return identifier_spans(request, kind, quoted=False)
+    return []
+
+
+_KIND_WORDS = {"phone": "phone", "email": "email", "url": "url", "link": "url"}
+
+
+def asked_kinds(request: str, *, not_words: Iterable[str] = ()) -> list[str]:
+    """The identifier kinds a request asks a text to carry by their word ("her phone number", "David's email
+    address"), less ``not_words`` (a write's own tool: "email" is the verb of "email its text to Ben")."""
+    skip = {_singular(w) for w in not_words}
+    said = [_singular(w) for w in re.findall(r"[a-z]+", request.lower())]
+    return list(dict.fromkeys(_KIND_WORDS[w] for w in said if w in _KIND_WORDS and w not in skip))
 
 
 _WHOLE = re.compile(r"\bthe (list|results?)\b|\ball of (them|it)\b|\beverything\b", re.IGNORECASE)
@@ -278,12 +468,18 @@ def _asks_for_all(request: str, results: list[Any]) -> bool:
 
 
 def copy_parameters(
-    parameters: Mapping[str, Any], sources: Sources, *, skip_parts: Iterable[str] = (), from_results: bool = True
+    parameters: Mapping[str, Any],
+    sources: Sources,
+    *,
+    skip_parts: Iterable[str] = (),
+    from_results: bool = True,
+    write_words: Iterable[str] = (),
 ) -> tuple[dict[str, Any], list[str]]:
     """``parameters`` with each string field limited to copies from ``sources`` (see the module), and the required
     fields that have no candidate (the write cannot be completed from what the sources hold). ``skip_parts``: request
     clauses a text may not copy (the clause that asks for the write itself: "save it in a note titled Tokyo");
-    ``from_results``: whether the request asks for a text that another step finds (see :func:`_free_text_candidates`)."""
+    ``from_results``: whether the request asks for a text that another step finds (see :func:`_free_text_candidates`);
+    ``write_words``: the words of the write's own tool name (not a field the request asks for: "email it to Ben")."""
     props = parameters.get("properties")
     if not isinstance(props, Mapping):
         return dict(parameters), []
@@ -309,7 +505,9 @@ def copy_parameters(
             out[name] = spec
             continue
         elif kind == "free_text":
-            values = _free_text_candidates(sources, request, skip_parts, from_results, addressed)
+            values = _free_text_candidates(
+                sources, request, skip_parts, from_results, addressed, write_words, set(kinds.values())
+            )
         else:
             named = [v.strip() for v in _NAMED.findall(request)]
             names = [v for v in request_values(request) if not v[:1].isdigit()]
@@ -352,6 +550,12 @@ def copies_a_result(arguments: Mapping[str, Any], sources: Sources, *, this_run:
     results = [t.casefold() for task_id in ids for t in result_texts(sources.results[task_id])]
     for value in arguments.values():
         text = str(value).strip().casefold()
-        if text and text not in request and any(text in r for r in results):
+        if not text or text in request:
+            continue
+        if any(text in r for r in results):
+            return True
+        # the results together ("92.0; 79.0", "+1-555-0101, +1-555-0104"): each part a copy of one of them
+        parts = [p.strip() for p in re.split(r";\s+|,\s+", text) if p.strip()]
+        if len(parts) > 1 and all(any(p in r for r in results) for p in parts):
             return True
     return False

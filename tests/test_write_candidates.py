@@ -137,3 +137,55 @@ def test_two_texts_in_one_request_give_the_first_and_titles_stop_before_the_text
     params, _ = copy_parameters(_params("add_note"), Sources(requests=[request], results={}))
     assert params["properties"]["title"]["enum"] == ["Call", "Stamps"]
     assert stated_text("Save a note titled Gate with the text B12.") == "B12"
+
+
+def test_paired_texts_go_with_their_labels_and_a_label_drops_the_calls_own_values() -> None:
+    from agentslm.write_candidates import as_stated, stated_pairs, stated_texts
+
+    request = "Save two notes: one titled Call with the text call mom, one titled Stamps with the text buy stamps."
+    assert stated_pairs(request) == {"Call": "call mom", "Stamps": "buy stamps"}
+    assert stated_texts(request) == ["call mom", "buy stamps"]
+    assert stated_pairs("Save a note titled Gate with the text B12.") == {}  # one record: stated_text's case
+    note = _params("add_note")
+    assert as_stated({"title": "Stamps", "text": "call mom"}, note, request) == {"title": "Stamps", "text": "buy stamps"}
+    assert as_stated({"title": "Call", "text": "call mom"}, note, request) == {"title": "Call", "text": "call mom"}
+    params, _ = copy_parameters(note, Sources(requests=[request], results={}))
+    assert params["properties"]["text"]["enum"] == ["call mom", "buy stamps"]  # both texts, not the first twice
+    events = "Create two events: Gym on 2026-12-11 at 07:00 and Gym on 2026-12-13 at 07:00."
+    event = _params("create_event")
+    call = {"title": "Gym on 2026-12-11 at 07:00", "date": "2026-12-11", "time": "07:00"}
+    assert as_stated(call, event, events) == {"title": "Gym", "date": "2026-12-11", "time": "07:00"}
+    kept = {"title": "Lunch with David", "date": "2026-12-11", "time": "12:30"}  # a name is no value of the call's
+    assert as_stated(kept, event, "Create an event called Lunch with David on 2026-12-11 at 12:30.") == kept
+
+
+def test_a_field_the_request_names_is_the_text_once_every_name_has_a_result() -> None:
+    from agentslm.write_candidates import asked_fields, asked_kinds, waits_for_names
+
+    ana = {"id": 1, "name": "Ana Souza", "email": "ana.souza@brightmail.com", "phone": "+1-555-0101"}
+    david = {"id": 4, "name": "David Kim", "email": "dkim@kimlabs.dev", "phone": "+1-555-0104"}
+    request = "Look up Ana and David and add both phone numbers to a note titled Phones."
+    assert asked_fields(request, [ana]) == ["+1-555-0101"]
+    assert asked_fields("Email its text to Ben.", {"id": 2, "text": "tulip-42", "email": "x@y.z"}, not_words={"email"}) == [
+        "tulip-42"
+    ]
+    assert asked_kinds("Add her phone number to a note titled Chloe.") == ["phone"]
+    assert asked_kinds("Email the list to Chloe.", not_words={"send", "email"}) == []
+    note = _params("add_note")
+    only_ana = Sources(requests=[request], results={1: [ana], 2: []})
+    assert waits_for_names(only_ana, write_words={"add", "note"})  # David is in no result yet: the note waits
+    _, blocked = copy_parameters(note, only_ana, write_words={"add", "note"})
+    assert blocked == ["text"]
+    both = Sources(requests=[request], results={1: [ana], 2: [], 3: [david]})
+    assert not waits_for_names(both, write_words={"add", "note"})
+    params, _ = copy_parameters(note, both, write_words={"add", "note"})
+    assert params["properties"]["text"]["enum"] == ["+1-555-0101, +1-555-0104"]  # the numbers, not the records
+    # a text that must carry a phone number is never a record without one (Chloe's inbox message)
+    message = [{"id": 2, "from": "chloe@martin-design.fr", "subject": "Lunch", "body": "Are you free?"}]
+    follow = Sources(requests=["Look up Chloe.", "Add her phone number to a note titled Chloe."], results={1: message})
+    _, blocked = copy_parameters(note, follow, write_words={"add", "note"})
+    assert blocked == ["text"]
+    chloe = [{"id": 3, "name": "Chloe Martin", "phone": "+33-6-1234-5678"}]
+    earlier = Sources(requests=["Look up Chloe.", "Add her phone number to a note titled Chloe."], results={-1: chloe})
+    params, _ = copy_parameters(note, earlier, write_words={"add", "note"})
+    assert params["properties"]["text"]["enum"] == ["+33-6-1234-5678"]

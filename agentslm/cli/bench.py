@@ -1,4 +1,5 @@
-"""``agentslm bench buffers | latency | schema-valid | overhead``: speed and validity benchmarks."""
+"""``agentslm bench buffers | latency | adapters | schema-valid | overhead | install | trainers``: speed, size and validity
+benchmarks."""
 
 from __future__ import annotations
 
@@ -343,3 +344,52 @@ def bench_install(
         console.print(f"written: {out}")
     if not smoke:
         raise typer.Exit(1)
+
+
+@bench_app.command("trainers")
+def bench_trainers(
+    tokens: Annotated[Path, typer.Argument(help="Tokenized training examples (agentslm train tokenize).")],
+    val: Annotated[Path | None, typer.Option("--val", help="Tokenized held-out examples: each run's val loss.")] = None,
+    base: Annotated[str | None, typer.Option("--base", help="The base model (default: the embedded SmolLM2 GGUF).")] = None,
+    steps: Annotated[int, typer.Option(help="Optimizer steps per run.")] = 20,
+    batch_size: Annotated[int, typer.Option(help="Examples per step.")] = 4,
+    out: Annotated[Path | None, typer.Option(help="Write the figures (JSON) here.")] = None,
+) -> None:
+    """agentslm's LoRA loop vs transformers' Trainer (and Trainer with the loop's target-only loss): same examples,
+    model, LoRA, schedule and steps, one run after the other on the CPU; seconds per step and losses."""
+    from datetime import UTC, datetime
+
+    from agentslm.bench.bfcl_run import machine_description
+    from agentslm.bench.trainer_compare import compare_trainers
+    from agentslm.finetune.sft import LoraConfigSpec
+    from agentslm.models import embedded_model_path
+
+    for path in (tokens, val):
+        if path is not None and not path.is_file():
+            raise UserError(f"{path}: no such file; make it with `agentslm train tokenize RECORDS --out {path}`.")
+    base_path = Path(base) if base else embedded_model_path()
+    result = compare_trainers(tokens, base_path, val_tokens=val, steps=steps, spec=LoraConfigSpec(batch_size=batch_size))
+    table = Table(title=f"LoRA training, {steps} steps of {batch_size} on {base_path.name}")
+    for col in ("run", "s/step", "x loop", "train loss (last 5)", "val loss", "peak RSS MiB"):
+        table.add_column(col)
+    for name, run in result["runs"].items():
+        table.add_row(
+            name,
+            str(run["seconds_per_step"]),
+            str(run["time_ratio_to_loop"]),
+            str(run["train_loss_last5"]),
+            str(run["val_loss"]),
+            str(run["peak_rss_mib"]),
+        )
+    console.print(table)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "command": "agentslm " + " ".join(sys.argv[1:]),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "machine": machine_description(),
+            "base": base_path.name,
+            **result,
+        }
+        out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        console.print(f"written: {out}")

@@ -24,7 +24,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["LoraConfigSpec", "TrainResult", "base_fingerprint", "load_base", "load_tokens", "strip_gguf_quantizer", "train_lora"]
+__all__ = [
+    "LoraConfigSpec",
+    "TrainResult",
+    "base_fingerprint",
+    "collate_examples",
+    "evaluate_loss",
+    "load_base",
+    "load_tokens",
+    "strip_gguf_quantizer",
+    "target_loss",
+    "train_lora",
+]
 
 LLAMA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -145,7 +156,7 @@ def _batches(rows: list[dict[str, Any]], batch_size: int, rng: random.Random) ->
     return batches
 
 
-def _collate(batch: list[dict[str, Any]], pad_id: int, device: str) -> dict[str, Any]:
+def collate_examples(batch: list[dict[str, Any]], pad_id: int, device: str) -> dict[str, Any]:
     import torch
 
     width = max(len(r["input_ids"]) for r in batch)
@@ -160,7 +171,7 @@ def _collate(batch: list[dict[str, Any]], pad_id: int, device: str) -> dict[str,
     return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
 
 
-def _loss(model: Any, batch: dict[str, Any], device: str, bf16: bool) -> Any:
+def target_loss(model: Any, batch: dict[str, Any], device: str, bf16: bool) -> Any:
     """Mean cross-entropy over the target tokens; the vocabulary projection runs only at those positions
     (targets are ~6% of the tokens of a tool-calling example, the projection is 49k wide)."""
     import torch
@@ -174,7 +185,7 @@ def _loss(model: Any, batch: dict[str, Any], device: str, bf16: bool) -> Any:
     return torch.nn.functional.cross_entropy(logits.float(), labels[keep])
 
 
-def _evaluate(model: Any, rows: list[dict[str, Any]], spec: LoraConfigSpec, pad_id: int, device: str) -> float:
+def evaluate_loss(model: Any, rows: list[dict[str, Any]], spec: LoraConfigSpec, pad_id: int, device: str) -> float:
     import torch
 
     model.eval()
@@ -182,9 +193,9 @@ def _evaluate(model: Any, rows: list[dict[str, Any]], spec: LoraConfigSpec, pad_
     count = 0
     with torch.no_grad():
         for i in range(0, len(rows), spec.batch_size):
-            batch = _collate(rows[i : i + spec.batch_size], pad_id, device)
+            batch = collate_examples(rows[i : i + spec.batch_size], pad_id, device)
             n = int((batch["labels"][:, 1:] != -100).sum())
-            total += float(_loss(model, batch, device, spec.bf16)) * n
+            total += float(target_loss(model, batch, device, spec.bf16)) * n
             count += n
     model.train()
     return total / max(count, 1)
@@ -263,7 +274,7 @@ def _optimizer_step(
     for _ in range(spec.grad_accum):
         if not batches:
             batches.extend(_batches(rows, spec.batch_size, state.rng))
-        loss = _loss(state.model, _collate(batches.pop(), pad_id, device), device, spec.bf16) / spec.grad_accum
+        loss = target_loss(state.model, collate_examples(batches.pop(), pad_id, device), device, spec.bf16) / spec.grad_accum
         loss.backward()
         loss_sum += float(loss.detach())
     torch.nn.utils.clip_grad_norm_(state.params, spec.max_grad_norm)
@@ -305,7 +316,7 @@ def _run_steps(
             "seconds": round(time.perf_counter() - t0, 2),
         }
         if val_rows and (step % spec.eval_every == 0 or step == total):
-            last_val = _evaluate(state.model, val_rows, spec, pad_id, device)
+            last_val = evaluate_loss(state.model, val_rows, spec, pad_id, device)
             entry["val_loss"] = round(last_val, 5)
         state.history.append(entry)
         loss_log.write(json.dumps(entry) + "\n")

@@ -53,16 +53,20 @@ from agentslm.roles.request_scope import (
 )
 from agentslm.step_types import CallList, CallSignals, ToolCall
 from agentslm.write_candidates import (
+    as_stated,
     copies_a_result,
     copy_parameters,
     identifier_values,
     named_labels,
     refers_back,
     request_values,
+    stated_pairs,
     stated_text,
+    stated_values_like,
     text_parts,
     unlinked_names,
     unused_values,
+    waits_for_names,
 )
 
 __all__ = [
@@ -154,7 +158,8 @@ class _Round:
             for task_id, _, actual in self.executed
             if not _writes({"name": actual.name}, self.by_name) and self.sources.results.get(task_id) not in (None, [], {}, "")
         ]
-        return planner._numbered(calls, self.by_name, self.known, self.next_id, self.source, reads)
+        request = self.sources.requests[-1] if self.sources.requests else ""
+        return planner._numbered(calls, self.by_name, self.known, self.next_id, self.source, reads, request)
 
 
 def _drop_ungrounded_optional(arguments: dict[str, Any], tool: Tool, source: str) -> dict[str, Any]:
@@ -303,6 +308,10 @@ class Planner:
         named_blocked = {name: fields for name, fields in blocked.items() if name_words(name) & said}
         if self.policy.provenance:
             fresh = supported(fresh, by_name, sources, named_blocked, said)
+            # "Look up Ana and David and add both phone numbers ...": no write before David's lookup, whatever decoded it
+            fresh = [
+                f for f in fresh if not (_writes(f, by_name) and waits_for_names(sources, write_words=name_words(f["name"])))
+            ]
         lookup_for = [n for n, fields in named_blocked.items() if found_by_lookup(by_name[n], fields)]
         if executed:  # a read with only values that calls already used finds nothing new ("Hugo" in every tool)
             request_said = words(sources.requests[-1]) if sources.requests else set()
@@ -316,7 +325,8 @@ class Planner:
         fresh = [f for f in fresh if not _two_names(f, by_name, stated_names)]  # one lookup finds one record
         model = rnd.model
         if executed and all(_writes(f, by_name) for f in fresh) and _decodes_one_call(model) and self.policy.finish_named_writes:
-            fresh = self._read_before_writing(rnd, fresh) or fresh
+            again = self._write_again(rnd) if not fresh else []  # "Create two events: ... 12-11 ... and ... 12-13"
+            fresh = again or self._read_before_writing(rnd, fresh) or fresh
         incomplete: dict[str, list[str]] = {}
         if not fresh and self.policy.finish_named_writes and not round_failed and _decodes_one_call(model):
             wrote, incomplete = self._finish_writes(rnd.usable, by_name, executed, conversation, sources, rnd.messages, model)
@@ -334,6 +344,10 @@ class Planner:
             other = request_words - name_words(n)
             instructed += [t for t in rnd.usable if not t.effects - {Effect.READ} and name_words(t.name) & other]
         instructed = list({t.name: t for t in instructed if t.name not in ran_names}.values())
+        if texts_missing and not instructed and request_words & READ_VERBS and executed and unlinked_names(sources):
+            # "Look up Ana and David and add both phone numbers": David's lookup, by a tool that has not tried his name
+            ran_calls = [actual for _, _, actual in executed]
+            instructed = name_lookups([t for t in rnd.usable if not t.effects - {Effect.READ}], sources, ran_calls)
         if not fresh and incomplete and instructed and _decodes_one_call(model):  # "Read ... and save its content": read
             fresh = supported(
                 rnd.numbered(self, self._lookup(instructed, rnd.messages, conversation, model)), by_name, sources, {}, said
@@ -364,6 +378,58 @@ class Planner:
             and not request.rstrip().endswith("?")
         ]
         return fresh, ((asked_for[0], list(waiting[asked_for[0]])) if asked_for else None)
+
+    def _write_again(self, rnd: _Round) -> list[dict[str, Any]]:
+        """The named write once more, for the second record a request asks for in the plural: "Create two events: Gym
+        on 2026-12-11 at 07:00 and Gym on 2026-12-13 at 07:00" after the first event, "Delete notes 1 and 4" after
+        note 1, "Save two notes: one titled Call with the text ..., one titled Stamps with the text ..." after the
+        first note. Decoded with the field that differs limited to the values of its kind the request states that no
+        call has used (the label and its paired text, for pairs); empty when the request names the write's object in
+        the singular, or no such value is left."""
+        request = rnd.sources.requests[-1] if rnd.sources.requests else ""
+        ran = [actual for _, _, actual in rnd.executed]
+        plural = {w for w in re.findall(r"[a-z]{4,}s\b", request.lower())}
+        usable = {t.name: t for t in rnd.usable}
+        pairs = stated_pairs(request)
+        used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).casefold()
+        labels = [label for label in pairs if label.casefold() not in used]
+        for call in ran:
+            tool = usable.get(call.name)
+            if tool is None or not _writes({"name": call.name}, rnd.by_name) or not verb_used(tool, request):
+                continue
+            if not {w + "s" for w in name_words(tool.name) - {_leading(tool.name)}} & plural:
+                continue  # "Create an event ... and remind me on 12-10": one event
+            props = tool.parameters.get("properties", {})
+            for field, value in call.arguments.items():
+                spec = props.get(field)
+                if not isinstance(spec, dict) or str(value).casefold() not in request.casefold():
+                    continue
+                if str(value) in pairs and labels:  # the next pair: its label, its text
+                    texts = {n: [pairs[labels[0]]] for n, sp in props.items() if isinstance(sp, dict) and sp.get("x-free-text")}
+                    limited = {field: [labels[0]], **texts}
+                else:
+                    same = [v for v in stated_values_like(request, str(value)) if v.casefold() not in used]
+                    if not same:
+                        continue
+                    declared = rnd.by_name[call.name].parameters.get("properties", {}).get(field, {})
+                    integer = isinstance(value, int) or declared.get("type") == "integer"
+                    values: list[Any] = [int(v) for v in same if v.isdigit()] if integer else same
+                    limited = {field: values} if values else {}
+                if not limited:
+                    continue
+                restricted = {
+                    **props,
+                    **{
+                        n: {"type": "integer" if isinstance(vals[0], int) else "string", "enum": vals}
+                        for n, vals in limited.items()
+                    },
+                }
+                again = replace(tool, parameters={**tool.parameters, "properties": restricted})
+                calls = self._one_call([again], rnd.messages, rnd.model)
+                calls = [c for c in calls if all(c.arguments.get(n) in vals for n, vals in limited.items())]
+                if calls:
+                    return supported(rnd.numbered(self, calls), rnd.by_name, rnd.sources, {}, rnd.said)
+        return []
 
     def _read_before_writing(self, rnd: _Round, writes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Read-only calls for the values the request states that no call has used yet, decoded (list forced
@@ -400,6 +466,7 @@ class Planner:
         next_id: int,
         source: str,
         reads: Sequence[tuple[int, ToolCall]] = (),
+        request: str = "",
     ) -> list[dict[str, Any]]:
         """The decoded calls that are new in this run, numbered from ``next_id``, references re-pointed to run-wide ids.
         A read-only call that only narrows or widens one that ran (``reads``: ``find_contact(name="Ana Souza")`` after
@@ -412,6 +479,8 @@ class Planner:
             tool = by_name.get(call.name)
             if tool is not None:
                 arguments = _trimmed(arguments, tool)
+                if request and _creates(tool):  # "one titled Stamps with the text buy stamps": that text, that title
+                    arguments = as_stated(arguments, tool.parameters, request)
             if self.policy.grounding and self.policy.drop_ungrounded_optional and tool is not None:
                 arguments = _drop_ungrounded_optional(arguments, tool, source)  # before the repeat check
             key = _call_key(call.name, arguments, tool)
@@ -495,7 +564,9 @@ class Planner:
                 if found and not from_results:
                     out.append(t)
                     continue
-                parameters, missing = copy_parameters(t.parameters, sources, skip_parts=asking, from_results=True)
+                parameters, missing = copy_parameters(
+                    t.parameters, sources, skip_parts=asking, from_results=True, write_words=name_words(t.name)
+                )
                 if missing:
                     pass
                 elif back or found:
@@ -547,7 +618,11 @@ class Planner:
             other = said - name_words(t.name)  # "convert ... and save": another step's result is the text
             from_results = refers_back(request) or bool(other & READ_VERBS) or any(name_words(r.name) & other for r in reads)
             parameters, missing = copy_parameters(
-                by_name[t.name].parameters, sources, skip_parts=asking, from_results=from_results
+                by_name[t.name].parameters,
+                sources,
+                skip_parts=asking,
+                from_results=from_results,
+                write_words=name_words(t.name),
             )
             if not missing:
                 pending.append(replace(t, parameters=parameters))

@@ -18,7 +18,14 @@ from agentslm.plan import REFERENCE
 from agentslm.provenance import Sources, argument_sources, field_kind
 from agentslm.registry import Effect, Tool
 from agentslm.step_types import ToolCall
-from agentslm.write_candidates import refers_back, request_values, stated_text, unused_values
+from agentslm.write_candidates import (
+    refers_back,
+    request_values,
+    stated_pairs,
+    stated_text,
+    stated_values_like,
+    unused_values,
+)
 
 __all__ = [
     "found_by_lookup",
@@ -28,6 +35,7 @@ __all__ = [
     "named_by",
     "READ_VERBS",
     "pending_writes",
+    "plural_write_left",
     "request_covered",
     "requested",
     "scope_words",
@@ -53,7 +61,37 @@ def request_covered(request: str, tools: Sequence[Tool], ran: Sequence[ToolCall]
     if any(name_words(t.name) & said for t in tools if t.name not in names):
         return False
     used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).lower()
-    return all(v.lower() in used for v in request_values(request))
+    if not all(v.lower() in used for v in request_values(request)):
+        return False
+    return not plural_write_left(request, tools, ran)
+
+
+def plural_write_left(request: str, tools: Sequence[Tool], ran: Sequence[ToolCall]) -> bool:
+    """Whether a write the request asks for in the plural has a record left: a date, time or id of the kind the write
+    took ("Create two events: ... on 2026-12-11 ... and ... on 2026-12-13") or a label it pairs with a text ("Save two
+    notes: one titled Call ..., one titled Stamps ...") that no call of that write has carried. A read that happened to
+    take the value ("list_events(date=2026-12-13)") covers no record."""
+    by_name = {t.name: t for t in tools}
+    plural = set(re.findall(r"[a-z]{4,}s\b", request.lower()))
+    pairs = stated_pairs(request)
+    for call in ran:
+        tool = by_name.get(call.name)
+        if tool is None or not tool.effects - {Effect.READ}:
+            continue
+        objects = {w + "s" for w in name_words(tool.name) - {_verb(tool)[0]}}
+        if not objects & plural:
+            continue
+        written = " ".join(
+            json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran if c.name == call.name
+        ).casefold()
+        for value in call.arguments.values():
+            if str(value) in pairs and any(label.casefold() not in written for label in pairs):
+                return True
+            if str(value).casefold() in request.casefold() and any(
+                v.casefold() not in written for v in stated_values_like(request, str(value))
+            ):
+                return True
+    return False
 
 
 def requested(

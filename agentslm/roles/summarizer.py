@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from agentslm.models.base import Message, Model
 from agentslm.roles.answer_check import check_answer
 from agentslm.roles.prompts import render_prompt
+from agentslm.write_candidates import asked_fields
 
 __all__ = ["ResultForAnswer", "Summarizer", "asked_values", "cited_results", "cut_repetition", "fit_results"]
 
@@ -82,24 +83,9 @@ def cut_repetition(text: str) -> str:
     return text
 
 
-def _field_words(key: str) -> set[str]:
-    """Words of a result's field name: ``temp_c`` -> {temp}, ``email`` -> {email}, ``phoneNumber`` -> {phone, number}."""
-    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", key).lower()
-    return {w for w in re.split(r"[^a-z]+", spaced) if len(w) > 2}
-
-
-def _records(data: object) -> list[dict[str, object]]:
-    if isinstance(data, dict):
-        return [data, *(r for v in data.values() for r in _records(v))]
-    if isinstance(data, list):
-        return [r for v in data for r in _records(v)]
-    return []
-
-
 def asked_values(request: str, results: Sequence[ResultForAnswer]) -> list[str]:
     """The values of the result fields the request asks for by name ("What are the email addresses of Ana and Ben?"
     asks for the ``email`` fields; "Ben's phone number" for ``phone``), from the results that succeeded."""
-    said = {w.rstrip("s") for w in re.findall(r"[a-z]+", request.lower()) if len(w) > 2}
     found: list[str] = []
     for r in results:
         if not r.ok:
@@ -108,17 +94,7 @@ def asked_values(request: str, results: Sequence[ResultForAnswer]) -> list[str]:
             data = json.loads(r.text)
         except ValueError:
             continue
-        for record in _records(data):
-            for key, value in record.items():
-                words = _field_words(key)
-                if (
-                    words
-                    and words <= said
-                    and isinstance(value, str | int | float)
-                    and not isinstance(value, bool)
-                    and str(value).strip()
-                ):
-                    found.append(str(value))
+        found += asked_fields(request, data)
     return list(dict.fromkeys(found))
 
 

@@ -362,3 +362,85 @@ def test_bad_copies_are_not_offered_and_unsourced_back_references_wait() -> None
     own = [{"name": "add_note", "arguments": {"title": "Chloe", "text": "I'm looking for a note about her phone number."}}]
     d = Planner(Replies(own, "")).decide(tools, [{"role": "user", "content": "Add her phone number to a note titled Chloe."}])
     assert not (d.kind == "plan" and any(t.tool == "add_note" for t in d.plan.tasks))
+
+
+def test_a_write_of_both_phone_numbers_waits_for_the_second_lookup() -> None:
+    tools = list(World().registry())
+    request = "Look up Ana and David and add both phone numbers to a note titled Phones."
+    executed = [
+        (1, *[_call("find_contact", {"name": "Ana"})] * 2),
+        (2, *[_call("search_emails", {"query": "David"})] * 2),
+    ]
+    sources = Sources(requests=[request], results={1: [ANA], 2: []})
+    early = [{"name": "add_note", "arguments": {"title": "Phones", "text": ANA["phone"]}}]
+    model = Replies(early, "", {"name": "find_contact", "arguments": {"name": "David"}}, "")
+    d = Planner(model).decide(tools, [{"role": "user", "content": request}], executed=executed, next_id=3, sources=sources)
+    assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("find_contact", {"name": "David"})]
+    assert ["David"] in _enums(model.schemas[-1])  # the lookup offered the name no result holds yet
+    david = {"id": 4, "name": "David Kim", "email": "dkim@kimlabs.dev", "phone": "+1-555-0104"}
+    executed.append((3, *[_call("find_contact", {"name": "David"})] * 2))
+    sources = Sources(requests=[request], results={1: [ANA], 2: [], 3: [david]})
+    note = {"name": "add_note", "arguments": {"title": "Phones", "text": "+1-555-0101, +1-555-0104"}}
+    model = Replies([note], "")
+    d = Planner(model).decide(tools, [{"role": "user", "content": request}], executed=executed, next_id=4, sources=sources)
+    assert d.kind == "plan" and d.plan.tasks[0].arguments == note["arguments"]
+    assert ["+1-555-0101, +1-555-0104"] in _enums(model.schemas[0])  # the numbers together, not the records
+
+
+def test_a_write_the_request_asks_for_twice_runs_again_for_the_second_record() -> None:
+    tools = list(World().registry())
+
+    def after(request: str, call: dict[str, Any], result: Any, *replies: Any) -> tuple[Any, Replies]:
+        executed = [(1, *[_call(call["name"], call["arguments"])] * 2)]
+        model = Replies("[]", *replies)
+        sources = Sources(requests=[request], results={1: result})
+        d = Planner(model).decide(tools, [{"role": "user", "content": request}], executed=executed, next_id=2, sources=sources)
+        return d, model
+
+    events = "Create two events: Gym on 2026-12-11 at 07:00 and Gym on 2026-12-13 at 07:00."
+    first = {"name": "create_event", "arguments": {"title": "Gym", "date": "2026-12-11", "time": "07:00"}}
+    second = {"name": "create_event", "arguments": {"title": "Gym", "date": "2026-12-13", "time": "07:00"}}
+    d, model = after(events, first, "event #4 created", second)
+    assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [second["arguments"]]
+    assert ["2026-12-13"] in _enums(model.schemas[1])  # the date no call has used, the only one on offer
+    d, _ = after(
+        "Delete notes 1 and 4.",
+        {"name": "delete_note", "arguments": {"note_id": 1}},
+        "note #1 deleted",
+        {
+            "name": "delete_note",
+            "arguments": {"note_id": 4},
+        },
+    )
+    assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("delete_note", {"note_id": 4})]
+    notes = "Save two notes: one titled Call with the text call mom, one titled Stamps with the text buy stamps."
+    call = {"name": "add_note", "arguments": {"title": "Call", "text": "call mom"}}
+    d, model = after(notes, call, "note #5 saved", {"name": "add_note", "arguments": {"title": "Stamps", "text": "buy stamps"}})
+    assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [{"title": "Stamps", "text": "buy stamps"}]
+    assert ["Stamps"] in _enums(model.schemas[1]) and ["buy stamps"] in _enums(model.schemas[1])
+    # one event the request asks for: a second date is no second event
+    single = "Create an event Gym on 2026-12-11 at 07:00 and remind me on 2026-12-10."
+    d, _ = after(single, first, "event #4 created", {**first, "arguments": {**first["arguments"], "date": "2026-12-10"}})
+    assert not (d.kind == "plan" and any(t.tool == "create_event" for t in d.plan.tasks))
+
+
+def test_a_read_that_took_the_second_records_value_covers_no_record() -> None:
+    from agentslm.roles.request_scope import plural_write_left, request_covered
+
+    tools = list(World().registry())
+    events = "Create two events: Gym on 2026-12-11 at 07:00 and Gym on 2026-12-13 at 07:00."
+    ran = [
+        _call("create_event", {"title": "Gym", "date": "2026-12-11", "time": "07:00"}),
+        _call("list_events", {"date": "2026-12-13"}),
+    ]
+    assert plural_write_left(events, tools, ran) and not request_covered(events, tools, ran)
+    ran.append(_call("create_event", {"title": "Gym", "date": "2026-12-13", "time": "07:00"}))
+    assert not plural_write_left(events, tools, ran)
+    notes = "Save two notes: one titled Call with the text call mom, one titled Stamps with the text buy stamps."
+    ran = [
+        _call("search_notes", {"query": "Stamps with the text buy stamps"}),
+        _call("add_note", {"title": "Call", "text": "call mom"}),
+    ]
+    assert plural_write_left(notes, tools, ran)
+    one = "Create an event Gym on 2026-12-11 at 07:00 and remind me on 2026-12-10."
+    assert not plural_write_left(one, tools, [_call("create_event", {"title": "Gym", "date": "2026-12-11", "time": "07:00"})])
