@@ -391,9 +391,11 @@ class Planner:
         plural = {w for w in re.findall(r"[a-z]{4,}s\b", request.lower())}
         usable = {t.name: t for t in rnd.usable}
         pairs = stated_pairs(request)
-        used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).casefold()
-        labels = [label for label in pairs if label.casefold() not in used]
         for call in ran:
+            # a read that took a value ("list_events(date=2026-12-13)") wrote no record: only this write's calls count
+            used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran if c.name == call.name)
+            used = used.casefold()
+            labels = [label for label in pairs if label.casefold() not in used]
             tool = usable.get(call.name)
             if tool is None or not _writes({"name": call.name}, rnd.by_name) or not verb_used(tool, request):
                 continue

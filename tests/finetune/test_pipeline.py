@@ -113,3 +113,19 @@ def test_export_refuses_a_base_the_run_was_not_trained_on(tmp_path: Path) -> Non
     with pytest.raises(AdapterMismatchError, match="architecture: trained 'qwen2' vs base 'llama'") as err:
         export_gguf_adapter(tmp_path, embedded_model_path(), tmp_path / "x.gguf", trained_on=trained_on)
     assert "embedding_length: trained 1536 vs base 576" in str(err.value) and not (tmp_path / "x.gguf").exists()
+
+
+def test_bench_trainers_runs_the_loop_and_transformers_trainer_on_the_same_steps(run_dir: Path) -> None:
+    import math
+
+    tokens = run_dir / "data" / "train.tokens.jsonl"
+    _ok(["train", "tokenize", str(run_dir / "data" / "train.jsonl"), "--out", str(tokens)])
+    out = run_dir / "trainers.json"
+    _ok(["bench", "trainers", str(tokens), "--val", str(tokens), "--steps", "1", "--batch-size", "2", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert set(result["runs"]) == {"loop", "trainer", "trainer+target-loss"}
+    for run in result["runs"].values():
+        assert run["steps"] == 1 and math.isfinite(run["val_loss"]) and run["peak_rss_mib"] > 0
+    # one step from the same LoRA initialisation (B = 0: the base model's loss) on the same examples and loss
+    losses = [run["val_loss"] for run in result["runs"].values()]
+    assert max(losses) - min(losses) < 0.5

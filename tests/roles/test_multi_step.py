@@ -444,3 +444,16 @@ def test_a_read_that_took_the_second_records_value_covers_no_record() -> None:
     assert plural_write_left(notes, tools, ran)
     one = "Create an event Gym on 2026-12-11 at 07:00 and remind me on 2026-12-10."
     assert not plural_write_left(one, tools, [_call("create_event", {"title": "Gym", "date": "2026-12-11", "time": "07:00"})])
+
+
+def test_the_second_record_is_written_even_when_a_read_took_its_value() -> None:
+    tools = list(World().registry())
+    request = "Create two events: Gym on 2026-12-11 at 07:00 and Gym on 2026-12-13 at 07:00."
+    first = _call("create_event", {"title": "Gym", "date": "2026-12-11", "time": "07:00"})
+    executed = [(1, first, first), (2, *[_call("list_events", {"date": "2026-12-13"})] * 2)]
+    second = {"name": "create_event", "arguments": {"title": "Gym", "date": "2026-12-13", "time": "07:00"}}
+    sources = Sources(requests=[request], results={1: "event #4 created", 2: []})
+    d = Planner(Replies("[]", second)).decide(
+        tools, [{"role": "user", "content": request}], executed=executed, next_id=3, sources=sources
+    )
+    assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [second["arguments"]]
