@@ -161,6 +161,7 @@ def compare_trainers(
     if steps < 1:
         raise ValueError("steps must be at least 1")
     spec = replace(spec or LoraConfigSpec(), max_steps=steps, device="cpu", bf16=False, save_every=10**9, eval_every=10**9)
+    examples = load_tokens(tokens)  # checked before any run starts
     val_rows = load_tokens(val_tokens) if val_tokens else []
     with tempfile.TemporaryDirectory(prefix="agentslm-trainers-") as tmp:
         folder = Path(work) if work is not None else Path(tmp)
@@ -173,7 +174,6 @@ def compare_trainers(
     loop = runs["loop"]["seconds_per_step"]
     for run in runs.values():
         run["time_ratio_to_loop"] = round(run["seconds_per_step"] / loop, 2) if loop else math.nan
-    examples = load_tokens(tokens)
     return {
         "steps": steps,
         "examples": len(examples),

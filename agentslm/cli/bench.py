@@ -26,6 +26,16 @@ from agentslm.cli.common import (
 from agentslm.errors import UserError
 
 
+def _rows_table(title: str, first: str, columns: dict[str, str], rows: dict[str, dict[str, object]]) -> Table:
+    """A table of named rows: the name under ``first``, then each column's key of the row (``columns``: header -> key)."""
+    table = Table(title=title)
+    for col in (first, *columns):
+        table.add_column(col)
+    for name, row in rows.items():
+        table.add_row(name, *(str(row[key]) for key in columns.values()))
+    return table
+
+
 @bench_app.command("buffers")
 def bench_buffers(
     model: ModelOpt = None,
@@ -156,22 +166,17 @@ def bench_adapters(
     base = Path(model) if model else embedded_model_path()
     result = measure_switching(base, dict(roles.by_role), rounds=rounds, threads=threads or 2)
     result = {"command": "agentslm " + " ".join(sys.argv[1:]), **result, "machine": machine_description()}
-    table = Table(title=f"Adapter switching on {base.name}")
-    for col in ("setting", "adapter files", "steps", "switches", "ms/step mean", "median", "set call us", "RSS MB", "peak MB"):
-        table.add_column(col)
-    for name, row in result["rows"].items():
-        table.add_row(
-            name,
-            str(row["files"]),
-            str(row["steps"]),
-            str(row["switches"]),
-            str(row["step_ms_mean"]),
-            str(row["step_ms_median"]),
-            str(row["set_call_us_median"]),
-            str(row["rss_loaded_mb"]),
-            str(row["peak_rss_mb"]),
-        )
-    console.print(table)
+    columns = {
+        "adapter files": "files",
+        "steps": "steps",
+        "switches": "switches",
+        "ms/step mean": "step_ms_mean",
+        "median": "step_ms_median",
+        "set call us": "set_call_us_median",
+        "RSS MB": "rss_loaded_mb",
+        "peak MB": "peak_rss_mb",
+    }
+    console.print(_rows_table(f"Adapter switching on {base.name}", "setting", columns, result["rows"]))
     console.print(
         f"switching costs {result['switch_cost_ms_per_step']} ms per step; the adapters add {result['adapters_rss_mb']} MB",
         highlight=False,
@@ -369,19 +374,16 @@ def bench_trainers(
             raise UserError(f"{path}: no such file; make it with `agentslm train tokenize RECORDS --out {path}`.")
     base_path = Path(base) if base else embedded_model_path()
     result = compare_trainers(tokens, base_path, val_tokens=val, steps=steps, spec=LoraConfigSpec(batch_size=batch_size))
-    table = Table(title=f"LoRA training, {steps} steps of {batch_size} on {base_path.name}")
-    for col in ("run", "s/step", "x loop", "train loss (last 5)", "val loss", "peak RSS MiB"):
-        table.add_column(col)
-    for name, run in result["runs"].items():
-        table.add_row(
-            name,
-            str(run["seconds_per_step"]),
-            str(run["time_ratio_to_loop"]),
-            str(run["train_loss_last5"]),
-            str(run["val_loss"]),
-            str(run["peak_rss_mib"]),
-        )
-    console.print(table)
+    columns = {
+        "s/step": "seconds_per_step",
+        "x loop": "time_ratio_to_loop",
+        "train loss (last 5)": "train_loss_last5",
+        "val loss": "val_loss",
+        "peak RSS MiB": "peak_rss_mib",
+    }
+    console.print(
+        _rows_table(f"LoRA training, {steps} steps of {batch_size} on {base_path.name}", "run", columns, result["runs"])
+    )
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         payload = {
