@@ -17,6 +17,7 @@ from typing import Any
 
 __all__ = [
     "ENUM_ALIASES",
+    "directed_enum_parameters",
     "enum_member_stated",
     "grounding_report",
     "is_grounded_number",
@@ -121,6 +122,75 @@ def enum_member_stated(member: Any, source: str) -> bool:
     return bool(ENUM_ALIASES.get(text, frozenset()) & words)
 
 
+_FROM_WORDS = frozenset({"from", "source", "src", "base", "origin", "input", "in"})
+_TO_WORDS = frozenset({"to", "target", "dst", "dest", "destination", "quote", "output", "out", "into"})
+_TOWARDS = frozenset({"to", "into", "in"})
+
+
+def _side(name: str) -> str | None:
+    """``"from"`` for ``from_currency`` / ``source_unit``, ``"to"`` for ``to_currency`` / ``target_unit``, else None."""
+    parts = set(re.split(r"[^a-z]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()))
+    if parts & _FROM_WORDS and not parts & _TO_WORDS:
+        return "from"
+    if parts & _TO_WORDS and not parts & _FROM_WORDS:
+        return "to"
+    return None
+
+
+def _stated_sides(members: list[Any], source: str) -> tuple[list[Any], list[Any]]:
+    """The ``members`` ``source`` states before and after a "to" / "into" / "in": "Convert 100 USD to EUR and to GBP"
+    -> ([USD], [EUR, GBP]). A member stated "from" is a from-member wherever it stands. Empty lists when the source
+    states no member after such a word (no direction given)."""
+    tokens = re.findall(r"[^\W_]+|[$€£¥₹]|°[cf]", source.lower())
+    by_word: dict[str, Any] = {}
+    for member in members:
+        text = str(member).strip().lower()
+        if text and len(text.split()) == 1:
+            by_word[text] = member
+            for alias in ENUM_ALIASES.get(text, frozenset()):
+                by_word.setdefault(alias, member)
+    before: list[Any] = []
+    after: list[Any] = []
+    for i, token in enumerate(tokens):
+        member = by_word.get(token)
+        if member is None:
+            continue
+        lead = tokens[max(0, i - 2) : i]
+        towards = bool(lead) and (lead[-1] in _TOWARDS or (len(lead) == 2 and lead[0] in _TOWARDS and lead[1] not in by_word))
+        if towards and "from" not in lead:
+            after.append(member)
+        else:
+            before.append(member)
+    if not after:
+        return [], []
+    return list(dict.fromkeys(before)), list(dict.fromkeys(after))
+
+
+def directed_enum_parameters(parameters: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``parameters`` with a from/to pair of fields that share one enum (``from_currency`` / ``to_currency``) limited to
+    the members ``source`` states on each side: "Convert 50 CHF to EUR" allows only CHF as ``from_currency`` and EUR
+    as ``to_currency`` (a small model swaps them), and "100 USD to EUR and to GBP" keeps USD as the second
+    conversion's source. A side the source states no member for is left as it is; unchanged without a "to"."""
+    props = parameters.get("properties") if isinstance(parameters, Mapping) else None
+    if not isinstance(props, Mapping):
+        return dict(parameters)
+    groups: dict[str, dict[str, str]] = {}
+    for name, spec in props.items():
+        side = _side(name)
+        if side and isinstance(spec, Mapping) and isinstance(spec.get("enum"), list) and spec["enum"]:
+            groups.setdefault(repr(sorted(map(str, spec["enum"]))), {}).setdefault(side, name)
+    out = dict(props)
+    for sides in groups.values():
+        if set(sides) != {"from", "to"}:
+            continue
+        members = list(props[sides["from"]]["enum"])
+        before, after = _stated_sides(members, source)
+        for side, stated in (("from", before), ("to", after)):
+            if stated and len(stated) < len(members):
+                out[sides[side]] = {**props[sides[side]], "enum": stated}
+    return {**parameters, "properties": out} if out != dict(props) else dict(parameters)
+
+
 def _unstated_enum_pairs(arguments: Mapping[str, Any], props: Mapping[str, Any], required: Any, source: str) -> list[str]:
     """Required fields that share one enum with another required field (``from_currency`` / ``to_currency``) and hold a
     member the source does not state: "Convert 50 dollars" states one currency, so the other is a guess."""
@@ -132,6 +202,29 @@ def _unstated_enum_pairs(arguments: Mapping[str, Any], props: Mapping[str, Any],
     return [
         name for names in groups.values() if len(names) > 1 for name in names if not enum_member_stated(arguments[name], source)
     ]
+
+
+_IDENTIFIER_TOKEN = re.compile(
+    r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"  # an email address
+    r"|\b[a-z][a-z0-9+.\-]*://\S+"  # a URL
+    r"|[\w.\-~]*/[\w.\-/~]+"  # a path with a slash
+    r"|\b[\w\-]{2,}\.[A-Za-z][A-Za-z0-9]{0,4}\b(?!\.\w)",  # a file name with its extension (not "U.S.A", not 3.5)
+    re.IGNORECASE,
+)
+"""Identifier tokens whose parts are no values of their own (the ``q3`` of ``reports/q3.txt``)."""
+
+
+_CONTRACTION = re.compile(r"^(s|t|d|m|ll|re|ve)\b", re.IGNORECASE)
+
+
+def _starts_mid_word(value: str, source: str) -> bool:
+    """Whether ``value`` starts with the tail of a word the source writes with an apostrophe: "s and David" from
+    "Chloe's and David's" (the value is a cut of the request, not a name or a phrase in it)."""
+    match = _CONTRACTION.match(value.strip())
+    if match is None:
+        return False
+    tail = re.escape(match.group(1))
+    return re.search(rf"(?<![\w'\u2019]){tail}\b", source, re.IGNORECASE) is None
 
 
 def grounding_report(
@@ -146,6 +239,7 @@ def grounding_report(
     if not isinstance(props, Mapping):
         props = {}
     missing: list[str] = _unstated_enum_pairs(arguments, props, schema.get("required", []), source)
+    outside = _IDENTIFIER_TOKEN.sub(" ", source)
     for name, value in arguments.items():
         spec = props.get(name, {}) if isinstance(props, Mapping) else {}
         if not isinstance(spec, Mapping):
@@ -159,7 +253,10 @@ def grounding_report(
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, str):
-            if not is_grounded_string(value, source):
+            # a plain value is no part of a path, address or URL: get_weather(city="Q3") for "Read reports/q3.txt"
+            if not is_grounded_string(value, source if _IDENTIFIER_TOKEN.search(value) else outside) or _starts_mid_word(
+                value, source
+            ):
                 missing.append(name)
         elif isinstance(value, int | float):
             if value not in (0, 1) and not is_grounded_number(float(value), source):

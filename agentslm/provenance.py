@@ -130,7 +130,8 @@ def identifier_spans(text: str, kind: str, *, quoted: bool = True) -> list[str]:
         if kind == "phone":
             found = [f for f in found if not _SHAPES["date"].fullmatch(f.strip())]
     else:
-        found = re.findall(r"\"([^\"\n]{1,120})\"|'([^'\n]{1,120})'", text)
+        # a quote, not the apostrophes of "Chloe's and David's" (a word's own letter on the outer side of either)
+        found = re.findall(r"\"([^\"\n]{1,120})\"|(?<!\w)'([^'\n]{1,120})'(?!\w)", text)
         found = [a or b for a, b in found]
     return list(dict.fromkeys(f.strip() for f in found if f.strip()))
 

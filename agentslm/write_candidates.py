@@ -47,7 +47,7 @@ __all__ = [
     "waits_for_names",
 ]
 
-_QUOTED = re.compile(r"\"([^\"]{1,80})\"|'([^']{1,80})'")
+_QUOTED = re.compile(r"\"([^\"]{1,80})\"|(?<!\w)'([^']{1,80})'(?!\w)")  # not the apostrophes of "Chloe's and David's"
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
 _NAME = re.compile(r"(?<![.!?:]\s)(?<!^)\b([A-Z][a-zA-Z0-9]+)")
 _NAMED = re.compile(

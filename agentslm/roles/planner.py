@@ -28,10 +28,10 @@ from pydantic import BaseModel, Field
 
 from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
-from agentslm.grounding import enum_member_stated, grounding_report, scoped_grounding_report
+from agentslm.grounding import directed_enum_parameters, enum_member_stated, grounding_report, scoped_grounding_report
 from agentslm.models.base import Generation, Message, Model, ToolCompletionModel
 from agentslm.plan import REFERENCE, Plan, Task
-from agentslm.provenance import Sources, field_kind, restrict_parameters
+from agentslm.provenance import Sources, field_kind, identifier_spans, restrict_parameters
 from agentslm.registry import Effect, Tool
 from agentslm.roles.call_format import CallWriter, Prompt
 from agentslm.roles.caller import signals_from_generation
@@ -125,6 +125,12 @@ def _grounded(
             continue
         grounded.append(item)
     return grounded, first_missing
+
+
+def _ungrounded(item: dict[str, Any], by_name: dict[str, Tool], source: str) -> bool:
+    """Whether a task holds a value (not a reference) that ``source`` does not state."""
+    plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+    return bool(grounding_report(plain, by_name[item["name"]].parameters, source))
 
 
 class _Round:
@@ -244,6 +250,9 @@ class Planner:
         if self.policy.provenance and sources.requests:  # "titled Books with the text: ..." is titled Books
             request = sources.requests[-1]
             usable = [replace(t, parameters=named_labels(t.parameters, request)) if _creates(t) else t for t in usable]
+            # "Convert 50 CHF to EUR": CHF is the source currency, EUR the target (a small model swaps them)
+            directed = [directed_enum_parameters(t.parameters, request) for t in usable]
+            usable = [t if d == t.parameters else replace(t, parameters=d) for t, d in zip(usable, directed, strict=True)]
         schema = plan_schema(usable, self.limits, max_tasks=self.policy.max_tasks) if usable else {"type": "array", "maxItems": 0}
         messages = self.messages(tools, conversation)
         model = self.after_results_model if executed else self.model
@@ -313,9 +322,8 @@ class Planner:
                 f for f in fresh if not (_writes(f, by_name) and waits_for_names(sources, write_words=name_words(f["name"])))
             ]
         lookup_for = [n for n, fields in named_blocked.items() if found_by_lookup(by_name[n], fields)]
-        if executed:  # a read with only values that calls already used finds nothing new ("Hugo" in every tool)
-            request_said = words(sources.requests[-1]) if sources.requests else set()
-            fresh = [f for f in fresh if not _same_values_again(f, by_name, executed, request_said)]
+        if executed:
+            fresh = self._after_results(rnd, fresh)
         request = sources.requests[-1] if sources.requests else ""
         wanted = [n for n in lookup_for if named_by(by_name[n], words(request)) and verb_used(by_name[n], request)]
         if wanted:  # a lookup for a name takes the name itself, not the clause around it ("Ana: the meeting ...")
@@ -327,6 +335,8 @@ class Planner:
         if executed and all(_writes(f, by_name) for f in fresh) and _decodes_one_call(model) and self.policy.finish_named_writes:
             again = self._write_again(rnd) if not fresh else []  # "Create two events: ... 12-11 ... and ... 12-13"
             fresh = again or self._read_before_writing(rnd, fresh) or fresh
+        if executed and not fresh and _decodes_one_call(model):  # "Read todo.txt and reports/q3.txt": the second file
+            fresh = self._read_stated_identifiers(rnd)
         incomplete: dict[str, list[str]] = {}
         if not fresh and self.policy.finish_named_writes and not round_failed and _decodes_one_call(model):
             wrote, incomplete = self._finish_writes(rnd.usable, by_name, executed, conversation, sources, rnd.messages, model)
@@ -365,6 +375,7 @@ class Planner:
                 offered = reads
             looked = self._lookup(offered, rnd.messages, conversation, model) if offered else []
             fresh = supported(rnd.numbered(self, looked), by_name, sources, {}, said)
+        fresh = [f for f in fresh if not _two_names(f, by_name, stated_names)]  # nor one a lookup path proposed
         request = next((m["content"] for m in reversed(conversation) if m["role"] == "user"), "")
         ran = {actual.name for _, _, actual in executed}
         waiting = {**incomplete, **named_blocked}
@@ -378,6 +389,18 @@ class Planner:
             and not request.rstrip().endswith("?")
         ]
         return fresh, ((asked_for[0], list(waiting[asked_for[0]])) if asked_for else None)
+
+    def _after_results(self, rnd: _Round, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``fresh`` less what results make pointless: a read with only values that calls already used (it finds nothing
+        new: "Hugo" in every tool) and, under grounding, a call of a tool the request does not name with a value nobody
+        stated: get_weather() after "Convert 100 USD to EUR and to GBP and save ..." is no part of the request (not a
+        question to ask the user; the request's own steps go on)."""
+        by_name, sources = rnd.by_name, rnd.sources
+        request_said = words(sources.requests[-1]) if sources.requests else set()
+        fresh = [f for f in fresh if not _same_values_again(f, by_name, rnd.executed, request_said)]
+        if self.policy.grounding:
+            fresh = [f for f in fresh if named_by(by_name[f["name"]], rnd.said) or not _ungrounded(f, by_name, rnd.source)]
+        return fresh
 
     def _write_again(self, rnd: _Round) -> list[dict[str, Any]]:
         """The named write once more, for the second record a request asks for in the plural: "Create two events: Gym
@@ -429,6 +452,36 @@ class Planner:
                 again = replace(tool, parameters={**tool.parameters, "properties": restricted})
                 calls = self._one_call([again], rnd.messages, rnd.model)
                 calls = [c for c in calls if all(c.arguments.get(n) in vals for n, vals in limited.items())]
+                if calls:
+                    return supported(rnd.numbered(self, calls), rnd.by_name, rnd.sources, {}, rnd.said)
+        return []
+
+    def _read_stated_identifiers(self, rnd: _Round) -> list[dict[str, Any]]:
+        """A read-only tool that ran in this run, once more for an identifier of the same kind the request states and no
+        call has used: "Read todo.txt and reports/q3.txt" reads reports/q3.txt after todo.txt, "List my events on
+        2026-12-11 and 2026-12-13" lists the second day. Decoded with that field limited to the unused values; empty
+        when there is none."""
+        request = rnd.sources.requests[-1] if rnd.sources.requests else ""
+        ran = [actual for _, _, actual in rnd.executed]
+        used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).casefold()
+        ran_names = {c.name for c in ran}
+        for tool in rnd.usable:
+            original = rnd.by_name.get(tool.name)
+            if tool.name not in ran_names or original is None or tool.effects - {Effect.READ}:
+                continue
+            props = original.parameters.get("properties", {})
+            for name, spec in props.items() if isinstance(props, dict) else ():
+                kind = field_kind(name, spec) if isinstance(spec, dict) else "plain"
+                if kind not in ("path", "date", "email", "url"):
+                    continue
+                left = [v for v in identifier_spans(request, kind, quoted=False) if v.casefold() not in used]
+                if not left:
+                    continue
+                limited = {**{k: spec[k] for k in ("description", "type") if k in spec}, "enum": left, "x-sources": True}
+                again = replace(
+                    tool, parameters={**tool.parameters, "properties": {**tool.parameters["properties"], name: limited}}
+                )
+                calls = [c for c in self._one_call([again], rnd.messages, rnd.model) if c.arguments.get(name) in left]
                 if calls:
                     return supported(rnd.numbered(self, calls), rnd.by_name, rnd.sources, {}, rnd.said)
         return []

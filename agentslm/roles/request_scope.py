@@ -15,7 +15,7 @@ from typing import Any
 
 from agentslm.models.base import Message
 from agentslm.plan import REFERENCE
-from agentslm.provenance import Sources, argument_sources, field_kind
+from agentslm.provenance import Sources, argument_sources, field_kind, identifier_spans
 from agentslm.registry import Effect, Tool
 from agentslm.step_types import ToolCall
 from agentslm.write_candidates import (
@@ -63,6 +63,8 @@ def request_covered(request: str, tools: Sequence[Tool], ran: Sequence[ToolCall]
     used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).lower()
     if not all(v.lower() in used for v in request_values(request)):
         return False
+    if any(v.lower() not in used for kind in ("path", "url") for v in identifier_spans(request, kind, quoted=False)):
+        return False  # "Read todo.txt and reports/q3.txt" after todo.txt
     return not plural_write_left(request, tools, ran)
 
 

@@ -457,3 +457,75 @@ def test_the_second_record_is_written_even_when_a_read_took_its_value() -> None:
         tools, [{"role": "user", "content": request}], executed=executed, next_id=3, sources=sources
     )
     assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [second["arguments"]]
+
+
+def test_a_conversion_keeps_the_direction_the_request_states() -> None:
+    from agentslm.grounding import directed_enum_parameters
+
+    convert = World().registry()["convert_currency"].parameters
+
+    def sides(request: str) -> tuple[list[Any], list[Any]]:
+        props = directed_enum_parameters(convert, request)["properties"]
+        return props["from_currency"]["enum"], props["to_currency"]["enum"]
+
+    assert sides("Convert 50 CHF to EUR and tell me the result.") == (["CHF"], ["EUR"])
+    assert sides("Convert 100 USD to EUR and to GBP and save both amounts.") == (["USD"], ["EUR", "GBP"])
+    assert sides("Convert $100 to euros") == (["USD"], ["EUR"])
+    full = convert["properties"]["from_currency"]["enum"]
+    assert sides("How many euros is 100 dollars?") == (full, full)  # no "to": no direction given, nothing narrowed
+    assert sides("And to GBP?") == (full, ["GBP"])  # a side the request leaves open stays open
+    # the planner's grammar offers only the stated direction: the swapped call cannot be decoded
+    swapped = {"name": "convert_currency", "arguments": {"amount": 50, "from_currency": "EUR", "to_currency": "CHF"}}
+    model = Replies([swapped])
+    Planner(model).decide(list(World().registry()), [{"role": "user", "content": "Convert 50 CHF to EUR."}])
+    assert ["CHF"] in _enums(model.schemas[0]) and ["EUR"] in _enums(model.schemas[0])
+
+
+def test_a_cut_of_the_request_is_no_value() -> None:
+    weather = World().registry()["get_weather"].parameters
+    notes = World().registry()["search_notes"].parameters
+    files = World().registry()["read_file"].parameters
+    request = "Read todo.txt and reports/q3.txt."
+    assert grounding_report({"city": "Q3"}, weather, request) == ["city"]  # a part of a path is no city
+    assert grounding_report({"path": "reports/q3.txt"}, files, request) == []
+    possessive = "Find Chloe's and David's email addresses and save them in a note titled Addresses."
+    assert grounding_report({"query": "s and David"}, notes, possessive) == ["query"]
+    assert grounding_report({"query": "David"}, notes, possessive) == []
+    assert grounding_report({"city": "Oslo"}, weather, "What's the weather in Oslo? Mail ana@x.com") == []
+    from agentslm.provenance import identifier_spans
+    from agentslm.write_candidates import request_values
+
+    assert request_values(possessive) == ["Chloe", "David", "Addresses"]  # the apostrophes quote nothing
+    assert identifier_spans(possessive, "path") == []
+    assert identifier_spans("Save it in 'my notes'.", "path") == ["my notes"]  # a real quote still counts
+
+
+def test_a_second_file_the_request_names_is_read_after_the_first() -> None:
+    from agentslm.roles.request_scope import request_covered
+
+    tools = list(World().registry())
+    request = "Read todo.txt and reports/q3.txt."
+    first = _call("read_file", {"path": "todo.txt"})
+    assert not request_covered(request, tools, [first])  # a path no call has read
+    assert request_covered(request, tools, [first, _call("read_file", {"path": "reports/q3.txt"})])
+    sources = Sources(requests=[request], results={1: "- renew passport"})
+    second = {"name": "read_file", "arguments": {"path": "reports/q3.txt"}}
+    model = Replies("[]", second)
+    d = Planner(model).decide(
+        tools, [{"role": "user", "content": request}], executed=[(1, first, first)], next_id=2, sources=sources
+    )
+    assert d.kind == "plan" and [(t.tool, t.arguments) for t in d.plan.tasks] == [("read_file", second["arguments"])]
+    assert ["reports/q3.txt"] in _enums(model.schemas[1])  # only the path no call has read was on offer
+
+
+def test_after_results_a_tool_the_request_does_not_name_is_not_asked_about() -> None:
+    tools = list(World().registry())
+    request = "Convert 100 USD to EUR and to GBP and save both amounts in a note titled Rates."
+    first = _call("convert_currency", {"amount": 100, "from_currency": "USD", "to_currency": "EUR"})
+    sources = Sources(requests=[request], results={1: 92.0})
+    stray = [{"name": "get_weather", "arguments": {"city": "Lisbon"}}]
+    gbp = {"name": "convert_currency", "arguments": {"amount": 100, "from_currency": "USD", "to_currency": "GBP"}}
+    d = Planner(Replies(stray, gbp)).decide(
+        tools, [{"role": "user", "content": request}], executed=[(1, first, first)], next_id=2, sources=sources
+    )
+    assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [gbp["arguments"]]  # not "which city?"
