@@ -18,6 +18,7 @@ from typing import Any
 __all__ = [
     "ENUM_ALIASES",
     "directed_enum_parameters",
+    "directed_pairs",
     "enum_member_stated",
     "grounding_report",
     "is_grounded_number",
@@ -166,28 +167,35 @@ def _stated_sides(members: list[Any], source: str) -> tuple[list[Any], list[Any]
     return list(dict.fromkeys(before)), list(dict.fromkeys(after))
 
 
-def directed_enum_parameters(parameters: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """``parameters`` with a from/to pair of fields that share one enum (``from_currency`` / ``to_currency``) limited to
-    the members ``source`` states on each side: "Convert 50 CHF to EUR" allows only CHF as ``from_currency`` and EUR
-    as ``to_currency`` (a small model swaps them), and "100 USD to EUR and to GBP" keeps USD as the second
-    conversion's source. A side the source states no member for is left as it is; unchanged without a "to"."""
+def directed_pairs(parameters: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The ``(from field, to field)`` pairs of ``parameters`` that share one enum: ``[("from_currency",
+    "to_currency")]`` for a currency conversion, ``[("source_unit", "target_unit")]`` for a unit one."""
     props = parameters.get("properties") if isinstance(parameters, Mapping) else None
     if not isinstance(props, Mapping):
-        return dict(parameters)
+        return []
     groups: dict[str, dict[str, str]] = {}
     for name, spec in props.items():
         side = _side(name)
         if side and isinstance(spec, Mapping) and isinstance(spec.get("enum"), list) and spec["enum"]:
             groups.setdefault(repr(sorted(map(str, spec["enum"]))), {}).setdefault(side, name)
+    return [(sides["from"], sides["to"]) for sides in groups.values() if set(sides) == {"from", "to"}]
+
+
+def directed_enum_parameters(parameters: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """``parameters`` with a from/to pair of fields that share one enum (``from_currency`` / ``to_currency``) limited to
+    the members ``source`` states on each side: "Convert 50 CHF to EUR" allows only CHF as ``from_currency`` and EUR
+    as ``to_currency`` (a small model swaps them), and "100 USD to EUR and to GBP" keeps USD as the second
+    conversion's source. A side the source states no member for is left as it is; unchanged without a "to"."""
+    pairs = directed_pairs(parameters)
+    if not pairs:
+        return dict(parameters)
+    props = parameters["properties"]
     out = dict(props)
-    for sides in groups.values():
-        if set(sides) != {"from", "to"}:
-            continue
-        members = list(props[sides["from"]]["enum"])
-        before, after = _stated_sides(members, source)
-        for side, stated in (("from", before), ("to", after)):
+    for pair in pairs:
+        members = list(props[pair[0]]["enum"])
+        for name, stated in zip(pair, _stated_sides(members, source), strict=True):
             if stated and len(stated) < len(members):
-                out[sides[side]] = {**props[sides[side]], "enum": stated}
+                out[name] = {**props[name], "enum": stated}
     return {**parameters, "properties": out} if out != dict(props) else dict(parameters)
 
 

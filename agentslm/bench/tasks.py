@@ -35,7 +35,7 @@ from typing import Any
 from agentslm.agent import Agent
 from agentslm.errors import UserError
 from agentslm.events import CallEvent, ResultEvent
-from agentslm.registry import ToolRegistry
+from agentslm.registry import Effect, ToolRegistry
 from agentslm.run.types import AgentRun, Session
 
 from .strict import invented_in, junk_in
@@ -136,6 +136,26 @@ def _fits(change: dict[str, Any], want: dict[str, Any]) -> bool:
 # --- one case -----------------------------------------------------------------------------------------------------
 
 
+def _writes_without_change(runs: Sequence[AgentRun], registry: ToolRegistry | None, changed: int) -> list[str]:
+    """The side-effecting calls that succeeded beyond the number of state changes (``changed``): each such call
+    should have changed the world once at least, so the last ones changed nothing (``write_file`` of a file with the
+    content it had). Empty without a registry (the effects are unknown)."""
+    if registry is None:
+        return []
+    ok = {e.task_id for r in runs for e in r.events if isinstance(e, ResultEvent) and e.observation.ok}
+    writes = [
+        e.call
+        for r in runs
+        for e in r.events
+        if isinstance(e, CallEvent)
+        and e.task_id in ok
+        and (tool := registry.get(e.call.name)) is not None
+        and tool.effects - {Effect.READ}
+    ]
+    extra = writes[changed:] if len(writes) > changed else []
+    return [f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)[:120]}) changed nothing" for c in extra]
+
+
 def check_case(
     case: dict[str, Any],
     runs: Sequence[AgentRun],
@@ -155,10 +175,12 @@ def check_case(
         else:
             left.remove(hit)
     unrequested = [f"{c['op']} {c['table']}[{c['key']}] {json.dumps(c['record'], ensure_ascii=False)[:120]}" for c in left]
-    reasons += [f"unrequested {u}" for u in unrequested]
     last = runs[-1]
     calls = [e for r in runs for e in r.events if isinstance(e, CallEvent)]
     ran = {e.task_id for r in runs for e in r.events if isinstance(e, ResultEvent)}
+    # a write that changed nothing is still a write nobody asked for (a file written over with its own content)
+    unrequested += _writes_without_change(runs, registry, len(changes))
+    reasons += [f"unrequested {u}" for u in unrequested]
     if outcome == "ask" and last.status != "asked":
         reasons.append(f"should have asked for the missing value, ended {last.status}")
     if outcome == "no_tool" and calls:

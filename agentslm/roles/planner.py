@@ -18,6 +18,7 @@ probability (see :meth:`agentslm.step_types.CallList.gated`).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Sequence
@@ -28,7 +29,13 @@ from pydantic import BaseModel, Field
 
 from agentslm.constraints.call_schema import DecodeLimits
 from agentslm.constraints.plan_schema import plan_item_schema, plan_schema
-from agentslm.grounding import directed_enum_parameters, enum_member_stated, grounding_report, scoped_grounding_report
+from agentslm.grounding import (
+    directed_enum_parameters,
+    directed_pairs,
+    enum_member_stated,
+    grounding_report,
+    scoped_grounding_report,
+)
 from agentslm.models.base import Generation, Message, Model, ToolCompletionModel
 from agentslm.plan import REFERENCE, Plan, Task
 from agentslm.provenance import Sources, field_kind, identifier_spans, restrict_parameters
@@ -84,6 +91,8 @@ AFTER_RESULTS_ROLE = "planner-after-results"
 """The role name of planning rounds that follow results (:meth:`Model.for_role`): a model whose adapter was trained
 on first-round plans only (the embedded default's) plans them with its base weights."""
 
+_log = logging.getLogger(__name__)
+
 
 class Decision(BaseModel):
     kind: Literal["plan", "no_tool", "done", "ask", "give_up"]
@@ -125,6 +134,32 @@ def _grounded(
             continue
         grounded.append(item)
     return grounded, first_missing
+
+
+def _consistent_chains(
+    fresh: list[dict[str, Any]], by_name: dict[str, Tool], executed: Sequence[tuple[int, ToolCall, ToolCall]]
+) -> list[dict[str, Any]]:
+    """``fresh`` with a conversion that takes an earlier conversion's result (``amount="$1"``) from another unit than
+    that result is in given the earlier call's own value instead: after ``convert(100, USD -> EUR)``, "and to GBP" is
+    ``convert(100, USD -> GBP)``, not 92 (euros) taken as dollars. A chain in the same unit (EUR -> GBP after USD ->
+    EUR) is kept."""
+    earlier: dict[int, tuple[str, dict[str, Any]]] = {t: (a.name, a.arguments) for t, _, a in executed}
+    earlier.update({f["id"]: (f["name"], f["arguments"]) for f in fresh})
+    out: list[dict[str, Any]] = []
+    for item in fresh:
+        tool = by_name.get(item["name"])
+        arguments = dict(item["arguments"])
+        for source_field, target_field in directed_pairs(tool.parameters) if tool is not None else []:
+            for key, value in item["arguments"].items():
+                match = REFERENCE.match(value) if isinstance(value, str) else None
+                target = earlier.get(int(match.group(1))) if match else None
+                if target is None or target[0] != item["name"] or arguments.get(source_field) == target[1].get(target_field):
+                    continue
+                own = target[1].get(key)
+                if own is not None and not (isinstance(own, str) and REFERENCE.match(own)):
+                    arguments[key] = own
+        out.append({**item, "arguments": arguments} if arguments != item["arguments"] else item)
+    return out
 
 
 def _ungrounded(item: dict[str, Any], by_name: dict[str, Tool], source: str) -> bool:
@@ -294,6 +329,8 @@ class Planner:
         usable, messages, conversation = rnd.usable, rnd.messages, rnd.conversation
         gated = listed.gated(min_first=self.policy.min_first, min_more=self.policy.min_more, dedupe=False)
         calls = list(gated.calls)
+        if len(calls) < len(listed.calls):
+            _log.debug("the confidence gate kept %d of the model's %d calls", len(calls), len(listed.calls))
         if self.policy.probe_more and calls and len(calls) == len(listed.calls) and usable:
             calls += self._probe(usable, messages, conversation, calls, rnd.model)
         if not listed.calls and not rnd.executed and self.policy.min_no_tool > 0 and usable:
@@ -311,7 +348,7 @@ class Planner:
         it lacks looked up, when the model proposed nothing), and the first named write whose values are missing
         (tool name and fields: what to ask for)."""
         by_name, executed, conversation, sources, said = rnd.by_name, rnd.executed, rnd.conversation, rnd.sources, rnd.said
-        fresh = rnd.numbered(self, calls)
+        fresh = _consistent_chains(rnd.numbered(self, calls), by_name, executed)
         if self.policy.stop_unrequested_effects:
             fresh = requested(fresh, by_name, executed, conversation)
         named_blocked = {name: fields for name, fields in blocked.items() if name_words(name) & said}
@@ -465,6 +502,14 @@ class Planner:
         ran = [actual for _, _, actual in rnd.executed]
         used = " ".join(json.dumps(c.arguments, ensure_ascii=False, default=str) for c in ran).casefold()
         ran_names = {c.name for c in ran}
+        # "... and write its first item to a file budget.txt": that path is the pending write's, not one to read
+        writes = pending_writes(rnd.usable, rnd.executed, rnd.conversation)
+        taken = {
+            field_kind(n, spec)
+            for w in writes
+            for n, spec in rnd.by_name[w.name].parameters.get("properties", {}).items()
+            if isinstance(spec, dict)
+        }
         for tool in rnd.usable:
             original = rnd.by_name.get(tool.name)
             if tool.name not in ran_names or original is None or tool.effects - {Effect.READ}:
@@ -472,7 +517,7 @@ class Planner:
             props = original.parameters.get("properties", {})
             for name, spec in props.items() if isinstance(props, dict) else ():
                 kind = field_kind(name, spec) if isinstance(spec, dict) else "plain"
-                if kind not in ("path", "date", "email", "url"):
+                if kind not in ("path", "date", "email", "url") or kind in taken:
                     continue
                 left = [v for v in identifier_spans(request, kind, quoted=False) if v.casefold() not in used]
                 if not left:
@@ -690,7 +735,15 @@ class Planner:
             first = {v for c in wrote for v in identifier_values(c.arguments, by_name[c.name].parameters)}
             seen = "\n".join(m["content"] for m in conversation)  # its address comes from a result
             more = self._probe(pending, messages, conversation, wrote, model, grounded_in=seen)
-            wrote += [c for c in more if set(identifier_values(c.arguments, by_name[c.name].parameters)) - first]
+            # not back onto what a read of this run took ("Read meeting/agenda.md and write its first item to a file
+            # budget.txt": no second file written over the agenda)
+            read = {str(v) for _, _, a in executed if not _writes({"name": a.name}, by_name) for v in a.arguments.values()}
+            wrote += [
+                c
+                for c in more
+                if set(identifier_values(c.arguments, by_name[c.name].parameters)) - first
+                and not set(identifier_values(c.arguments, by_name[c.name].parameters)) & read
+            ]
         if stated_text(request):  # the request gives the text ("Save a note: call the plumber"): nothing to wait for
             return wrote, incomplete
         if executed:  # after results, a write is completed to carry what they brought: not the request alone
@@ -756,13 +809,17 @@ class Planner:
             item = self.writer.parse_item(gen.text)
             tool = by_name.get(item["name"]) if item is not None else None
             if tool is None or item is None or _call_key(item["name"], item["arguments"], tool) in keys:
+                _log.debug("probe %d stops: %s", position, "a repeat" if tool is not None else f"no call in {gen.text!r}")
                 break
             plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
             if not item["arguments"] or grounding_report(plain, tool.parameters, source, free_text=True):
+                _log.debug("probe %d stops: %s%s has a value the request does not state", position, tool.name, plain)
                 break  # a probed call is kept only when the request states all of it, its text included
             if tool.effects - {Effect.READ} and not named_by(tool, said):
+                _log.debug("probe %d stops: %s, a side effect the request does not name", position, tool.name)
                 break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
             if not _new_values(item, [*calls, *extra], tool, source):
+                _log.debug("probe %d stops: %s%s states no new value", position, tool.name, item["arguments"])
                 break  # the same values again (another tool on the same city), or only a flag flipped: not a new part
             keys.add(_call_key(item["name"], item["arguments"], tool))
             extra.append(

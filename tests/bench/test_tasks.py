@@ -75,6 +75,29 @@ def test_done_only_with_exactly_the_requested_changes() -> None:
     assert not extra["done"] and extra["unrequested"] == 1
 
 
+def test_a_write_that_changed_nothing_is_still_unrequested() -> None:
+    case = {
+        "id": "f",
+        "kind": "dependent",
+        "turns": ["Read meeting/agenda.md and write its first item to a file budget.txt."],
+        "changes": [{"add": "files", "key": "budget.txt", "match": {"value": {"contains": "budget"}}}],
+    }
+    world = World()
+    before = world.snapshot()
+    reg = world.registry()
+    agenda = reg["read_file"].fn(path="meeting/agenda.md")
+    reg["write_file"].fn(path="budget.txt", content="1. budget 2026")
+    read = ("read_file", {"path": "meeting/agenda.md"}, agenda)
+    wrote = ("write_file", {"path": "budget.txt", "content": "1. budget 2026"}, "wrote 14 characters")
+    good = check_case(case, [_run(case["turns"][0], [read, wrote])], before, world.snapshot(), reg)
+    assert good["done"], good["reasons"]
+    reg["write_file"].fn(path="meeting/agenda.md", content=agenda)  # the agenda written over with its own content
+    again = ("write_file", {"path": "meeting/agenda.md", "content": agenda}, "wrote 53 characters")
+    score = check_case(case, [_run(case["turns"][0], [read, wrote, again])], before, world.snapshot(), reg)
+    assert not score["done"] and score["unrequested"] == 1
+    assert any("changed nothing" in r for r in score["reasons"])
+
+
 def test_an_address_no_source_holds_fails_the_case() -> None:
     world = World()
     before = world.snapshot()

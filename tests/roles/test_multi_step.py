@@ -529,3 +529,31 @@ def test_after_results_a_tool_the_request_does_not_name_is_not_asked_about() -> 
         tools, [{"role": "user", "content": request}], executed=[(1, first, first)], next_id=2, sources=sources
     )
     assert d.kind == "plan" and [t.arguments for t in d.plan.tasks] == [gbp["arguments"]]  # not "which city?"
+
+
+def test_a_second_conversion_from_the_stated_currency_takes_the_stated_amount() -> None:
+    tools = list(World().registry())
+    plan = [
+        {"name": "convert_currency", "arguments": {"amount": 100, "from_currency": "USD", "to_currency": "EUR"}},
+        {"name": "convert_currency", "arguments": {"amount": "$1", "from_currency": "USD", "to_currency": "GBP"}},
+    ]
+    d = Planner(Replies(plan)).decide(tools, [{"role": "user", "content": "Convert 100 USD to EUR and to GBP."}])
+    assert d.kind == "plan" and [t.arguments["amount"] for t in d.plan.tasks] == [100, 100]  # not 92 euros as dollars
+    chained = [plan[0], {"name": "convert_currency", "arguments": {"amount": "$1", "from_currency": "EUR", "to_currency": "GBP"}}]
+    request = "Convert 100 USD to EUR, then convert the result from EUR to GBP."
+    d = Planner(Replies(chained)).decide(tools, [{"role": "user", "content": request}])
+    assert d.kind == "plan" and d.plan.tasks[-1].arguments["amount"] == "$1"  # a chain in the same currency stays
+
+
+def test_a_probed_write_does_not_write_over_what_a_read_took() -> None:
+    tools = list(World().registry())
+    request = "Read meeting/agenda.md and write its first item to a file budget.txt."
+    agenda = "1. budget 2026\n2. hiring plan\n3. office move to Porto"
+    read = _call("read_file", {"path": "meeting/agenda.md"})
+    sources = Sources(requests=[request], results={1: agenda})
+    write = {"name": "write_file", "arguments": {"path": "budget.txt", "content": agenda}}
+    over = {"name": "write_file", "arguments": {"path": "meeting/agenda.md", "content": agenda}}
+    d = Planner(Replies("[]", write, over)).decide(
+        tools, [{"role": "user", "content": request}], executed=[(1, read, read)], next_id=2, sources=sources
+    )
+    assert d.kind == "plan" and [(t.tool, t.arguments["path"]) for t in d.plan.tasks] == [("write_file", "budget.txt")]
