@@ -289,11 +289,17 @@ def invoked_by(tool: Tool, request: str) -> bool:
     first = re.findall(r"[a-z]+", request.lower())[:1]
     verb, known = _verb(tool)
     verbs = known or frozenset({verb})
-    if first and first[0] in verbs:
-        return True
     objects = name_words(tool.name) - verbs
     said = words(request)
+    if first and first[0] in _OWN_OBJECT_VERBS and first[0] != verb and not objects & said:
+        return False  # "Book a flight to Lisbon": a booking of a flight, not a note (nor "Schedule a meeting" an event)
+    if first and first[0] in verbs:
+        return True
     return any(len(w) >= 4 and (o.startswith(w) or w.startswith(o)) for w in said for o in objects)
+
+
+_OWN_OBJECT_VERBS = frozenset({"book", "schedule", "order", "reserve"})
+"""Creating verbs that take their own object ("book a flight"): they invoke a tool only when its object is named."""
 
 
 def named_by(tool: Tool, said: set[str]) -> bool:

@@ -223,6 +223,10 @@ def test_a_first_write_must_be_invoked_and_a_question_finishes_no_write() -> Non
     assert invoked_by(t["add_note"], "Save a note: buy milk") and invoked_by(t["add_note"], "Jot down: buy milk")
     assert not invoked_by(t["add_note"], "Order a large pizza.")  # a tool nobody has: no stand-in note
     assert not invoked_by(t["add_note"], "What is Ben's phone number?")
+    # "book" and "schedule" take their own object: a flight is no note, a meeting no stand-in event
+    assert not invoked_by(t["add_note"], "Book a flight to Lisbon for next week.")
+    assert not invoked_by(t["create_event"], "Schedule a meeting with Ben.")
+    assert invoked_by(t["create_event"], "Schedule an event Gym on 2026-12-11 at 07:00")
     email = [t["send_email"]]
     assert pending_writes(email, (), [{"role": "user", "content": "Email Ana and Ben: the office is closed."}]) == email
     assert pending_writes(email, (), [{"role": "user", "content": "What are the email addresses of Ana and Ben?"}]) == []
