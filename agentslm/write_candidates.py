@@ -70,6 +70,7 @@ _STATED = [
     for p in (
         r"\bwith the (?:text|content|body|message)\b:?\s+",
         r"\bsay(?:ing|s)?\s+(?:that\s+)?",
+        r"\b(?:make|take|leave|add|save|write|create)\s+a\s+note\s+that\s+",
         r"\b(?:reply|tell|write|inform|notify|email)\b[^.:?!]*?\bthat\s+"
         r"(?!(?:note|list|result|amount|answer|address|number|email|message|file|event|one|contact|text)\b)",
         r":\s+",
@@ -157,6 +158,12 @@ def as_stated(arguments: Mapping[str, Any], parameters: Mapping[str, Any], reque
             and isinstance(v, str)
             and any(identifier_spans(v, k, quoted=False) == [v] for k in ("date", "time", "email", "url", "phone"))
         ]
+        full = re.search(
+            rf"(?<![\w-]){re.escape(value.strip())}(?:\s+(?!(?:To|And|On|At|In|For|With|From|My|The|Of|By)\b)[A-Z][\w'-]*[a-z][\w'-]*)+",
+            request,
+        )
+        if full and label.lower().endswith("name") and value.strip()[:1].isupper():  # "Add Ana Ruiz ...": not "Ana"
+            out[label] = value = full.group(0)
         cut = min((value.find(o) for o in others if o in value and value.find(o) > 0), default=-1)
         if cut > 0:
             head = _CONNECTOR_TAIL.sub("", value[:cut]).strip()

@@ -189,3 +189,15 @@ def test_a_field_the_request_names_is_the_text_once_every_name_has_a_result() ->
     earlier = Sources(requests=["Look up Chloe.", "Add her phone number to a note titled Chloe."], results={-1: chloe})
     params, _ = copy_parameters(note, earlier, write_words={"add", "note"})
     assert params["properties"]["text"]["enum"] == ["+33-6-1234-5678"]
+
+
+def test_a_name_is_written_whole_and_a_note_that_states_its_text() -> None:
+    from agentslm.write_candidates import as_stated, stated_text
+
+    contact = {"type": "object", "properties": {"name": {"type": "string"}, "email": {"type": "string"}}}
+    request = "Add Ana Ruiz to my contacts, her email is ana.ruiz@example.org"
+    assert as_stated({"name": "Ana", "email": "ana.ruiz@example.org"}, contact, request)["name"] == "Ana Ruiz"
+    assert as_stated({"name": "Hugo"}, contact, "Add Hugo To my list") == {"name": "Hugo"}  # not a name's word
+    assert as_stated({"name": "Ana"}, contact, "Add Ana to my contacts") == {"name": "Ana"}
+    assert stated_text("Make a note that the plumber comes at 3pm") == "the plumber comes at 3pm"
+    assert stated_text("Find the note that mentions Ben and email it to Ana") is None
