@@ -13,7 +13,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
+
+from agentslm.provenance import identifier_spans
 
 __all__ = [
     "ENUM_ALIASES",
@@ -95,6 +98,9 @@ def is_grounded_number(value: float, source: str) -> bool:
     return any(abs(value - n) < 1e-9 or abs(value - n / 100) < 1e-9 or abs(value - n * 100) < 1e-6 for n in numbers)
 
 
+_ENUM_TOKEN = re.compile(r"[^\W_]+|[$€£¥₹]|°[cf]")
+"""A word, a currency sign or a degree unit: how a request states an enum member."""
+
 ENUM_ALIASES: dict[str, frozenset[str]] = {
     "usd": frozenset({"dollar", "dollars", "$", "buck", "bucks"}),
     "eur": frozenset({"euro", "euros", "€"}),
@@ -117,7 +123,7 @@ def enum_member_stated(member: Any, source: str) -> bool:
     if not text:
         return False
     lower = source.lower()
-    words = set(re.findall(r"[^\W_]+|[$€£¥₹]|°[cf]", lower))
+    words = set(_ENUM_TOKEN.findall(lower))
     if text in words or (len(text.split()) > 1 and _norm(text) in _norm(source)):
         return True
     return bool(ENUM_ALIASES.get(text, frozenset()) & words)
@@ -142,7 +148,7 @@ def _stated_sides(members: list[Any], source: str) -> tuple[list[Any], list[Any]
     """The ``members`` ``source`` states before and after a "to" / "into" / "in": "Convert 100 USD to EUR and to GBP"
     -> ([USD], [EUR, GBP]). A member stated "from" is a from-member wherever it stands. Empty lists when the source
     states no member after such a word (no direction given)."""
-    tokens = re.findall(r"[^\W_]+|[$€£¥₹]|°[cf]", source.lower())
+    tokens = _ENUM_TOKEN.findall(source.lower())
     by_word: dict[str, Any] = {}
     for member in members:
         text = str(member).strip().lower()
@@ -212,14 +218,21 @@ def _unstated_enum_pairs(arguments: Mapping[str, Any], props: Mapping[str, Any],
     ]
 
 
-_IDENTIFIER_TOKEN = re.compile(
-    r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"  # an email address
-    r"|\b[a-z][a-z0-9+.\-]*://\S+"  # a URL
-    r"|[\w.\-~]*/[\w.\-/~]+"  # a path with a slash
-    r"|\b[\w\-]{2,}\.[A-Za-z][A-Za-z0-9]{0,4}\b(?!\.\w)",  # a file name with its extension (not "U.S.A", not 3.5)
-    re.IGNORECASE,
-)
-"""Identifier tokens whose parts are no values of their own (the ``q3`` of ``reports/q3.txt``)."""
+_TOKEN_KINDS = ("email", "url", "path")
+"""Identifier kinds whose parts are no values of their own (the ``q3`` of ``reports/q3.txt``)."""
+
+
+def _is_identifier(value: str) -> bool:
+    return any(identifier_spans(value, kind, quoted=False) for kind in _TOKEN_KINDS)
+
+
+@lru_cache(maxsize=32)
+def _outside_identifiers(source: str) -> str:
+    """``source`` with its addresses, URLs and paths blanked out (cached: one source is checked for many calls)."""
+    for kind in _TOKEN_KINDS:
+        for span in identifier_spans(source, kind, quoted=False):
+            source = source.replace(span, " ")
+    return source
 
 
 _CONTRACTION = re.compile(r"^(s|t|d|m|ll|re|ve)\b", re.IGNORECASE)
@@ -247,7 +260,6 @@ def grounding_report(
     if not isinstance(props, Mapping):
         props = {}
     missing: list[str] = _unstated_enum_pairs(arguments, props, schema.get("required", []), source)
-    outside = _IDENTIFIER_TOKEN.sub(" ", source)
     for name, value in arguments.items():
         spec = props.get(name, {}) if isinstance(props, Mapping) else {}
         if not isinstance(spec, Mapping):
@@ -262,9 +274,8 @@ def grounding_report(
             continue
         if isinstance(value, str):
             # a plain value is no part of a path, address or URL: get_weather(city="Q3") for "Read reports/q3.txt"
-            if not is_grounded_string(value, source if _IDENTIFIER_TOKEN.search(value) else outside) or _starts_mid_word(
-                value, source
-            ):
+            within = source if _is_identifier(value) else _outside_identifiers(source)
+            if not is_grounded_string(value, within) or _starts_mid_word(value, source):
                 missing.append(name)
         elif isinstance(value, int | float):
             if value not in (0, 1) and not is_grounded_number(float(value), source):

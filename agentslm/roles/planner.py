@@ -125,7 +125,7 @@ def _grounded(
     first_missing: tuple[str, list[str]] | None = None
     for item in fresh:
         tool = by_name.get(item["name"])
-        plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+        plain = _plain(item["arguments"])
         missing = scoped_grounding_report(plain, tool.parameters, source, scope=scope) if tool is not None else []
         refs = {int(m.group(1)) for v in item["arguments"].values() if isinstance(v, str) and (m := REFERENCE.match(v))}
         if missing or refs & ungrounded:
@@ -162,10 +162,14 @@ def _consistent_chains(
     return out
 
 
+def _plain(arguments: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` without the references to earlier results (``$1``, ``$2.email``): the values a source must state."""
+    return {k: v for k, v in arguments.items() if not (isinstance(v, str) and REFERENCE.match(v))}
+
+
 def _ungrounded(item: dict[str, Any], by_name: dict[str, Tool], source: str) -> bool:
     """Whether a task holds a value (not a reference) that ``source`` does not state."""
-    plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
-    return bool(grounding_report(plain, by_name[item["name"]].parameters, source))
+    return bool(grounding_report(_plain(item["arguments"]), by_name[item["name"]].parameters, source))
 
 
 class _Round:
@@ -205,7 +209,7 @@ class _Round:
 
 def _drop_ungrounded_optional(arguments: dict[str, Any], tool: Tool, source: str) -> dict[str, Any]:
     """``arguments`` without the optional ones whose values do not appear in ``source`` (their defaults apply)."""
-    plain = {k: v for k, v in arguments.items() if not (isinstance(v, str) and REFERENCE.match(v))}
+    plain = _plain(arguments)
     required = set(tool.parameters.get("required", []))
     dropped = {m for m in grounding_report(plain, tool.parameters, source) if m not in required}
     return {k: v for k, v in arguments.items() if k not in dropped}
@@ -811,7 +815,7 @@ class Planner:
             if tool is None or item is None or _call_key(item["name"], item["arguments"], tool) in keys:
                 _log.debug("probe %d stops: %s", position, "a repeat" if tool is not None else f"no call in {gen.text!r}")
                 break
-            plain = {k: v for k, v in item["arguments"].items() if not (isinstance(v, str) and REFERENCE.match(v))}
+            plain = _plain(item["arguments"])
             if not item["arguments"] or grounding_report(plain, tool.parameters, source, free_text=True):
                 _log.debug("probe %d stops: %s%s has a value the request does not state", position, tool.name, plain)
                 break  # a probed call is kept only when the request states all of it, its text included
