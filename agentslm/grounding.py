@@ -27,6 +27,7 @@ __all__ = [
     "is_grounded_number",
     "is_grounded_string",
     "scoped_grounding_report",
+    "times_stated",
 ]
 
 _WORDS = {
@@ -79,23 +80,36 @@ def is_grounded_string(value: str, source: str, *, min_overlap: float = 0.5) -> 
     return hits / len(words) >= min_overlap
 
 
-def _numbers_in(source: str) -> set[float]:
-    found: set[float] = set()
+def _number_mentions(source: str) -> list[float]:
+    """Every number ``source`` states, in digits or as a number word, once per mention."""
+    found: list[float] = []
     for match in _NUMBER.findall(source):
         try:
-            found.add(float(match.replace(",", "")))
+            found.append(float(match.replace(",", "")))
         except ValueError:
             continue
-    for word in _norm(source).split():
-        if word in _WORDS:
-            found.add(float(_WORDS[word]))
+    found.extend(float(_WORDS[word]) for word in _norm(source).split() if word in _WORDS)
     return found
+
+
+def _numbers_in(source: str) -> set[float]:
+    return set(_number_mentions(source))
+
+
+def _same_number(value: float, stated: float) -> bool:
+    """Whether ``value`` is ``stated`` as written, as a percentage (5 -> 0.05) or x100."""
+    return abs(value - stated) < 1e-9 or abs(value - stated / 100) < 1e-9 or abs(value - stated * 100) < 1e-6
 
 
 def is_grounded_number(value: float, source: str) -> bool:
     """True if ``value`` appears in ``source`` as digits or a number word (also as a percentage or x100)."""
-    numbers = _numbers_in(source)
-    return any(abs(value - n) < 1e-9 or abs(value - n / 100) < 1e-9 or abs(value - n * 100) < 1e-6 for n in numbers)
+    return any(_same_number(value, n) for n in _numbers_in(source))
+
+
+def times_stated(value: float, source: str) -> int:
+    """How often ``source`` states the number ``value`` (digits, number words, percentages as in
+    ``is_grounded_number``): "45 kg in 15 m3" states 15 once, "a = 1, b = 2, c = 1" states 1 twice."""
+    return sum(_same_number(value, n) for n in _number_mentions(source))
 
 
 _ENUM_TOKEN = re.compile(r"[^\W_]+|[$€£¥₹]|°[cf]")

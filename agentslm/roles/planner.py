@@ -34,7 +34,9 @@ from agentslm.grounding import (
     directed_pairs,
     enum_member_stated,
     grounding_report,
+    is_grounded_string,
     scoped_grounding_report,
+    times_stated,
 )
 from agentslm.models.base import Generation, Message, Model, ToolCompletionModel
 from agentslm.plan import REFERENCE, Plan, Task
@@ -858,24 +860,69 @@ def empty_list_probability(gen: Generation) -> float | None:
 def _new_values(item: dict[str, Any], calls: Sequence[ToolCall], tool: Tool, source: str) -> bool:
     """Whether a further call states a value that no earlier call gave: a string, list or number no call used, or a
     number no call of the same tool gave that argument ("a = 1, b = 2, c = 1" after calls that used 1 and 2 for other
-    coefficients). Not a flipped flag, not values moved to other arguments (London -> Edinburgh, then Edinburgh ->
-    London), and not an enum member the request does not state (route "Scenic" after "Shortest")."""
+    coefficients), as long as the calls then use it no more often than ``source`` states it (not ``mass=15,
+    volume=15`` after ``mass=45, volume=15`` for "45 kg in 15 m3"). Not a flipped flag, not values moved to other
+    arguments (London -> Edinburgh, then Edinburgh -> London), and not an enum member the request does not state
+    (route "Scenic" after "Shortest")."""
     used = {_value_key(v) for c in calls for v in c.arguments.values()}
+    used |= {_value_key(str(v)) for c in calls for v in c.arguments.values() if _is_number(v)}  # "2019" after 2019
+    numbers = [v for args in [*(c.arguments for c in calls), item["arguments"]] for v in args.values() if _is_number(v)]
     same_tool = [c for c in calls if c.name == item["name"]]
     props = tool.parameters.get("properties", {})
+    if any(_only_adds_optional(item["arguments"], c.arguments, tool) for c in same_tool):
+        return False
     for name, value in item["arguments"].items():
         if isinstance(value, bool) or not isinstance(value, str | int | float | list):
             continue
+        if isinstance(value, list) and any(_within(value, c.arguments.get(name)) for c in same_tool):
+            continue  # part of an earlier call's list (["Dow Jones"] after ["S&P 500", "Dow Jones"])
+        if isinstance(value, str) and not REFERENCE.match(value) and not _stated_whole(value, name, same_tool, source):
+            continue  # "Luxury Museum" after "Louvre Museum", "Lakers" after "Los Angeles Lakers"
         spec = props.get(name, {}) if isinstance(props, dict) else {}
         own_member = isinstance(spec, dict) and "enum" in spec and not spec.get("x-sources")  # not a source's value
         if own_member and not enum_member_stated(value, source):
             continue
+        if isinstance(value, int | float) and sum(n == value for n in numbers) > times_stated(value, source):
+            continue  # a number the request does not state (a 0 for "from rest"), or not this often
         if _value_key(value) not in used:
             return True
-        number = isinstance(value, int | float)
-        if number and same_tool and all(_value_key(c.arguments.get(name)) != _value_key(value) for c in same_tool):
+        if (
+            isinstance(value, int | float)
+            and same_tool
+            and all(_value_key(c.arguments.get(name)) != _value_key(value) for c in same_tool)
+        ):
             return True
     return False
+
+
+def _only_adds_optional(arguments: dict[str, Any], earlier: dict[str, Any], tool: Tool) -> bool:
+    """Whether ``arguments`` is ``earlier`` with optional arguments added that ``earlier`` left out (``format=
+    "percentage"`` on the same two species): the same part of the request, spelled out differently."""
+    required = set(tool.parameters.get("required", []) or [])
+    added = set(arguments) - set(earlier)
+    return bool(added) and not added & required and all(_value_key(arguments.get(k)) == _value_key(v) for k, v in earlier.items())
+
+
+def _stated_whole(value: str, name: str, same_tool: Sequence[ToolCall], source: str) -> bool:
+    """Whether the string ``value`` of argument ``name`` is a value of its own that ``source`` states: every word
+    of it stated, and not a part of what an earlier call of the same tool gave ``name``."""
+    if not is_grounded_string(value, source, min_overlap=1.0):
+        return False
+    words_of = set(_norm_words(value))
+    return not any(isinstance(c.arguments.get(name), str) and words_of < set(_norm_words(c.arguments[name])) for c in same_tool)
+
+
+def _norm_words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.casefold())
+
+
+def _within(value: list[Any], earlier: Any) -> bool:
+    """Whether every item of ``value`` is an item of the list ``earlier``."""
+    return isinstance(earlier, list) and {_value_key(v) for v in value} <= {_value_key(v) for v in earlier}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _sloppy_lookup(item: dict[str, Any], by_name: dict[str, Tool], names: Sequence[str]) -> bool:

@@ -171,6 +171,24 @@ def plan_route(start: str, destination: str, preference: Literal["Shortest", "Sc
     return ""
 
 
+@probe_registry.tool
+def calculate_density(mass: float, volume: float) -> float:
+    """Density of an object."""
+    return mass / volume
+
+
+@probe_registry.tool
+def market_data(indexes: list[str], days: int) -> str:
+    """Market performance of stock indexes."""
+    return ""
+
+
+@probe_registry.tool
+def opening_hours(museum: str, location: str, detailed: bool = False, language: str | None = None) -> str:
+    """Opening hours of a museum."""
+    return ""
+
+
 def _probed(request: str, first: dict[str, Any], probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from agentslm.roles.planner import PlannerPolicy
     from agentslm.testing import ScriptedModel
@@ -196,3 +214,37 @@ def test_a_probed_call_needs_a_value_no_earlier_call_gave() -> None:
     scenic = {"name": "plan_route", "arguments": {"start": "London", "destination": "Edinburgh", "preference": "Scenic"}}
     assert len(_probed("The shortest route from London to Edinburgh?", shortest, [scenic])) == 1
     assert len(_probed("The shortest and the scenic route from London to Edinburgh?", shortest, [scenic])) == 2
+
+
+def test_a_probed_call_reuses_a_number_no_more_often_than_the_request_states_it() -> None:
+    """A number moved to another argument is a new part only while the calls use it no more often than the request
+    states it: BFCL's extra ``calculate_density(mass=15, volume=15)`` after (45, 15) is dropped, the swapped pair of
+    a request that states both numbers twice is kept."""
+    first = {"name": "calculate_density", "arguments": {"mass": 45, "volume": 15}}
+    again = {"name": "calculate_density", "arguments": {"mass": 15, "volume": 15}}
+    assert _probed("The density of an object of 45 kg in 15 m3?", first, [again]) == [first["arguments"]]
+    swapped = {"name": "calculate_density", "arguments": {"mass": 15, "volume": 45}}
+    both = "The densities of 45 kg in 15 m3 and of 15 kg in 45 m3?"
+    assert _probed(both, first, [swapped]) == [first["arguments"], swapped["arguments"]]
+
+
+def test_a_probed_call_is_no_new_part_when_it_restates_a_part_of_an_earlier_call() -> None:
+    """BFCL simple cases that drew a second call: a part of the earlier list, a part or a paraphrase of the earlier
+    name, an unstated 0, or the same call with an optional argument added are no new part; a second stated name is."""
+    both = {"name": "market_data", "arguments": {"indexes": ["S&P 500", "Dow Jones"], "days": 5}}
+    part = {"name": "market_data", "arguments": {"indexes": ["Dow Jones"], "days": 5}}
+    assert len(_probed("The S&P 500 and the Dow Jones over the past 5 days?", both, [part])) == 1
+    louvre = {"name": "opening_hours", "arguments": {"museum": "Louvre Museum", "location": "Paris"}}
+    for again in ({"museum": "Luxury Museum", "location": "Paris"}, {"museum": "Louvre", "location": "Paris"}):
+        assert (
+            len(_probed("Opening hours of the Louvre Museum in Paris?", louvre, [{"name": "opening_hours", "arguments": again}]))
+            == 1
+        )
+    spelled = {"name": "opening_hours", "arguments": {**louvre["arguments"], "language": "French"}}
+    assert len(_probed("Opening hours of the Louvre Museum in Paris, in French?", louvre, [spelled])) == 1
+    zero = {"name": "calculate_density", "arguments": {"mass": 0, "volume": 15}}
+    first = {"name": "calculate_density", "arguments": {"mass": 45, "volume": 15}}
+    assert len(_probed("The density of an object of 45 kg in 15 m3?", first, [zero])) == 1
+    orsay = {"name": "opening_hours", "arguments": {"museum": "Musee d'Orsay", "location": "Paris"}}
+    two = "Opening hours of the Louvre Museum and the Musee d'Orsay in Paris?"
+    assert _probed(two, louvre, [orsay]) == [louvre["arguments"], orsay["arguments"]]
