@@ -17,6 +17,7 @@ tools and the earlier calls, and the reply is the call list under the plan gramm
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
@@ -31,7 +32,7 @@ from agentslm.step_types import CallList, ToolCall
 if TYPE_CHECKING:
     from agentslm.models.local import LocalModel  # numpy: not in the core install
 
-__all__ = ["CallWriter", "Prompt", "template_tools"]
+__all__ = ["CallWriter", "Prompt", "template_tools", "ungrouped"]
 
 JSON_SEPARATORS = (", ", ": ")
 
@@ -40,6 +41,16 @@ class Prompt(list[Message]):
     """A role's messages, and the tool specs the chat template renders itself (native formats; None otherwise)."""
 
     tools: list[dict[str, Any]] | None = None
+
+
+_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?![\d]|,\d)")
+
+
+def ungrouped(text: str) -> str:
+    """``text`` with its numbers' thousands separators removed: "$500,000" -> "$500000" ("1,5 and 10 years", "5, 20"
+    stay). A model copies a grouped number up to its first comma (``loan_amount=500``), where the JSON grammar
+    ends the number; the request itself, which grounding checks values against, keeps the user's writing."""
+    return _GROUPED.sub(lambda m: m.group(0).replace(",", ""), text)
 
 
 class CallWriter:
@@ -54,6 +65,9 @@ class CallWriter:
         tools, and the reply is the call list under the plan grammar (``response_format``), as for ``apigen-list``."""
 
     def prompt(self, tools: Sequence[Tool], conversation: Sequence[Message]) -> Prompt:
+        """The messages that ask for calls; the user's numbers written without thousands separators
+        (:func:`ungrouped`)."""
+        conversation = [{**m, "content": ungrouped(m["content"])} if m["role"] == "user" else m for m in conversation]
         if not self.native and not self.served:
             system = render_prompt("calls", tools_json=tools_json(list(tools)))
             return Prompt([{"role": "system", "content": system}, *conversation])

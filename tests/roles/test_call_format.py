@@ -248,3 +248,29 @@ def test_a_probed_call_is_no_new_part_when_it_restates_a_part_of_an_earlier_call
     orsay = {"name": "opening_hours", "arguments": {"museum": "Musee d'Orsay", "location": "Paris"}}
     two = "Opening hours of the Louvre Museum and the Musee d'Orsay in Paris?"
     assert _probed(two, louvre, [orsay]) == [louvre["arguments"], orsay["arguments"]]
+
+
+@probe_registry.tool
+def loan_eligibility(bank: str, loan_amount: int) -> str:
+    """Whether a loan is possible."""
+    return ""
+
+
+def test_the_model_reads_grouped_numbers_without_their_separators() -> None:
+    """A small model copies "$500,000" up to its comma (BFCL parallel_20: ``loan_amount=500``): the prompt shows
+    500000, the request the values are grounded in keeps the user's writing, and "1,5 and 10 years" stays as written."""
+    from agentslm.roles.call_format import ungrouped
+    from agentslm.roles.planner import PlannerPolicy
+    from agentslm.testing import ScriptedModel
+
+    assert ungrouped("$500,000 and $1,200,000.50 for 1,5 and 10 years, (45,60)") == (
+        "$500000 and $1200000.50 for 1,5 and 10 years, (45,60)"
+    )
+    call = {"name": "loan_eligibility", "arguments": {"bank": "HSBC", "loan_amount": 500000}}
+    model = ScriptedModel([[call]])
+    decision = Planner(model, policy=PlannerPolicy()).decide(
+        list(probe_registry), [{"role": "user", "content": "Can HSBC lend me $500,000?"}]
+    )
+    assert [m["content"] for m in model.prompts[0] if m["role"] == "user"] == ["Can HSBC lend me $500000?"]
+    assert decision.kind == "plan" and decision.plan is not None
+    assert decision.plan.tasks[0].arguments == call["arguments"]  # grounded in "$500,000"
