@@ -824,6 +824,9 @@ class Planner:
             if tool.effects - {Effect.READ} and not named_by(tool, said):
                 _log.debug("probe %d stops: %s, a side effect the request does not name", position, tool.name)
                 break  # nor a side effect the request does not name (the address just emailed, now added as a contact)
+            if tool.name not in {c.name for c in [*calls, *extra]} and not named_by(tool, said):
+                _log.debug("probe %d stops: %s, another tool the request does not name", position, tool.name)
+                break  # nor another tool on a part of the request the first call took (search_book after "price of ...")
             if not _new_values(item, [*calls, *extra], tool, source):
                 _log.debug("probe %d stops: %s%s states no new value", position, tool.name, item["arguments"])
                 break  # the same values again (another tool on the same city), or only a flag flipped: not a new part

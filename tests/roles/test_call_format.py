@@ -189,6 +189,18 @@ def opening_hours(museum: str, location: str, detailed: bool = False, language: 
     return ""
 
 
+@probe_registry.tool
+def artwork_price(artwork_name: str, artist: str) -> str:
+    """Auction price of an artwork."""
+    return ""
+
+
+@probe_registry.tool
+def search_book(title: str, author: str) -> str:
+    """A book in the library."""
+    return ""
+
+
 def _probed(request: str, first: dict[str, Any], probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from agentslm.roles.planner import PlannerPolicy
     from agentslm.testing import ScriptedModel
@@ -274,3 +286,15 @@ def test_the_model_reads_grouped_numbers_without_their_separators() -> None:
     assert [m["content"] for m in model.prompts[0] if m["role"] == "user"] == ["Can HSBC lend me $500000?"]
     assert decision.kind == "plan" and decision.plan is not None
     assert decision.plan.tasks[0].arguments == call["arguments"]  # grounded in "$500,000"
+
+
+def test_a_probed_call_of_another_tool_needs_a_request_that_names_it() -> None:
+    """BFCL multiple_74: after the price of 'Starry Night', ``search_book(title="All auction platforms")`` is no part
+    of the request; a second tool the request names ("the book") is."""
+    price = {"name": "artwork_price", "arguments": {"artwork_name": "Starry Night", "artist": "Van Gogh"}}
+    book = {"name": "search_book", "arguments": {"title": "All auction platforms", "author": "Van Gogh"}}
+    request = "Find the price of Van Gogh's painting 'Starry Night' on all auction platforms."
+    assert _probed(request, price, [book]) == [price["arguments"]]
+    named = {"name": "search_book", "arguments": {"title": "Lust for Life", "author": "Irving Stone"}}
+    both = "Find the price of Van Gogh's 'Starry Night' and the book 'Lust for Life' by Irving Stone."
+    assert _probed(both, price, [named]) == [price["arguments"], named["arguments"]]
