@@ -324,8 +324,11 @@ class Planner:
             return base.model_copy(update={"kind": "no_tool", "reason": reason})
         if self.policy.grounding:
             fresh, missing = _grounded(fresh, rnd.by_name, rnd.source, scope=self.policy.grounding_scope)
-            if missing is not None and not fresh:  # nothing can run without the user's answer
-                return base.model_copy(update=_ask(*missing))
+            if missing is not None and not fresh:  # "Othings" for "the weather in Oslo": the read once more, on the
+                # names the request states; else nothing can run without the user's answer
+                fresh, _ = _grounded(self._restated(rnd, *missing), rnd.by_name, rnd.source, scope=self.policy.grounding_scope)
+                if not fresh:
+                    return base.model_copy(update=_ask(*missing))
         plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
         return base.model_copy(update={"kind": "plan", "plan": plan})
 
@@ -432,6 +435,30 @@ class Planner:
             and not request.rstrip().endswith("?")
         ]
         return fresh, ((asked_for[0], list(waiting[asked_for[0]])) if asked_for else None)
+
+    def _restated(self, rnd: _Round, name: str, fields: list[str]) -> list[dict[str, Any]]:
+        """A read-only call of ``name`` decoded once more with its ungrounded ``fields`` limited to the names the
+        request states: the model, unsure, wrote ``get_weather(city="Othings")`` for "What's the weather in Oslo?".
+        Empty for a tool with side effects (asking is the safe way there) or one the request does not name, for a
+        field that is not a plain string, when the request states no name, or when the model cannot decode one call."""
+        tool = next((t for t in rnd.usable if t.name == name), None)
+        request = rnd.sources.requests[-1] if rnd.sources.requests else ""
+        stated = [v for v in dict.fromkeys(request_values(request)) if not v[:1].isdigit()]
+        if tool is None or tool.effects - {Effect.READ} or not named_by(tool, rnd.said) or not stated or not fields:
+            return []
+        if not _decodes_one_call(rnd.model):
+            return []
+        props = tool.parameters.get("properties", {})
+        specs = {f: props.get(f) for f in fields}
+        if not all(
+            isinstance(sp, dict) and sp.get("type") == "string" and field_kind(f, sp) == "plain" for f, sp in specs.items()
+        ):
+            return []
+        limited = {f: {"type": "string", "enum": stated, "x-sources": True} for f in fields}
+        again = replace(tool, parameters={**tool.parameters, "properties": {**props, **limited}})
+        calls = [c for c in self._one_call([again], rnd.messages, rnd.model) if all(c.arguments.get(f) in stated for f in fields)]
+        _log.debug("restated %s on %s: %s", name, stated, [c.arguments for c in calls])
+        return supported(rnd.numbered(self, calls), rnd.by_name, rnd.sources, {}, rnd.said)
 
     def _after_results(self, rnd: _Round, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``fresh`` less what results make pointless: a read with only values that calls already used (it finds nothing

@@ -557,3 +557,22 @@ def test_a_probed_write_does_not_write_over_what_a_read_took() -> None:
         tools, [{"role": "user", "content": request}], executed=[(1, read, read)], next_id=2, sources=sources
     )
     assert d.kind == "plan" and [(t.tool, t.arguments["path"]) for t in d.plan.tasks] == [("write_file", "budget.txt")]
+
+
+def test_an_unstated_name_in_a_named_read_is_decoded_again_on_the_names_the_request_states() -> None:
+    """The model, unsure, wrote get_weather(city="Othings") for "What's the weather in Oslo?": the read is decoded once
+    more with the city limited to the request's names; a write, or a request that states no name, is asked about."""
+    reg = World().registry()
+    guess = {"name": "get_weather", "arguments": {"city": "Othings"}}
+    oslo = {"name": "get_weather", "arguments": {"city": "Oslo"}}
+    model = Replies([guess], guess, oslo)  # the plan, a probe (a repeat: no more), the second decode
+    d = Planner(model).decide(list(reg), [{"role": "user", "content": "What's the weather in Oslo?"}])
+    assert d.kind == "plan" and d.plan is not None and [t.arguments for t in d.plan.tasks] == [{"city": "Oslo"}]
+    assert ["Oslo"] in _enums(model.schemas[-1])  # the second decode could only copy the stated name
+    nameless = Replies([guess], guess, oslo)
+    d = Planner(nameless).decide(list(reg), [{"role": "user", "content": "What's the weather?"}])
+    assert d.kind == "ask" and d.missing == ["city"] and len(nameless.replies) == 1  # not decoded again
+    note = {"name": "add_note", "arguments": {"title": "Othings", "text": "buy milk"}}
+    write = Replies([note], note, {"name": "add_note", "arguments": {"title": "Oslo", "text": "buy milk"}})
+    d = Planner(write).decide(list(reg), [{"role": "user", "content": "Save a note for Oslo: buy milk."}])
+    assert d.kind == "ask" and len(write.replies) == 1  # a write is asked about, not decoded again
