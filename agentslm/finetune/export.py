@@ -89,8 +89,9 @@ def export_gguf_adapter(
     dtype: Literal["f32", "f16"] = "f32",
 ) -> Path:
     """Write the peft adapter in ``adapter_dir`` (``adapter_config.json`` + ``adapter_model.safetensors``)
-    as a GGUF LoRA adapter for ``base_gguf`` (float32 tensors, or float16 with ``dtype="f16"``: half the size, but
-    llama.cpp's outputs change: the shipped adapter is f32). ``trained_on`` (a run's ``training.json``
+    as a GGUF LoRA adapter for ``base_gguf`` (float32 tensors, which reproduce the trained adapter's greedy outputs
+    on llama.cpp, or float16 with ``dtype="f16"``: half the size, some outputs change; the shipped adapters are f16,
+    measured on the benchmarks, docs/TRAINING.md). ``trained_on`` (a run's ``training.json``
     ``base_config``) is compared with the base first: another architecture or shape is refused."""
     import gguf
     from safetensors.numpy import load_file

