@@ -115,6 +115,20 @@ def test_export_refuses_a_base_the_run_was_not_trained_on(tmp_path: Path) -> Non
     assert "embedding_length: trained 1536 vs base 576" in str(err.value) and not (tmp_path / "x.gguf").exists()
 
 
+@pytest.mark.parametrize("name", ["smollm2-135m-calls-A", "smollm2-135m-planner-v2"])
+def test_the_shipped_adapters_are_the_f16_export_of_the_committed_peft_adapters(name: str, tmp_path: Path) -> None:
+    """What the wheel ships is rebuilt byte for byte from training/adapters/NAME by ``export_gguf_adapter(dtype="f16")``
+    (the benchmarks of docs/TRAINING.md, "Adapters as f16", ran on these files)."""
+    from agentslm.finetune.export import export_gguf_adapter
+    from agentslm.models.embedded import embedded_adapters
+
+    root = Path(__file__).resolve().parents[2]
+    rebuilt = export_gguf_adapter(root / "training" / "adapters" / name, embedded_model_path(), tmp_path / "a.gguf", dtype="f16")
+    shipped = root / "agentslm" / "models" / "adapters" / f"{name}.gguf"
+    assert rebuilt.read_bytes() == shipped.read_bytes()
+    assert shipped.resolve() in {p.resolve() for p in embedded_adapters().values() if p is not None}  # the default's
+
+
 def test_bench_trainers_runs_the_loop_and_transformers_trainer_on_the_same_steps(run_dir: Path) -> None:
     import math
 
