@@ -323,10 +323,13 @@ class Planner:
             reason = "the model chose no tool" if not listed.calls else "the model was unsure that any tool fits"
             return base.model_copy(update={"kind": "no_tool", "reason": reason})
         if self.policy.grounding:
+            planned = fresh
             fresh, missing = _grounded(fresh, rnd.by_name, rnd.source, scope=self.policy.grounding_scope)
             if missing is not None and not fresh:  # "Othings" for "the weather in Oslo": the read once more, on the
                 # names the request states; else nothing can run without the user's answer
-                fresh, _ = _grounded(self._restated(rnd, *missing), rnd.by_name, rnd.source, scope=self.policy.grounding_scope)
+                call = next((f for f in planned if f["name"] == missing[0]), None)
+                again = self._restated(rnd, *missing, call=call)
+                fresh, _ = _grounded(again, rnd.by_name, rnd.source, scope=self.policy.grounding_scope)
                 if not fresh:
                     return base.model_copy(update=_ask(*missing))
         plan = Plan(tasks=[Task(id=f["id"], tool=f["name"], arguments=f["arguments"]) for f in fresh])
@@ -436,14 +439,21 @@ class Planner:
         ]
         return fresh, ((asked_for[0], list(waiting[asked_for[0]])) if asked_for else None)
 
-    def _restated(self, rnd: _Round, name: str, fields: list[str]) -> list[dict[str, Any]]:
+    def _restated(self, rnd: _Round, name: str, fields: list[str], call: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """A read-only call of ``name`` decoded once more with its ungrounded ``fields`` limited to the names the
         request states: the model, unsure, wrote ``get_weather(city="Othings")`` for "What's the weather in Oslo?".
         Empty for a tool with side effects (asking is the safe way there) or one the request does not name, for a
         field that is not a plain string, when the request states no name, or when the model cannot decode one call."""
         tool = next((t for t in rnd.usable if t.name == name), None)
         request = rnd.sources.requests[-1] if rnd.sources.requests else ""
-        stated = [v for v in dict.fromkeys(request_values(request)) if not v[:1].isdigit()]
+        taken = [
+            set(_norm_words(v)) for k, v in (call or {}).get("arguments", {}).items() if k not in fields and isinstance(v, str)
+        ]
+        stated = [  # not a part of another argument's value (season="LeBron" beside player_name="LeBron James")
+            v
+            for v in dict.fromkeys(request_values(request))
+            if not v[:1].isdigit() and not any(set(_norm_words(v)) <= t for t in taken)
+        ]
         if tool is None or tool.effects - {Effect.READ} or not named_by(tool, rnd.said) or not stated or not fields:
             return []
         if not _decodes_one_call(rnd.model):

@@ -576,3 +576,20 @@ def test_an_unstated_name_in_a_named_read_is_decoded_again_on_the_names_the_requ
     write = Replies([note], note, {"name": "add_note", "arguments": {"title": "Oslo", "text": "buy milk"}})
     d = Planner(write).decide(list(reg), [{"role": "user", "content": "Save a note for Oslo: buy milk."}])
     assert d.kind == "ask" and len(write.replies) == 1  # a write is asked about, not decoded again
+
+
+def test_a_second_decode_is_not_offered_a_part_of_another_arguments_value() -> None:
+    """BFCL irrelevance_185: season="LeBron" beside player_name="LeBron James" is no season the request states."""
+    from agentslm.registry import ToolRegistry
+
+    reg = ToolRegistry()
+
+    @reg.tool
+    def player_stats(player_name: str, season: str) -> str:
+        """A player's statistics in a season."""
+        return ""
+
+    guess = {"name": "player_stats", "arguments": {"player_name": "LeBron James", "season": "Othings"}}
+    model = Replies([guess], guess, {"name": "player_stats", "arguments": {"player_name": "LeBron James", "season": "LeBron"}})
+    d = Planner(model).decide(list(reg), [{"role": "user", "content": "Show the player stats of LeBron James."}])
+    assert d.kind == "ask" and d.missing == ["season"] and len(model.replies) == 1  # no name left to offer
