@@ -125,7 +125,9 @@ def as_stated(arguments: Mapping[str, Any], parameters: Mapping[str, Any], reque
     * a text the request pairs with another label goes with its own label ("one titled Call with the text call mom,
       one titled Stamps with the text buy stamps": the Stamps note's text is "buy stamps", never "call mom");
     * a label (title, name, subject) that carries the call's other values is cut before them ("Create two events: Gym
-      on 2026-12-11 at 07:00 and ..." is titled ``Gym``, its date and time go in their own fields).
+      on 2026-12-11 at 07:00 and ..." is titled ``Gym``, its date and time go in their own fields);
+    * a text cut short of the one text the request gives is that whole text ("Save a note: buy milk and eggs" is not
+      a note "buy milk").
     """
     props = parameters.get("properties")
     if not isinstance(props, Mapping):
@@ -169,7 +171,29 @@ def as_stated(arguments: Mapping[str, Any], parameters: Mapping[str, Any], reque
             head = _CONNECTOR_TAIL.sub("", value[:cut]).strip()
             if head and head.casefold() in request.casefold():
                 out[label] = head
+    whole = stated_texts(request)
+    bodies = texts or [  # a plain `text: str` (the demo's add_note) is a text too
+        n
+        for n, spec in props.items()
+        if isinstance(spec, Mapping)
+        and spec.get("type") == "string"
+        and _TEXT_FIELD.search(n.lower())
+        and field_kind(n, spec) == "plain"
+    ]
+    for text in bodies if len(whole) == 1 else []:  # "Save a note: buy milk and eggs" is not a note "buy milk"
+        current = out.get(text)
+        if isinstance(current, str) and _cut_short(current, whole[0]):
+            out[text] = whole[0]
     return out
+
+
+_TEXT_FIELD = re.compile(r"(^|_)(text|body|content|message|note)$")
+
+
+def _cut_short(value: str, stated: str) -> bool:
+    """Whether ``value`` is the start of the text ``stated``, ended at a word boundary before its end."""
+    v, s = value.strip().casefold(), stated.strip().casefold()
+    return bool(v) and len(v) < len(s) and s.startswith(v) and not s[len(v)].isalnum()
 
 
 _CONNECTOR_TAIL = re.compile(r"(?:[\s,;:\-]+(?:on|at|for|to|from|with|in|by|@)?)+\s*$", re.IGNORECASE)

@@ -201,3 +201,18 @@ def test_a_name_is_written_whole_and_a_note_that_states_its_text() -> None:
     assert as_stated({"name": "Ana"}, contact, "Add Ana to my contacts") == {"name": "Ana"}
     assert stated_text("Make a note that the plumber comes at 3pm") == "the plumber comes at 3pm"
     assert stated_text("Find the note that mentions Ben and email it to Ana") is None
+
+
+def test_a_text_cut_short_of_the_stated_text_is_the_whole_text() -> None:
+    """The demo's "Save a note: buy milk and eggs" decoded as text="buy milk" (the f16 adapter stopped at "and"):
+    the note gets the text the request gives; a text that is not its start, or a request with no text, is left."""
+    from agentslm.write_candidates import as_stated
+
+    add_note = World().registry()["add_note"].parameters
+    request = "Save a note: buy milk and eggs"
+    assert as_stated({"text": "buy milk"}, add_note, request)["text"] == "buy milk and eggs"
+    assert as_stated({"text": "buy mil"}, add_note, request)["text"] == "buy mil"  # not at a word boundary
+    assert as_stated({"text": "milk and eggs"}, add_note, request)["text"] == "milk and eggs"
+    assert as_stated({"text": "buy milk"}, add_note, "Save a note about buying milk")["text"] == "buy milk"
+    plain = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}  # the demo's add_note
+    assert as_stated({"text": "buy milk"}, plain, request)["text"] == "buy milk and eggs"
