@@ -945,11 +945,17 @@ def _only_adds_optional(arguments: dict[str, Any], earlier: dict[str, Any], tool
 
 def _stated_whole(value: str, name: str, same_tool: Sequence[ToolCall], source: str) -> bool:
     """Whether the string ``value`` of argument ``name`` is a value of its own that ``source`` states: every word
-    of it stated, and not a part of what an earlier call of the same tool gave ``name``."""
+    of it stated, and not a part of what an earlier call of the same tool gave ``name`` where ``source`` states that
+    earlier value as written ("Lakers" after "Los Angeles Lakers"; "Ben" after a joined "Ana Ben" is new)."""
     if not is_grounded_string(value, source, min_overlap=1.0):
         return False
-    words_of = set(_norm_words(value))
-    return not any(isinstance(c.arguments.get(name), str) and words_of < set(_norm_words(c.arguments[name])) for c in same_tool)
+    words_of, said = set(_norm_words(value)), " " + " ".join(_norm_words(source)) + " "
+    return not any(
+        isinstance(c.arguments.get(name), str)
+        and words_of < set(_norm_words(c.arguments[name]))
+        and f" {' '.join(_norm_words(c.arguments[name]))} " in said
+        for c in same_tool
+    )
 
 
 def _norm_words(text: str) -> list[str]:
